@@ -1,0 +1,42 @@
+//! Liveness and readiness.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{Error, Problem};
+use crate::upstream::ContactNowClient;
+
+/// A health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// The process is alive.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// The gateway can serve: an upstream token is held or can be obtained now.
+#[utoipa::path(
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "No upstream token can be obtained", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(client: web::Data<ContactNowClient>) -> Result<HttpResponse, Error> {
+    if !client.holds_token() {
+        client.ensure_token().await.map_err(|error| match error {
+            Error::UpstreamUnavailable(_) => error,
+            other => Error::UpstreamUnavailable(other.to_string()),
+        })?;
+    }
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+}

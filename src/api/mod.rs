@@ -1,0 +1,157 @@
+//! The REST surface: handlers, their OpenAPI description, and the request plumbing they share.
+//!
+//! Layout:
+//! - [`records`]: the record resources of the contract.
+//! - [`health`]: `/healthz` and `/readyz`.
+//! - [`openapi`]: the document, generated from the handlers, and Swagger UI.
+//! - here: [`JsonBody`] (the body extractor), [`RouteTable`] (404 or 405), [`routes`].
+
+pub mod health;
+pub mod openapi;
+pub mod records;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use regex::Regex;
+use serde_json::Value;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::error::Error;
+
+/// Registers every documented route.
+pub fn routes(config: &mut ServiceConfig) {
+    config
+        .service(records::create_records)
+        .service(records::list_dataset_records)
+        .service(records::get_dataset_record)
+        .service(records::update_dataset_record)
+        .service(records::update_record)
+        .service(records::list_campaign_records)
+        .service(records::get_campaign_record)
+        .service(health::healthz)
+        .service(health::readyz);
+}
+
+/// Request limits shared by the handlers.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest request body, in bytes.
+    pub body_bytes: usize,
+}
+
+/// A JSON request body: `application/json` (or `+json`), within [`Limits::body_bytes`], parsed
+/// as JSON but not yet as a domain type.
+pub struct JsonBody(pub Value);
+
+impl FromRequest for JsonBody {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request
+            .app_data::<web::Data<Limits>>()
+            .map_or(1024 * 1024, |limits| limits.body_bytes);
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .is_some_and(|mime| {
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        let declared_too_large = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+            .is_some_and(|length| length > limit);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(Error::UnsupportedMediaType);
+            }
+            if declared_too_large {
+                return Err(Error::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| Error::bad_field("body", e.to_string()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(Error::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            serde_json::from_slice(&body)
+                .map(JsonBody)
+                .map_err(|e| Error::BadRequest {
+                    detail: format!("the body is not valid JSON: {e}"),
+                    errors: Vec::new(),
+                })
+        })
+    }
+}
+
+/// The documented paths and their methods, to tell an unknown route (404) from a known route
+/// with the wrong method (405 with `Allow`).
+pub struct RouteTable(Vec<(Regex, Vec<String>)>);
+
+impl RouteTable {
+    /// The table of the routes in `doc`.
+    pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let pattern = Regex::new(r"\{[^}]+\}")
+                    .expect("static regex")
+                    .replace_all(
+                        &regex::escape(template)
+                            .replace(r"\{", "{")
+                            .replace(r"\}", "}"),
+                        "[^/]+",
+                    )
+                    .into_owned();
+                let regex =
+                    Regex::new(&format!("^{pattern}$")).expect("path templates make valid regexes");
+                let methods = [
+                    (Method::GET, item.get.is_some()),
+                    (Method::POST, item.post.is_some()),
+                    (Method::PUT, item.put.is_some()),
+                    (Method::PATCH, item.patch.is_some()),
+                    (Method::DELETE, item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, present)| present.then(|| method.to_string()))
+                .collect();
+                (regex, methods)
+            })
+            .collect();
+        Self(routes)
+    }
+
+    /// The methods allowed on `path`, if it is a documented route.
+    pub fn allowed(&self, path: &str) -> Option<&[String]> {
+        self.0
+            .iter()
+            .find(|(regex, _)| regex.is_match(path))
+            .map(|(_, methods)| methods.as_slice())
+    }
+}
+
+/// The answer to every request no route took: 405 for a known route, else 404.
+pub async fn fallback(request: HttpRequest) -> Result<HttpResponse, Error> {
+    let known = request
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|table| table.allowed(request.path()).map(<[String]>::to_vec));
+    Err(match known {
+        Some(methods) => Error::MethodNotAllowed(methods),
+        None => Error::NotFound(format!("no route {} {}", request.method(), request.path())),
+    })
+}

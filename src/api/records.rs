@@ -1,0 +1,555 @@
+//! The record resources: create, read and update ContactNow records.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::JsonBody;
+use crate::auth::{Caller, Scope};
+use crate::domain::{
+    DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
+    UpdateTarget,
+};
+use crate::error::{Error, Problem};
+use crate::upstream::{ContactNowClient, create_refused};
+
+/// How many records go upstream in one `create` exchange.
+pub const CREATE_CHUNK: usize = 500;
+
+/// The answer to a single-record create.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 550447, "dataset_id": 100, "live": true, "info": "Record is LIVE on the dialer."}))]
+pub struct CreatedRecord {
+    /// The new record's id.
+    pub id: u64,
+    /// Its dataset.
+    pub dataset_id: u64,
+    /// Whether the record is live on the dialler.
+    pub live: bool,
+    /// ContactNow's information text.
+    pub info: Option<String>,
+}
+
+/// The answer to a batch create.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"created": 2, "rejected": 1, "info": ["records 0..3: 2 created, 1 rejected: No phone number provided."]}))]
+pub struct BatchResult {
+    /// Records created.
+    pub created: u64,
+    /// Records refused (or not confirmed, see `info`).
+    pub rejected: u64,
+    /// One line per upstream exchange: what ContactNow said about that chunk.
+    pub info: Vec<String>,
+}
+
+/// A page of records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordList {
+    /// Every match, even those `limit` cut.
+    #[schema(example = 1)]
+    pub total: u64,
+    /// The records returned.
+    pub records: Vec<Record>,
+}
+
+/// The answer to an update.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": 550447, "live": true, "info": "Record is LIVE on the dialer."}))]
+pub struct UpdatedRecord {
+    /// The record's id.
+    pub id: u64,
+    /// Whether the record is live on the dialler.
+    pub live: bool,
+    /// ContactNow's information text.
+    pub info: Option<String>,
+}
+
+/// The writable fields of a record (documentation of the create body; at least one phone).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"title": "Mr", "first_name": "Joe", "last_name": "Blogs",
+    "mobile_phone": "07123456789", "custom": {"company_name": "Company Name"}}))]
+pub struct NewRecordBody {
+    /// Title.
+    pub title: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Mobile phone: 6 to 20 of digits, spaces, `+ - ( )`.
+    #[schema(pattern = r"^[0-9 +()\-]{6,20}$")]
+    pub mobile_phone: Option<String>,
+    /// Home phone.
+    #[schema(pattern = r"^[0-9 +()\-]{6,20}$")]
+    pub home_phone: Option<String>,
+    /// Work phone.
+    #[schema(pattern = r"^[0-9 +()\-]{6,20}$")]
+    pub work_phone: Option<String>,
+    /// Address line 1.
+    pub address1: Option<String>,
+    /// Address line 2.
+    pub address2: Option<String>,
+    /// Address line 3.
+    pub address3: Option<String>,
+    /// Address line 4.
+    pub address4: Option<String>,
+    /// Address line 5.
+    pub address5: Option<String>,
+    /// Address line 6.
+    pub address6: Option<String>,
+    /// Postcode.
+    pub postcode: Option<String>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Custom columns: names `^[A-Za-z][A-Za-z0-9_]{0,63}$`, string values.
+    pub custom: Option<BTreeMap<String, String>>,
+}
+
+/// A create body: one record, or an array of 1 to 1000.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CreateBody {
+    /// One record.
+    One(NewRecordBody),
+    /// A batch.
+    Many(Vec<NewRecordBody>),
+}
+
+/// An update body: any writable field (`null` clears it), `notes_append`, and on
+/// `PATCH /records/{id}` exactly one of `dataset` / `table`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"}))]
+pub struct RecordPatchBody {
+    /// The record's dataset (only on `PATCH /records/{id}`).
+    pub dataset: Option<u64>,
+    /// The record's campaign table (only on `PATCH /records/{id}`).
+    pub table: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Mobile phone.
+    pub mobile_phone: Option<String>,
+    /// Home phone.
+    pub home_phone: Option<String>,
+    /// Work phone.
+    pub work_phone: Option<String>,
+    /// Address line 1.
+    pub address1: Option<String>,
+    /// Address line 2.
+    pub address2: Option<String>,
+    /// Address line 3.
+    pub address3: Option<String>,
+    /// Address line 4.
+    pub address4: Option<String>,
+    /// Address line 5.
+    pub address5: Option<String>,
+    /// Address line 6.
+    pub address6: Option<String>,
+    /// Postcode.
+    pub postcode: Option<String>,
+    /// Notes (replaces them).
+    pub notes: Option<String>,
+    /// Text appended to the notes.
+    pub notes_append: Option<String>,
+    /// Custom columns to set (`null` clears).
+    pub custom: Option<BTreeMap<String, Option<String>>>,
+}
+
+fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
+    match request.query_string() {
+        "" => Ok(()),
+        _ => Err(Error::bad_field(
+            "query",
+            "this route takes no query parameters",
+        )),
+    }
+}
+
+/// Create one record, or a batch of up to 1000.
+///
+/// One object answers `201` with the new id and `Location`. An array is sent upstream in chunks
+/// of 500 and answers `201` when every record was created, `207` when some were refused, `422`
+/// when all were. The body is validated whole before anything is sent.
+#[utoipa::path(
+    tag = "records",
+    params(("dataset" = u64, Path, description = "Dataset id", minimum = 1, maximum = 9007199254740991_u64, example = 100)),
+    request_body(content = CreateBody, description = "One record or an array of 1 to 1000"),
+    responses(
+        (status = 201, description = "Created", body = CreatedRecord,
+            headers(("Location" = String, description = "/datasets/{dataset}/records/{id}"))),
+        (status = 207, description = "Batch: some records refused", body = BatchResult),
+        (status = 400, description = "Malformed body or path", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Dataset does not exist", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or every record refused", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/datasets/{dataset}/records")]
+pub async fn create_records(
+    caller: Caller,
+    dataset: web::Path<String>,
+    body: JsonBody,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Write)?;
+    let dataset = DatasetId::parse("dataset", &dataset)?;
+    caller.require_dataset(dataset)?;
+    let records = NewRecord::parse_body(&body.0)?;
+    if body.0.is_object() {
+        let outcome = client.create(dataset, &records).await?;
+        if outcome.created != 1 || outcome.rejected > 0 {
+            return Err(create_refused(&outcome));
+        }
+        let id = outcome
+            .key
+            .ok_or_else(|| Error::UpstreamFailed("create answered no key".into()))?;
+        return Ok(HttpResponse::Created()
+            .insert_header((
+                header::LOCATION,
+                format!("/datasets/{dataset}/records/{id}"),
+            ))
+            .json(CreatedRecord {
+                id: id.get(),
+                dataset_id: dataset.get(),
+                live: outcome.live,
+                info: outcome.info,
+            }));
+    }
+    let mut result = BatchResult {
+        created: 0,
+        rejected: 0,
+        info: Vec::new(),
+    };
+    for (index, chunk) in records.chunks(CREATE_CHUNK).enumerate() {
+        let (start, end) = (index * CREATE_CHUNK, index * CREATE_CHUNK + chunk.len());
+        match client.create(dataset, chunk).await {
+            Ok(outcome) => {
+                result.created += outcome.created;
+                result.rejected += outcome.rejected;
+                let said = [outcome.error, outcome.info]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>();
+                result.info.push(format!(
+                    "records {start}..{end}: {} created, {} rejected: {}",
+                    outcome.created,
+                    outcome.rejected,
+                    said.join(" ")
+                ));
+            }
+            Err(error) if index == 0 => return Err(error),
+            Err(error) => {
+                // Earlier chunks were created: answer what is known instead of hiding it.
+                tracing::error!(%error, start, "batch create stopped at a failed chunk");
+                let unsent = records.len() - start;
+                result.rejected += unsent as u64;
+                result.info.push(format!(
+                    "records {start}..{}: not confirmed ({}); read back by phone before resending",
+                    records.len(),
+                    error.code()
+                ));
+                break;
+            }
+        }
+    }
+    let status = match (result.created, result.rejected) {
+        (_, 0) => StatusCode::CREATED,
+        (0, _) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::MULTI_STATUS,
+    };
+    Ok(HttpResponse::build(status).json(result))
+}
+
+/// Read the records of a dataset.
+///
+/// Filters combine with AND. `search[<field>]` takes a gateway field name (`last_name`) or a
+/// custom column's own name. Any other query parameter is refused (`400`), so a typo never
+/// widens a read.
+#[utoipa::path(
+    tag = "records",
+    params(
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
+        ("outcome" = Option<String>, Query, description = "Comma list of outcome codes", example = "100,200"),
+        ("mode" = Option<String>, Query, description = "active | live | callbacks | live-callbacks | unexpired"),
+        ("agent" = Option<String>, Query, description = "Agent reference"),
+        ("phone" = Option<String>, Query, description = "Matches any of the three phones"),
+        ("time_field" = Option<String>, Query, description = "callback | process_date; needs from and/or to"),
+        ("from" = Option<String>, Query, description = "ISO 8601 start (inclusive), e.g. 2019-01-07T00:00:00"),
+        ("to" = Option<String>, Query, description = "ISO 8601 end (inclusive)"),
+        ("search[last_name]" = Option<String>, Query, description = "Search a column: any gateway field or custom column name in the brackets"),
+        ("match" = Option<String>, Query, description = "exact | wildcard (default)"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "The matching records", body = RecordList),
+        (status = 400, description = "Malformed or unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/datasets/{dataset}/records")]
+pub async fn list_dataset_records(
+    caller: Caller,
+    dataset: web::Path<String>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let dataset = DatasetId::parse("dataset", &dataset)?;
+    caller.require_dataset(dataset)?;
+    let filter = ReadFilter::parse_query(request.query_string())?;
+    list(&client, Source::Dataset(dataset), &filter).await
+}
+
+/// Read one record of a dataset.
+#[utoipa::path(
+    tag = "records",
+    params(
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+    ),
+    responses(
+        (status = 200, description = "The record", body = Record),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/datasets/{dataset}/records/{id}")]
+pub async fn get_dataset_record(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let dataset = DatasetId::parse("dataset", &path.0)?;
+    let id = RecordId::parse("id", &path.1)?;
+    caller.require_dataset(dataset)?;
+    refuse_query(&request)?;
+    let record = find(&client, &Source::Dataset(dataset), id).await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// Update a record of a dataset.
+///
+/// Any writable field (`null` clears it), `custom`, and `notes_append`. The body may not name
+/// another dataset.
+#[utoipa::path(
+    tag = "records",
+    params(
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+    ),
+    request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
+    responses(
+        (status = 200, description = "Updated", body = UpdatedRecord),
+        (status = 400, description = "Malformed body or path", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/datasets/{dataset}/records/{id}")]
+pub async fn update_dataset_record(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: JsonBody,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Write)?;
+    let dataset = DatasetId::parse("dataset", &path.0)?;
+    let id = RecordId::parse("id", &path.1)?;
+    caller.require_dataset(dataset)?;
+    let patch = RecordPatch::parse_body(&body.0, false)?;
+    update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch).await
+}
+
+/// Update a record, naming its dataset or campaign table in the body.
+///
+/// The body carries exactly one of `dataset` / `table`, and any writable field (`null` clears
+/// it), `custom`, and `notes_append`.
+#[utoipa::path(
+    tag = "records",
+    params(("id" = u64, Path, description = "Record id", minimum = 1, example = 550000)),
+    request_body(content = RecordPatchBody),
+    responses(
+        (status = 200, description = "Updated", body = UpdatedRecord),
+        (status = 400, description = "Malformed body or path", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Scope, dataset or table not granted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/records/{id}")]
+pub async fn update_record(
+    caller: Caller,
+    id: web::Path<String>,
+    body: JsonBody,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Write)?;
+    let id = RecordId::parse("id", &id)?;
+    let patch = RecordPatch::parse_body(&body.0, true)?;
+    let target = patch
+        .target()
+        .cloned()
+        .ok_or_else(|| Error::Internal("a parsed patch without target".into()))?;
+    match &target {
+        UpdateTarget::Dataset(dataset) => caller.require_dataset(*dataset)?,
+        UpdateTarget::Table(table) => caller.require_table(table)?,
+    }
+    update(&caller, &client, id, target, &patch).await
+}
+
+/// Read the records of a campaign table (every dataset of the campaign).
+#[utoipa::path(
+    tag = "campaigns",
+    params(
+        ("table" = String, Path, description = "Campaign table name", pattern = "^[A-Za-z0-9_]{1,64}$", example = "sandbox_campaign"),
+        ("outcome" = Option<String>, Query, description = "Comma list of outcome codes"),
+        ("mode" = Option<String>, Query, description = "active | live | callbacks | live-callbacks | unexpired"),
+        ("agent" = Option<String>, Query, description = "Agent reference"),
+        ("phone" = Option<String>, Query, description = "Matches any of the three phones"),
+        ("time_field" = Option<String>, Query, description = "callback | process_date"),
+        ("from" = Option<String>, Query, description = "ISO 8601 start (inclusive)"),
+        ("to" = Option<String>, Query, description = "ISO 8601 end (inclusive)"),
+        ("search[last_name]" = Option<String>, Query, description = "Search a column"),
+        ("match" = Option<String>, Query, description = "exact | wildcard (default)"),
+        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "The matching records", body = RecordList),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/campaigns/{table}/records")]
+pub async fn list_campaign_records(
+    caller: Caller,
+    table: web::Path<String>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let table = TableName::parse("table", &table)?;
+    caller.require_table(&table)?;
+    let filter = ReadFilter::parse_query(request.query_string())?;
+    list(&client, Source::Table(table), &filter).await
+}
+
+/// Read one record of a campaign table.
+#[utoipa::path(
+    tag = "campaigns",
+    params(
+        ("table" = String, Path, description = "Campaign table name", pattern = "^[A-Za-z0-9_]{1,64}$", example = "sandbox_campaign"),
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+    ),
+    responses(
+        (status = 200, description = "The record", body = Record),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record in the table", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/campaigns/{table}/records/{id}")]
+pub async fn get_campaign_record(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let table = TableName::parse("table", &path.0)?;
+    let id = RecordId::parse("id", &path.1)?;
+    caller.require_table(&table)?;
+    refuse_query(&request)?;
+    let record = find(&client, &Source::Table(table), id).await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+async fn list(
+    client: &ContactNowClient,
+    source: Source,
+    filter: &ReadFilter,
+) -> Result<HttpResponse, Error> {
+    let page = client.read(&source, None, filter).await?;
+    Ok(HttpResponse::Ok().json(RecordList {
+        total: page.total,
+        records: page.records,
+    }))
+}
+
+async fn find(client: &ContactNowClient, source: &Source, id: RecordId) -> Result<Record, Error> {
+    let filter = ReadFilter {
+        limit: 1,
+        ..ReadFilter::default()
+    };
+    client
+        .read(source, Some(id), &filter)
+        .await?
+        .records
+        .into_iter()
+        .find(|record| record.id == id.get())
+        .ok_or_else(|| Error::NotFound(format!("record {id} does not exist here")))
+}
+
+async fn update(
+    caller: &Caller,
+    client: &ContactNowClient,
+    id: RecordId,
+    target: UpdateTarget,
+    patch: &RecordPatch,
+) -> Result<HttpResponse, Error> {
+    if caller.is_limited() {
+        // A limited caller may only change what it may see: check where the record really is.
+        let source = match &target {
+            UpdateTarget::Dataset(dataset) => Source::Dataset(*dataset),
+            UpdateTarget::Table(table) => Source::Table(table.clone()),
+        };
+        let record = find(client, &source, id).await?;
+        if let UpdateTarget::Dataset(dataset) = target
+            && record.dataset_id != dataset.get()
+        {
+            return Err(Error::NotFound(format!("record {id} does not exist here")));
+        }
+    }
+    let outcome = client.update(id, &target, patch).await?;
+    Ok(HttpResponse::Ok().json(UpdatedRecord {
+        id: id.get(),
+        live: outcome.live,
+        info: outcome.info,
+    }))
+}

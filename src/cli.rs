@@ -1,0 +1,284 @@
+//! The commands of the `ecnow-gateway` binary.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::{self, TokenRequest};
+use crate::config::{self, ConfigError, HttpArgs, JwtArgs, ServeArgs, Settings};
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::startup::Application;
+use crate::telemetry::{self, LogFormat};
+use crate::upstream::{UpstreamSettings, WireFormat};
+
+const EXAMPLES: &str = "Examples:
+  ecnow-gateway sandbox                      # gateway + emulator on 127.0.0.1:8080, prints a dev token
+  ecnow-gateway emulator --listen 127.0.0.1:9090
+  GATEWAY_JWT_HS256_SECRET=… ecnow-gateway token --sub billing --scope records:read --datasets 100
+  CONTACTNOW_BASE_URL=https://api-106.dxi.eu/ CONTACTNOW_USERNAME=… CONTACTNOW_API_KEY=… \\
+    GATEWAY_JWT_HS256_SECRET=… ecnow-gateway serve
+  ecnow-gateway openapi > openapi/openapi.json";
+
+/// Clean REST over the 8x8 ContactNow record API.
+#[derive(Parser, Debug)]
+#[command(name = "ecnow-gateway", version, about, after_help = EXAMPLES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no command: the settings of `serve`.
+    #[command(flatten)]
+    serve: Box<ServeArgs>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway against the real ContactNow (the default command).
+    Serve(Box<ServeArgs>),
+    /// Run the gateway wired to the built-in emulator, and print a dev token.
+    Sandbox(SandboxArgs),
+    /// Run only the emulator of token.php and ecnow.php.
+    Emulator(EmulatorArgs),
+    /// Mint an HS256 dev JWT with the configured secret.
+    Token(TokenArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Args, Debug)]
+struct SandboxArgs {
+    /// Address to bind.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Wire format spoken to the emulator.
+    #[arg(
+        long = "contactnow-format",
+        env = "CONTACTNOW_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
+    format: WireFormat,
+    #[command(flatten)]
+    jwt: JwtArgs,
+    #[command(flatten)]
+    http: HttpArgs,
+}
+
+#[derive(Args, Debug)]
+struct EmulatorArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: String,
+    /// API user name the emulator accepts.
+    #[arg(long, default_value = "sandbox")]
+    username: String,
+    /// API key the emulator accepts.
+    #[arg(long = "api-key", default_value = "sandbox")]
+    api_key: String,
+    /// Lifetime of the tokens it issues, e.g. 12h, 30m, 90s.
+    #[arg(long = "token-lifetime", default_value = "12h", value_parser = parse_duration)]
+    token_lifetime: Duration,
+}
+
+#[derive(Args, Debug)]
+struct TokenArgs {
+    /// The caller's identity (`sub`).
+    #[arg(long, default_value = "dev")]
+    sub: String,
+    /// Space-separated scopes.
+    #[arg(long, default_value = "records:read records:write")]
+    scope: String,
+    /// Datasets to limit the token to, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    datasets: Option<Vec<u64>>,
+    /// Campaign tables to limit the token to, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    tables: Option<Vec<String>>,
+    /// Lifetime, e.g. 12h, 30m, 90s.
+    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    ttl: Duration,
+    #[command(flatten)]
+    jwt: JwtArgs,
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let (number, unit) = value.split_at(
+        value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len()),
+    );
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{value}` is not a duration like 12h"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86400,
+        _ => return Err(format!("`{value}` is not a duration like 12h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+fn init_logs(format: LogFormat) {
+    telemetry::init_subscriber(format, "info", std::io::stdout);
+}
+
+impl Cli {
+    /// Runs the command; bad configuration exits with code 2 and one line naming the setting.
+    pub async fn run(self) -> ExitCode {
+        let result = match self.command {
+            None => serve(&self.serve).await,
+            Some(Command::Serve(args)) => serve(&args).await,
+            Some(Command::Sandbox(args)) => sandbox(args).await,
+            Some(Command::Emulator(args)) => emulator(args).await,
+            Some(Command::Token(args)) => token(&args),
+            Some(Command::Openapi) => {
+                print!("{}", crate::api::openapi::document_json());
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+async fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
+    let settings = Settings::for_serve(args)?;
+    init_logs(args.http.log_format);
+    let application = Application::build(&settings)?;
+    tracing::info!(port = application.port(), "ecnow-gateway serving");
+    application
+        .run_until_stopped()
+        .await
+        .map_err(|e| ConfigError(format!("server: {e}")))
+}
+
+fn random_secret() -> SecretString {
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        .into()
+}
+
+async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
+    let listen = config::parse_listen(&args.listen)?;
+    let mut jwt = args.jwt.clone();
+    let secret = match &jwt.hs256_secret {
+        Some(secret) => SecretString::from(secret.clone()),
+        None => random_secret(),
+    };
+    jwt.hs256_secret = Some(secret.expose_secret().to_owned());
+    let auth = jwt.settings()?;
+    init_logs(args.http.log_format);
+
+    let emulator_config = EmulatorConfig::default();
+    let upstream_listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| ConfigError(format!("emulator: {e}")))?;
+    let upstream_port = upstream_listener
+        .local_addr()
+        .map_err(|e| ConfigError(e.to_string()))?
+        .port();
+    let upstream = UpstreamSettings {
+        base_url: config::parse_base_url(&format!("http://127.0.0.1:{upstream_port}/"))?,
+        username: emulator_config.username.clone(),
+        api_key: emulator_config.api_key.clone().into(),
+        format: args.format,
+        timeout: Duration::from_secs(10),
+    };
+    let emulator_server = Emulator::new(emulator_config)
+        .serve(upstream_listener)
+        .map_err(|e| ConfigError(format!("emulator: {e}")))?;
+    let settings = Settings {
+        listen,
+        upstream,
+        auth,
+        body_limit: args.http.body_limit,
+        workers: None,
+    };
+    let application = Application::build(&settings)?;
+    let token = auth::mint(
+        &secret,
+        &TokenRequest {
+            sub: "sandbox-dev".into(),
+            scope: "records:read records:write".into(),
+            datasets: None,
+            tables: None,
+            ttl: Duration::from_secs(12 * 3600),
+        },
+    )
+    .map_err(ConfigError)?;
+    let base = format!("http://{}:{}", listen.ip(), application.port());
+    println!(
+        "ecnow-gateway sandbox (emulated ContactNow at http://127.0.0.1:{upstream_port}/, dataset 100 seeded)\n\
+         \n  API:        {base}/\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/openapi.json\n\
+         \nDev token (read + write, 12 h):\n{token}\n\
+         \nTry it:\n  export TOKEN={token}\n  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/datasets/100/records\n"
+    );
+    tokio::spawn(emulator_server);
+    application
+        .run_until_stopped()
+        .await
+        .map_err(|e| ConfigError(format!("server: {e}")))
+}
+
+async fn emulator(args: EmulatorArgs) -> Result<(), ConfigError> {
+    let listener = TcpListener::bind(&args.listen)
+        .map_err(|e| ConfigError(format!("--listen: cannot bind {}: {e}", args.listen)))?;
+    init_logs(LogFormat::Text);
+    let emulator = Emulator::new(EmulatorConfig {
+        username: args.username,
+        api_key: args.api_key,
+        token_lifetime: args.token_lifetime,
+        ..EmulatorConfig::default()
+    });
+    println!(
+        "ContactNow emulator on http://{}/ (token.php, ecnow.php; dataset 100 seeded)",
+        args.listen
+    );
+    emulator
+        .serve(listener)
+        .map_err(|e| ConfigError(format!("emulator: {e}")))?
+        .await
+        .map_err(|e| ConfigError(format!("emulator: {e}")))
+}
+
+fn token(args: &TokenArgs) -> Result<(), ConfigError> {
+    args.jwt.settings()?;
+    let secret = SecretString::from(args.jwt.hs256_secret.clone().unwrap_or_default());
+    let token = auth::mint(
+        &secret,
+        &TokenRequest {
+            sub: args.sub.clone(),
+            scope: args.scope.clone(),
+            datasets: args.datasets.clone(),
+            tables: args.tables.clone(),
+            ttl: args.ttl,
+        },
+    )
+    .map_err(ConfigError)?;
+    println!("{token}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43200)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("1w").is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! Typed settings, read from the environment (and flags of the same meaning).
+//!
+//! Each variable of the contract is one clap argument with `env = …`; [`Settings::for_serve`]
+//! turns them into checked values and refuses bad ones with one line naming the setting.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::auth::AuthSettings;
+use crate::telemetry::LogFormat;
+use crate::upstream::{UpstreamSettings, WireFormat};
+
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Everything the gateway needs to run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address to bind (`GATEWAY_LISTEN`); port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The upstream.
+    pub upstream: UpstreamSettings,
+    /// JWT verification.
+    pub auth: AuthSettings,
+    /// The largest request body in bytes (`GATEWAY_BODY_LIMIT_BYTES`).
+    pub body_limit: usize,
+    /// HTTP worker threads; `None` is one per core.
+    pub workers: Option<usize>,
+}
+
+/// A setting that cannot be used; the message names it and never holds a secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// JWT settings shared by `serve`, `sandbox` and `token`.
+#[derive(Args, Clone, Debug)]
+pub struct JwtArgs {
+    /// HS256 key for caller JWTs, at least 32 bytes.
+    #[arg(
+        long = "jwt-hs256-secret",
+        env = "GATEWAY_JWT_HS256_SECRET",
+        hide_env_values = true
+    )]
+    pub hs256_secret: Option<String>,
+    /// Required `iss` claim.
+    #[arg(long = "jwt-issuer", env = "GATEWAY_JWT_ISSUER")]
+    pub issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long = "jwt-audience", env = "GATEWAY_JWT_AUDIENCE")]
+    pub audience: Option<String>,
+}
+
+impl JwtArgs {
+    /// The checked JWT settings.
+    pub fn settings(&self) -> Result<AuthSettings, ConfigError> {
+        let settings = AuthSettings {
+            hs256_secret: self.hs256_secret.clone().map(SecretString::from),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+        };
+        crate::auth::Authenticator::new(&settings).map_err(ConfigError)?;
+        Ok(settings)
+    }
+}
+
+/// Settings of the HTTP side shared by `serve` and `sandbox`.
+#[derive(Args, Clone, Debug)]
+pub struct HttpArgs {
+    /// Largest request body, in bytes.
+    #[arg(long = "body-limit", env = "GATEWAY_BODY_LIMIT_BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+    /// Log format.
+    #[arg(
+        long = "log-format",
+        env = "GATEWAY_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// `ecnow-gateway serve`: the gateway against the real ContactNow.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: String,
+    /// Upstream base URL; token.php and ecnow.php are resolved beside it.
+    #[arg(long = "contactnow-base-url", env = "CONTACTNOW_BASE_URL")]
+    pub base_url: Option<String>,
+    /// ContactNow API user name.
+    #[arg(long = "contactnow-username", env = "CONTACTNOW_USERNAME")]
+    pub username: Option<String>,
+    /// ContactNow API key.
+    #[arg(
+        long = "contactnow-api-key",
+        env = "CONTACTNOW_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+    /// Wire format spoken to ContactNow.
+    #[arg(
+        long = "contactnow-format",
+        env = "CONTACTNOW_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
+    pub format: WireFormat,
+    /// Deadline of one upstream exchange, in milliseconds.
+    #[arg(
+        long = "contactnow-timeout-ms",
+        env = "CONTACTNOW_TIMEOUT_MS",
+        default_value = "10000"
+    )]
+    pub timeout_ms: String,
+    /// JWT settings.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    /// HTTP settings.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Parses a listen address, naming `GATEWAY_LISTEN` on failure.
+pub fn parse_listen(value: &str) -> Result<SocketAddr, ConfigError> {
+    value.parse().map_err(|_| {
+        ConfigError(format!(
+            "GATEWAY_LISTEN: `{value}` is not an address like 0.0.0.0:8080"
+        ))
+    })
+}
+
+/// Parses the upstream deadline, naming `CONTACTNOW_TIMEOUT_MS` on failure.
+pub fn parse_timeout(value: &str) -> Result<Duration, ConfigError> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| (1..=600_000).contains(ms))
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            ConfigError(format!(
+                "CONTACTNOW_TIMEOUT_MS: `{value}` is not 1 to 600000 milliseconds"
+            ))
+        })
+}
+
+/// Parses the upstream base URL, naming `CONTACTNOW_BASE_URL` on failure. A base without a
+/// trailing slash gets one, so that the scripts resolve beside it.
+pub fn parse_base_url(value: &str) -> Result<Url, ConfigError> {
+    let mut url = Url::parse(value)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .filter(|url| url.query().is_none() && url.fragment().is_none() && url.password().is_none())
+        .ok_or_else(|| {
+            ConfigError("CONTACTNOW_BASE_URL: not an absolute http(s) URL without query".into())
+        })?;
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn required(value: &Option<String>, name: &str) -> Result<String, ConfigError> {
+    value
+        .clone()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError(format!("{name}: required for serve")))
+}
+
+impl Settings {
+    /// The settings of `serve`.
+    pub fn for_serve(args: &ServeArgs) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: parse_listen(&args.listen)?,
+            upstream: UpstreamSettings {
+                base_url: parse_base_url(&required(&args.base_url, "CONTACTNOW_BASE_URL")?)?,
+                username: required(&args.username, "CONTACTNOW_USERNAME")?,
+                api_key: required(&args.api_key, "CONTACTNOW_API_KEY")?.into(),
+                format: args.format,
+                timeout: parse_timeout(&args.timeout_ms)?,
+            },
+            auth: args.jwt.settings()?,
+            body_limit: args.http.body_limit,
+            workers: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_resolve_scripts_beside_them() {
+        let url = parse_base_url("https://api-106.dxi.eu").unwrap();
+        assert_eq!(
+            url.join("ecnow.php").unwrap().as_str(),
+            "https://api-106.dxi.eu/ecnow.php"
+        );
+        let url = parse_base_url("https://api.contactnow.8x8.com/api").unwrap();
+        assert_eq!(
+            url.join("token.php").unwrap().as_str(),
+            "https://api.contactnow.8x8.com/api/token.php"
+        );
+        for bad in [
+            "api.dxi.eu",
+            "ftp://x/",
+            "https://x/?token=1",
+            "https://u:p@x/",
+        ] {
+            assert!(parse_base_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        assert!(
+            parse_timeout("0")
+                .unwrap_err()
+                .0
+                .starts_with("CONTACTNOW_TIMEOUT_MS")
+        );
+        assert!(
+            parse_listen("8080")
+                .unwrap_err()
+                .0
+                .starts_with("GATEWAY_LISTEN")
+        );
+    }
+}

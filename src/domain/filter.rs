@@ -1,0 +1,305 @@
+//! The query of a table read (`GET …/records`).
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+use super::{Column, CustomFieldName, Phone};
+use crate::error::Error;
+
+/// The default and the largest `limit`.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The largest `limit`.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Which records a read keeps by their process state (`mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// `active`
+    Active,
+    /// `live`
+    Live,
+    /// `callbacks`
+    Callbacks,
+    /// `live-callbacks`
+    LiveCallbacks,
+    /// `unexpired`
+    Unexpired,
+}
+
+impl ReadMode {
+    /// Every mode.
+    pub const ALL: [ReadMode; 5] = [
+        ReadMode::Active,
+        ReadMode::Live,
+        ReadMode::Callbacks,
+        ReadMode::LiveCallbacks,
+        ReadMode::Unexpired,
+    ];
+
+    /// The mode's name, as callers and the upstream both spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadMode::Active => "active",
+            ReadMode::Live => "live",
+            ReadMode::Callbacks => "callbacks",
+            ReadMode::LiveCallbacks => "live-callbacks",
+            ReadMode::Unexpired => "unexpired",
+        }
+    }
+}
+
+/// The datetime column a `from`/`to` range applies to (`time_field`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeField {
+    /// `callback`: the callback time.
+    Callback,
+    /// `process_date`: the last processing time.
+    ProcessDate,
+}
+
+/// A column to search in: a standard one by its gateway name, or a custom one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchField {
+    /// A standard column.
+    Column(Column),
+    /// A custom column, by its own name.
+    Custom(CustomFieldName),
+}
+
+/// A time range on one datetime column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeRange {
+    /// The column.
+    pub field: TimeField,
+    /// Inclusive start.
+    pub from: Option<NaiveDateTime>,
+    /// Inclusive end.
+    pub to: Option<NaiveDateTime>,
+}
+
+/// The parsed query of a table read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadFilter {
+    /// Outcome codes to keep (any of them); empty keeps all.
+    pub outcomes: Vec<u32>,
+    /// Process state to keep.
+    pub mode: Option<ReadMode>,
+    /// Agent reference to keep.
+    pub agent: Option<String>,
+    /// A phone matching any of the three phones.
+    pub phone: Option<Phone>,
+    /// A datetime range.
+    pub time: Option<TimeRange>,
+    /// Column searches, all of which must match.
+    pub search: Vec<(SearchField, String)>,
+    /// Exact (`true`) or wildcard matching for `search`.
+    pub exact: bool,
+    /// The most records to return.
+    pub limit: u32,
+}
+
+impl Default for ReadFilter {
+    fn default() -> Self {
+        Self {
+            outcomes: Vec::new(),
+            mode: None,
+            agent: None,
+            phone: None,
+            time: None,
+            search: Vec::new(),
+            exact: false,
+            limit: DEFAULT_LIMIT,
+        }
+    }
+}
+
+impl ReadFilter {
+    /// Parses a raw query string. Unknown or repeated parameters are refused, so a typo never
+    /// silently widens a read.
+    pub fn parse_query(query: &str) -> Result<Self, Error> {
+        let mut filter = ReadFilter::default();
+        let mut seen: Vec<String> = Vec::new();
+        let (mut time_field, mut from, mut to) = (None, None, None);
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if seen.iter().any(|k| *k == key) {
+                return Err(Error::bad_field(key, "given more than once"));
+            }
+            seen.push(key.to_string());
+            match key.as_ref() {
+                "outcome" => {
+                    filter.outcomes = value
+                        .split(',')
+                        .map(|code| code.trim().parse::<u32>())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| {
+                            Error::bad_field("outcome", "a comma list of outcome codes")
+                        })?;
+                }
+                "mode" => {
+                    filter.mode = Some(
+                        ReadMode::ALL
+                            .into_iter()
+                            .find(|mode| mode.name() == value)
+                            .ok_or_else(|| {
+                                Error::bad_field(
+                                    "mode",
+                                    "one of active, live, callbacks, live-callbacks, unexpired",
+                                )
+                            })?,
+                    );
+                }
+                "agent" => {
+                    let valid = (1..=64).contains(&value.len())
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                    if !valid {
+                        return Err(Error::bad_field(
+                            "agent",
+                            "1 to 64 of A-Z, a-z, 0-9, _, -, .",
+                        ));
+                    }
+                    filter.agent = Some(value.into_owned());
+                }
+                "phone" => {
+                    filter.phone =
+                        Some(Phone::parse(&value).map_err(|m| Error::bad_field("phone", m))?);
+                }
+                "time_field" => {
+                    time_field = Some(match value.as_ref() {
+                        "callback" => TimeField::Callback,
+                        "process_date" => TimeField::ProcessDate,
+                        _ => {
+                            return Err(Error::bad_field("time_field", "callback or process_date"));
+                        }
+                    });
+                }
+                "from" => from = Some(parse_time(&value, false).ok_or_else(|| bad_time("from"))?),
+                "to" => to = Some(parse_time(&value, true).ok_or_else(|| bad_time("to"))?),
+                "match" => {
+                    filter.exact = match value.as_ref() {
+                        "exact" => true,
+                        "wildcard" => false,
+                        _ => return Err(Error::bad_field("match", "exact or wildcard")),
+                    };
+                }
+                "limit" => {
+                    filter.limit = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                        .ok_or_else(|| Error::bad_field("limit", "an integer from 1 to 1000"))?;
+                }
+                other => {
+                    let field = search_field(other)
+                        .ok_or_else(|| Error::bad_field(other, "unknown query parameter"))??;
+                    if value.is_empty() || value.chars().count() > 255 {
+                        return Err(Error::bad_field(
+                            other,
+                            "a search value of 1 to 255 characters",
+                        ));
+                    }
+                    filter.search.push((field, value.into_owned()));
+                }
+            }
+        }
+        filter.time = match (time_field, from, to) {
+            (None, None, None) => None,
+            (Some(_), None, None) => {
+                return Err(Error::bad_field("from", "time_field needs from and/or to"));
+            }
+            (None, _, _) => return Err(Error::bad_field("time_field", "from/to need time_field")),
+            (Some(field), from, to) => {
+                if let (Some(from), Some(to)) = (from, to)
+                    && from > to
+                {
+                    return Err(Error::bad_field("from", "from is after to"));
+                }
+                Some(TimeRange { field, from, to })
+            }
+        };
+        Ok(filter)
+    }
+}
+
+/// `Some(Ok(field))` for a valid `search[<field>]` key, `Some(Err)` for a malformed field
+/// inside one, `None` for a key that is not a search.
+fn search_field(key: &str) -> Option<Result<SearchField, Error>> {
+    let name = key.strip_prefix("search[")?.strip_suffix(']')?;
+    Some(match Column::from_name(name) {
+        Some(column) => Ok(SearchField::Column(column)),
+        None => CustomFieldName::parse(name)
+            .map(SearchField::Custom)
+            .map_err(|message| Error::bad_field(key, message)),
+    })
+}
+
+fn bad_time(field: &str) -> Error {
+    Error::bad_field(
+        field,
+        "an ISO 8601 date or datetime without offset, e.g. 2019-01-07T10:15:00",
+    )
+}
+
+/// An ISO 8601 date or datetime without offset; a bare date means the start of the day, or with
+/// `end_of_day` its last second.
+fn parse_time(value: &str, end_of_day: bool) -> Option<NaiveDateTime> {
+    if let Ok(datetime) = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S") {
+        return Some(datetime);
+    }
+    if let Ok(datetime) = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M") {
+        return Some(datetime);
+    }
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    let time = if end_of_day {
+        NaiveTime::from_hms_opt(23, 59, 59)?
+    } else {
+        NaiveTime::MIN
+    };
+    Some(date.and_time(time))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_filter_parses() {
+        let filter = ReadFilter::parse_query(
+            "outcome=100,200&mode=live-callbacks&agent=7&phone=07123456789&time_field=callback\
+             &from=2019-01-01&to=2019-01-31T12:00:00&search%5Blast_name%5D=Blo&search[company_name]=A\
+             &match=exact&limit=5",
+        )
+        .unwrap();
+        assert_eq!(filter.outcomes, [100, 200]);
+        assert_eq!(filter.mode, Some(ReadMode::LiveCallbacks));
+        assert_eq!(filter.limit, 5);
+        assert!(filter.exact);
+        assert_eq!(filter.search.len(), 2);
+        assert_eq!(filter.search[0].0, SearchField::Column(Column::LastName));
+        let time = filter.time.unwrap();
+        assert_eq!(time.to.unwrap().to_string(), "2019-01-31 12:00:00");
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_refused() {
+        for bad in [
+            "limt=5",
+            "limit=0",
+            "limit=1001",
+            "limit=x",
+            "outcome=1,a",
+            "mode=all",
+            "search[loaddate]=x",
+            "search[a-b]=x",
+            "from=2019-01-01",
+            "time_field=callback",
+            "time_field=callback&from=2019-02-01&to=2019-01-01",
+            "limit=5&limit=6",
+            "search[x]=",
+            "dataset=200",
+            "phone=abc",
+        ] {
+            assert!(ReadFilter::parse_query(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! What callers write: new records, patches, and the values inside them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use super::{Column, DatasetId, TableName};
+use crate::error::{Error, FieldError};
+
+/// The most records one create may carry.
+pub const MAX_BATCH: usize = 1000;
+const MAX_TEXT: usize = 255;
+const MAX_NOTES: usize = 4000;
+
+/// Names that a custom column may not take, in any letter case: the gateway's own names, the
+/// upstream's standard column names and the protocol's arguments. A custom column of such a name
+/// would shadow or override a standard one upstream.
+const RESERVED_NAMES: &[&str] = &[
+    // gateway names
+    "id",
+    "dataset",
+    "dataset_id",
+    "table",
+    "custom",
+    "notes_append",
+    "title",
+    "first_name",
+    "last_name",
+    "mobile_phone",
+    "home_phone",
+    "work_phone",
+    "address1",
+    "address2",
+    "address3",
+    "address4",
+    "address5",
+    "address6",
+    "postcode",
+    "notes",
+    "outcome_code",
+    "process_type",
+    "process_date",
+    "callback_at",
+    "callback_notes",
+    "callback_same_time",
+    "agent_ref",
+    "agent_specific",
+    "load_date",
+    "source_file",
+    "urn",
+    "vendor_urn",
+    // upstream column names
+    "datasetid",
+    "firstname",
+    "lastname",
+    "mobilephone",
+    "homephone",
+    "workphone",
+    "outcomecode",
+    "processtype",
+    "processdate",
+    "callback",
+    "call_back_notes",
+    "call_back_sametime",
+    "agentref",
+    "loaddate",
+    "sourcefile",
+    // protocol arguments and envelope names
+    "token",
+    "method",
+    "action",
+    "format",
+    "raw",
+    "key",
+    "success",
+    "total",
+    "bad",
+    "error",
+    "info",
+    "list",
+    "account_id",
+];
+
+/// A phone number: 6 to 20 of digits, spaces, `+`, `-`, `(`, `)`, with at least one digit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// Parses a phone number.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let allowed = value
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
+        if !(6..=20).contains(&value.chars().count()) {
+            Err("a phone must be 6 to 20 characters long".into())
+        } else if !allowed || !value.chars().any(|c| c.is_ascii_digit()) {
+            Err("a phone may hold only digits, spaces, +, -, ( and )".into())
+        } else {
+            Ok(Self(value.to_owned()))
+        }
+    }
+
+    /// The number as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The name of a custom column: `^[A-Za-z][A-Za-z0-9_]{0,63}$`, not a reserved name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CustomFieldName(String);
+
+impl CustomFieldName {
+    /// Parses a custom column name.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let mut chars = name.chars();
+        let shaped = name.len() <= 64
+            && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !shaped {
+            return Err("a custom field name must match ^[A-Za-z][A-Za-z0-9_]{0,63}$".into());
+        }
+        let lower = name.to_ascii_lowercase();
+        if RESERVED_NAMES.contains(&lower.as_str()) {
+            return Err(format!(
+                "`{name}` is a standard field and cannot be a custom one"
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomFieldName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A record to create: writable standard columns and custom columns, with at least one phone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRecord {
+    values: BTreeMap<Column, String>,
+    custom: BTreeMap<CustomFieldName, String>,
+}
+
+impl NewRecord {
+    /// The standard values, in upstream write order (absent fields are not listed).
+    pub fn values(&self) -> impl Iterator<Item = (Column, &str)> {
+        self.values
+            .iter()
+            .map(|(column, value)| (*column, value.as_str()))
+    }
+
+    /// The custom values.
+    pub fn custom(&self) -> impl Iterator<Item = (&CustomFieldName, &str)> {
+        self.custom
+            .iter()
+            .map(|(name, value)| (name, value.as_str()))
+    }
+
+    /// Parses a create body: one object, or an array of 1 to 1000 objects.
+    pub fn parse_body(body: &Value) -> Result<Vec<NewRecord>, Error> {
+        match body {
+            Value::Object(object) => Ok(vec![Self::parse(object, "").map_err(Error::Validation)?]),
+            Value::Array(items) if items.is_empty() || items.len() > MAX_BATCH => {
+                Err(Error::Validation(vec![FieldError::new(
+                    "",
+                    format!("a batch holds 1 to {MAX_BATCH} records"),
+                )]))
+            }
+            Value::Array(items) => {
+                let mut records = Vec::with_capacity(items.len());
+                let mut errors = Vec::new();
+                for (index, item) in items.iter().enumerate() {
+                    let prefix = format!("[{index}].");
+                    match item.as_object() {
+                        Some(object) => match Self::parse(object, &prefix) {
+                            Ok(record) => records.push(record),
+                            Err(mut more) => errors.append(&mut more),
+                        },
+                        None => {
+                            errors.push(FieldError::new(format!("[{index}]"), "must be an object"))
+                        }
+                    }
+                }
+                if errors.is_empty() {
+                    Ok(records)
+                } else {
+                    Err(Error::Validation(errors))
+                }
+            }
+            _ => Err(Error::BadRequest {
+                detail: "the body must be a record object or an array of record objects".into(),
+                errors: Vec::new(),
+            }),
+        }
+    }
+
+    /// Parses one record object; field names in errors are prefixed with `prefix`.
+    pub fn parse(object: &Map<String, Value>, prefix: &str) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut values = BTreeMap::new();
+        let mut custom = BTreeMap::new();
+        for (name, value) in object {
+            let field = format!("{prefix}{name}");
+            if name == "custom" {
+                parse_custom(value, &field, &mut errors, |name, value| {
+                    if let Some(value) = value {
+                        custom.insert(name, value);
+                    }
+                });
+                continue;
+            }
+            match Column::from_name(name).filter(|column| column.is_writable()) {
+                Some(column) => match parse_value(column, value) {
+                    Ok(Some(text)) => {
+                        values.insert(column, text);
+                    }
+                    Ok(None) => {}
+                    Err(message) => errors.push(FieldError::new(field, message)),
+                },
+                None => errors.push(FieldError::new(field, unknown_field_message(name, false))),
+            }
+        }
+        if !values.keys().any(|column| column.is_phone()) {
+            errors.push(FieldError::new(
+                format!("{prefix}mobile_phone"),
+                "at least one phone (mobile_phone, home_phone or work_phone) is required",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Self { values, custom })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Where an update applies: the record's dataset or its campaign table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpdateTarget {
+    /// The record's dataset.
+    Dataset(DatasetId),
+    /// The campaign table that holds the record.
+    Table(TableName),
+}
+
+/// Changes to a record: values to set (`None` clears), notes to append, and, for
+/// `PATCH /records/{id}`, the dataset or table the record is in.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct RecordPatch {
+    changes: BTreeMap<Column, Option<String>>,
+    custom: BTreeMap<CustomFieldName, Option<String>>,
+    notes_append: Option<String>,
+    target: Option<UpdateTarget>,
+}
+
+impl RecordPatch {
+    /// The standard columns to change, in write order; `None` clears the value.
+    pub fn changes(&self) -> impl Iterator<Item = (Column, Option<&str>)> {
+        self.changes
+            .iter()
+            .map(|(column, value)| (*column, value.as_deref()))
+    }
+
+    /// The custom columns to change; `None` clears the value.
+    pub fn custom(&self) -> impl Iterator<Item = (&CustomFieldName, Option<&str>)> {
+        self.custom
+            .iter()
+            .map(|(name, value)| (name, value.as_deref()))
+    }
+
+    /// Text to append to the notes.
+    pub fn notes_append(&self) -> Option<&str> {
+        self.notes_append.as_deref()
+    }
+
+    /// The dataset or table named in the body, if any.
+    pub fn target(&self) -> Option<&UpdateTarget> {
+        self.target.as_ref()
+    }
+
+    /// Parses an update body. With `names_target`, the body must name exactly one of `dataset`
+    /// or `table`; without it, it may name neither.
+    pub fn parse_body(body: &Value, names_target: bool) -> Result<Self, Error> {
+        let Some(object) = body.as_object() else {
+            return Err(Error::BadRequest {
+                detail: "the body must be a JSON object".into(),
+                errors: Vec::new(),
+            });
+        };
+        let mut errors = Vec::new();
+        let mut patch = RecordPatch::default();
+        let mut targets = Vec::new();
+        for (name, value) in object {
+            match name.as_str() {
+                "custom" => parse_custom(value, name, &mut errors, |name, value| {
+                    patch.custom.insert(name, value);
+                }),
+                "notes_append" => match text(value, MAX_NOTES) {
+                    Ok(Some(text)) => patch.notes_append = Some(text),
+                    Ok(None) => {}
+                    Err(message) => errors.push(FieldError::new(name, message)),
+                },
+                "dataset" if names_target => match dataset_value(value) {
+                    Some(dataset) => targets.push(UpdateTarget::Dataset(dataset)),
+                    None => errors.push(FieldError::new(name, "must be a positive integer")),
+                },
+                "table" if names_target => {
+                    match value.as_str().map(|t| TableName::parse(name, t)) {
+                        Some(Ok(table)) => targets.push(UpdateTarget::Table(table)),
+                        _ => errors
+                            .push(FieldError::new(name, "must be 1 to 64 of A-Z, a-z, 0-9, _")),
+                    }
+                }
+                _ => match Column::from_name(name).filter(|column| column.is_writable()) {
+                    Some(column) if value.is_null() => {
+                        patch.changes.insert(column, None);
+                    }
+                    Some(column) => match parse_value(column, value) {
+                        Ok(value) => {
+                            patch.changes.insert(column, value);
+                        }
+                        Err(message) => errors.push(FieldError::new(name, message)),
+                    },
+                    None => errors.push(FieldError::new(
+                        name,
+                        unknown_field_message(name, names_target),
+                    )),
+                },
+            }
+        }
+        if names_target {
+            match targets.len() {
+                1 => patch.target = targets.pop(),
+                0 if errors.is_empty() => errors.push(FieldError::new(
+                    "dataset",
+                    "name the record's `dataset` or `table`",
+                )),
+                0 => {}
+                _ => errors.push(FieldError::new(
+                    "table",
+                    "name either `dataset` or `table`, not both",
+                )),
+            }
+        }
+        if errors.is_empty()
+            && patch.changes.is_empty()
+            && patch.custom.is_empty()
+            && patch.notes_append.is_none()
+        {
+            errors.push(FieldError::new("", "nothing to update"));
+        }
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+}
+
+fn unknown_field_message(name: &str, names_target: bool) -> String {
+    match name {
+        "dataset" | "table" if !names_target => {
+            "the path names the dataset; the body may not name another".into()
+        }
+        _ if Column::from_name(name).is_some() => format!("`{name}` is read-only"),
+        _ => format!("unknown field `{name}` (custom columns go under `custom`)"),
+    }
+}
+
+fn dataset_value(value: &Value) -> Option<DatasetId> {
+    match value {
+        Value::Number(number) => number.as_u64().and_then(|n| DatasetId::try_from(n).ok()),
+        Value::String(text) => DatasetId::parse("dataset", text).ok(),
+        _ => None,
+    }
+}
+
+/// A text value: a string without NUL or control characters other than tab and newlines;
+/// `null` or `""` is no value.
+fn text(value: &Value, max: usize) -> Result<Option<String>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) if text.is_empty() => Ok(None),
+        Value::String(text) if text.chars().count() > max => {
+            Err(format!("must be at most {max} characters"))
+        }
+        Value::String(text)
+            if text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
+        {
+            Err("must not contain control characters".into())
+        }
+        Value::String(text) => Ok(Some(text.clone())),
+        _ => Err("must be a string".into()),
+    }
+}
+
+fn parse_value(column: Column, value: &Value) -> Result<Option<String>, String> {
+    let max = if column == Column::Notes {
+        MAX_NOTES
+    } else {
+        MAX_TEXT
+    };
+    let text = text(value, max)?;
+    match text {
+        Some(number) if column.is_phone() => Phone::parse(&number).map(|phone| Some(phone.0)),
+        other => Ok(other),
+    }
+}
+
+fn parse_custom(
+    value: &Value,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+    mut accept: impl FnMut(CustomFieldName, Option<String>),
+) {
+    let Some(object) = value.as_object() else {
+        errors.push(FieldError::new(
+            field,
+            "must be an object of custom columns",
+        ));
+        return;
+    };
+    for (name, value) in object {
+        let path = format!("{field}.{name}");
+        match (CustomFieldName::parse(name), text(value, MAX_TEXT)) {
+            (Ok(name), Ok(value)) => accept(name, value),
+            (Err(message), _) | (_, Err(message)) => errors.push(FieldError::new(path, message)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(error: Error) -> Vec<String> {
+        match error {
+            Error::Validation(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_record_needs_a_phone_and_known_fields() {
+        let body = json!({"first_name": "Joe", "mobile_phone": "07123456789",
+                          "custom": {"company_name": "ACME"}});
+        let records = NewRecord::parse_body(&body).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].values().count(), 2);
+        assert_eq!(
+            fields(NewRecord::parse_body(&json!({"first_name": "Joe"})).unwrap_err()),
+            ["mobile_phone"]
+        );
+        assert_eq!(
+            fields(
+                NewRecord::parse_body(&json!({"mobile_phone": "0712345", "firstname": "x"}))
+                    .unwrap_err()
+            ),
+            ["firstname"]
+        );
+        assert_eq!(
+            fields(
+                NewRecord::parse_body(&json!({"mobile_phone": "0712345", "id": 3})).unwrap_err()
+            ),
+            ["id"]
+        );
+    }
+
+    #[test]
+    fn phones_and_custom_names_are_checked() {
+        for bad in ["12345", "123456789012345678901", "0712345678a", "      "] {
+            assert!(Phone::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Phone::parse("+44 (0)7123-456789").is_ok());
+        for bad in [
+            "FirstName",
+            "DATASET",
+            "1abc",
+            "a-b",
+            "mobilephone",
+            "Token",
+        ] {
+            assert!(CustomFieldName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(CustomFieldName::parse("company_name").is_ok());
+    }
+
+    #[test]
+    fn batches_are_bounded_and_errors_name_the_item() {
+        let items: Vec<_> = (0..1001)
+            .map(|_| json!({"mobile_phone": "0712345678"}))
+            .collect();
+        assert!(NewRecord::parse_body(&Value::Array(items)).is_err());
+        let body = json!([{"mobile_phone": "0712345678"}, {"mobile_phone": "x"}]);
+        assert_eq!(
+            fields(NewRecord::parse_body(&body).unwrap_err()),
+            ["[1].mobile_phone"]
+        );
+    }
+
+    #[test]
+    fn patches_need_a_target_on_the_bare_route_and_something_to_change() {
+        let patch =
+            RecordPatch::parse_body(&json!({"dataset": "100", "notes": null}), true).unwrap();
+        assert_eq!(
+            patch.target(),
+            Some(&UpdateTarget::Dataset(DatasetId::try_from(100).unwrap()))
+        );
+        assert_eq!(patch.changes().collect::<Vec<_>>(), [(Column::Notes, None)]);
+        assert!(RecordPatch::parse_body(&json!({"notes": "x"}), true).is_err());
+        assert!(
+            RecordPatch::parse_body(&json!({"dataset": 100, "table": "t", "notes": "x"}), true)
+                .is_err()
+        );
+        assert!(RecordPatch::parse_body(&json!({"dataset": 100}), true).is_err());
+        assert!(RecordPatch::parse_body(&json!({"dataset": 100, "notes": "x"}), false).is_err());
+    }
+}

@@ -1,0 +1,592 @@
+//! An in-memory 8x8 ContactNow: `token.php` and `ecnow.php` (`method=ecnow_records`) as the
+//! real service answers them.
+//!
+//! It is the sandbox the gateway runs against by default and a second opinion on the
+//! gateway's upstream client, so it shares no code with it. It keeps the upstream's habits:
+//! HTTP 200 for every protocol-level failure, `success: true` on a partial failure, ids as
+//! strings in read rows, `0000-00-00 00:00:00` for unset dates, JSON escaped as PHP does it.
+//!
+//! # Layout
+//! - `mod.rs`: the public API ([`Emulator`], [`EmulatorConfig`], [`Fault`], [`CallCounts`]),
+//!   the two endpoints, the token book, fault injection, latency and call counters.
+//! - `store.rs`: campaign tables, datasets and records; `create`, `update` and the `read`
+//!   filters.
+//! - `wire.rs`: query arguments, JSON and XML payloads, answer envelopes.
+//!
+//! # The emulated account
+//! One API user (`sandbox` / `sandbox` unless configured), account id `10278`. Datasets `100`
+//! and `200` (table `sandbox_campaign`) and the expired `300` (table `other_campaign`); five
+//! records seeded in `100`, ids from `550000`. Tokens are 40 lowercase hex characters; while
+//! one is valid, `get` hands out that same one.
+//!
+//! Every call is counted, then takes the next injected [`Fault`] if any, then waits for the
+//! configured latency; no lock is held across a wait.
+
+mod store;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
+use rand::RngCore;
+
+use store::{ACCOUNT_ID, ReadQuery, Store, WriteOutcome};
+use wire::{Args, Envelope, Format, Row};
+
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+const MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
+const MAX_REMEMBERED_TOKENS: usize = 1024;
+const SERVER_ERROR_PAGE: &str = "<html><head><title>500 Internal Server Error</title></head>\
+<body><h1>Internal Server Error</h1></body></html>\n";
+
+/// Settings of an emulator instance.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// The API username `token.php?action=get` accepts.
+    pub username: String,
+    /// The API key (`password`) `token.php?action=get` accepts.
+    pub api_key: String,
+    /// How long a newly minted token stays valid.
+    pub token_lifetime: Duration,
+    /// A delay added before every answer.
+    pub latency: Duration,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            username: "sandbox".to_owned(),
+            api_key: "sandbox".to_owned(),
+            token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+impl fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("username", &self.username)
+            .field("api_key", &"[REDACTED]")
+            .field("token_lifetime", &self.token_lifetime)
+            .field("latency", &self.latency)
+            .finish()
+    }
+}
+
+/// A fault injected into the next calls (`token.php` and `ecnow.php` both count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 500 with a short HTML body.
+    ServerError,
+    /// HTTP 200 with a body that is not valid JSON or XML.
+    Garbage,
+    /// Sleep this long before answering normally (to trigger client timeouts).
+    Stall(Duration),
+}
+
+/// Counters of what the emulator has been asked (faulted calls included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    /// `token.php?action=get`.
+    pub token_get: u64,
+    /// `token.php?action=validate`.
+    pub token_validate: u64,
+    /// `ecnow.php` `ecnow_records` `create`.
+    pub create: u64,
+    /// `ecnow.php` `ecnow_records` `read`.
+    pub read: u64,
+    /// `ecnow.php` `ecnow_records` `update`.
+    pub update: u64,
+    /// Anything else: other methods or actions, or none.
+    pub other: u64,
+}
+
+/// An in-memory ContactNow; clones share one state.
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("username", &self.inner.username)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    username: String,
+    api_key: String,
+    token_lifetime_ms: AtomicU64,
+    latency_ns: AtomicU64,
+    tokens: RwLock<TokenBook>,
+    faults: Mutex<VecDeque<(Fault, u32)>>,
+    faults_pending: AtomicBool,
+    counters: Counters,
+    store: RwLock<Store>,
+}
+
+#[derive(Default)]
+struct Counters {
+    token_get: AtomicU64,
+    token_validate: AtomicU64,
+    create: AtomicU64,
+    read: AtomicU64,
+    update: AtomicU64,
+    other: AtomicU64,
+}
+
+/// Every token issued, and the account's current one.
+#[derive(Default)]
+struct TokenBook {
+    issued: HashMap<String, IssuedToken>,
+    current: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+struct IssuedToken {
+    expire_ms: i64,
+    revoked: bool,
+}
+
+enum TokenState {
+    Valid { expire: i64 },
+    Expired,
+    Unknown,
+}
+
+impl TokenBook {
+    fn state(&self, token: &str, now_ms: i64) -> TokenState {
+        match self.issued.get(token) {
+            None => TokenState::Unknown,
+            Some(t) if t.revoked || now_ms >= t.expire_ms => TokenState::Expired,
+            Some(t) => TokenState::Valid {
+                expire: t.expire_ms.div_euclid(1000),
+            },
+        }
+    }
+
+    fn current(&self, now_ms: i64) -> Option<(&str, i64)> {
+        let token = self.current.as_deref()?;
+        match self.state(token, now_ms) {
+            TokenState::Valid { expire } => Some((token, expire)),
+            _ => None,
+        }
+    }
+}
+
+impl Emulator {
+    /// An emulator with the account seeded: datasets `100`, `200`, `300` (expired) and five
+    /// records in `100` from id `550000`.
+    pub fn new(config: EmulatorConfig) -> Self {
+        let today = chrono::Local::now().date_naive();
+        Self {
+            inner: Arc::new(Inner {
+                username: config.username,
+                api_key: config.api_key,
+                token_lifetime_ms: AtomicU64::new(millis(config.token_lifetime)),
+                latency_ns: AtomicU64::new(nanos(config.latency)),
+                tokens: RwLock::new(TokenBook::default()),
+                faults: Mutex::new(VecDeque::new()),
+                faults_pending: AtomicBool::new(false),
+                counters: Counters::default(),
+                store: RwLock::new(Store::seeded(today)),
+            }),
+        }
+    }
+
+    /// Registers `GET /token.php` and `GET` + `POST /ecnow.php`.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let token = self.clone();
+        let ecnow_get = self.clone();
+        let ecnow_post = self.clone();
+        cfg.route(
+            "/token.php",
+            web::get().to(move |req: HttpRequest| {
+                let emulator = token.clone();
+                async move { emulator.token_php(&req).await }
+            }),
+        )
+        .service(
+            web::resource("/ecnow.php")
+                .app_data(web::PayloadConfig::new(MAX_PAYLOAD_BYTES))
+                .route(web::get().to(move |req: HttpRequest, body: web::Bytes| {
+                    let emulator = ecnow_get.clone();
+                    async move { emulator.ecnow_php(&req, &body).await }
+                }))
+                .route(web::post().to(move |req: HttpRequest, body: web::Bytes| {
+                    let emulator = ecnow_post.clone();
+                    async move { emulator.ecnow_php(&req, &body).await }
+                })),
+        );
+    }
+
+    /// Starts an HTTP server for this emulator on `listener` (two workers); await or spawn
+    /// the returned server to run it.
+    pub fn serve(self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
+        let server = HttpServer::new(move || {
+            let emulator = self.clone();
+            actix_web::App::new().configure(move |cfg| emulator.configure(cfg))
+        })
+        .workers(2)
+        .listen(listener)?
+        .run();
+        Ok(server)
+    }
+
+    /// Sets the lifetime of tokens minted from now on.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.inner
+            .token_lifetime_ms
+            .store(millis(lifetime), Ordering::Relaxed);
+    }
+
+    /// Sets the delay added before every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.inner
+            .latency_ns
+            .store(nanos(latency), Ordering::Relaxed);
+    }
+
+    /// Makes the next `next_calls` calls suffer `fault`, after any faults already queued.
+    pub fn inject_fault(&self, fault: Fault, next_calls: u32) {
+        if next_calls == 0 {
+            return;
+        }
+        let mut faults = lock(&self.inner.faults);
+        faults.push_back((fault, next_calls));
+        self.inner.faults_pending.store(true, Ordering::Release);
+    }
+
+    /// Makes every token issued so far answer `Expired token`; the next `get` mints a new one.
+    pub fn expire_tokens(&self) {
+        let mut book = write(&self.inner.tokens);
+        for token in book.issued.values_mut() {
+            token.revoked = true;
+        }
+        book.current = None;
+    }
+
+    /// What the emulator has been asked since it started or since [`Self::reset_calls`].
+    pub fn calls(&self) -> CallCounts {
+        let c = &self.inner.counters;
+        CallCounts {
+            token_get: c.token_get.load(Ordering::Relaxed),
+            token_validate: c.token_validate.load(Ordering::Relaxed),
+            create: c.create.load(Ordering::Relaxed),
+            read: c.read.load(Ordering::Relaxed),
+            update: c.update.load(Ordering::Relaxed),
+            other: c.other.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sets every call counter back to zero.
+    pub fn reset_calls(&self) {
+        let c = &self.inner.counters;
+        for counter in [
+            &c.token_get,
+            &c.token_validate,
+            &c.create,
+            &c.read,
+            &c.update,
+            &c.other,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// How many records dataset `dataset` holds.
+    pub fn records_in_dataset(&self, dataset: u64) -> usize {
+        read(&self.inner.store).records_in_dataset(dataset)
+    }
+
+    /// The account's valid token, if one has been issued and has not expired.
+    pub fn current_token(&self) -> Option<String> {
+        read(&self.inner.tokens)
+            .current(now_ms())
+            .map(|(token, _)| token.to_owned())
+    }
+
+    /// Takes the next queued fault, if any.
+    fn take_fault(&self) -> Option<Fault> {
+        if !self.inner.faults_pending.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut faults = lock(&self.inner.faults);
+        let (fault, left) = faults.front_mut()?;
+        let fault = *fault;
+        *left -= 1;
+        if *left == 0 {
+            faults.pop_front();
+        }
+        self.inner
+            .faults_pending
+            .store(!faults.is_empty(), Ordering::Release);
+        Some(fault)
+    }
+
+    /// Applies the next fault and the latency; answers for the call when the fault does.
+    async fn delay(&self, format: Format) -> Option<HttpResponse> {
+        let fault = self.take_fault();
+        let mut wait = Duration::from_nanos(self.inner.latency_ns.load(Ordering::Relaxed));
+        if let Some(Fault::Stall(stall)) = fault {
+            wait = wait.saturating_add(stall);
+        }
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        match fault {
+            Some(Fault::ServerError) => Some(
+                HttpResponse::build(StatusCode::INTERNAL_SERVER_ERROR)
+                    .content_type("text/html; charset=UTF-8")
+                    .body(SERVER_ERROR_PAGE),
+            ),
+            Some(Fault::Garbage) => Some(answer(format, format.garbage().to_owned())),
+            Some(Fault::Stall(_)) | None => None,
+        }
+    }
+
+    async fn token_php(&self, req: &HttpRequest) -> HttpResponse {
+        let args = Args::parse(req.query_string());
+        let action = args.get("action");
+        let counters = &self.inner.counters;
+        let counter = match action {
+            Some("get") => &counters.token_get,
+            Some("validate") => &counters.token_validate,
+            _ => &counters.other,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(action = action.unwrap_or(""), "emulator: token.php");
+        let format = Format::from_arg(args.get("format"));
+        if let Some(response) = self.delay(format.unwrap_or(Format::Json)).await {
+            return response;
+        }
+        let Some(format) = format else {
+            return answer(
+                Format::Json,
+                Envelope::failure("Bad argument: format").write(Format::Json),
+            );
+        };
+        let body = match action {
+            Some("get") => self.get_token(&args, format),
+            Some("validate") => {
+                let now = now_ms();
+                let book = read(&self.inner.tokens);
+                match book.state(args.get("token").unwrap_or(""), now) {
+                    TokenState::Valid { expire } => Envelope {
+                        success: true,
+                        expire: Some(expire),
+                        ..Envelope::default()
+                    }
+                    .write(format),
+                    TokenState::Expired => expired_token().write(format),
+                    TokenState::Unknown => Envelope::failure("Invalid token").write(format),
+                }
+            }
+            _ => Envelope::failure("Bad argument: action").write(format),
+        };
+        answer(format, body)
+    }
+
+    fn get_token(&self, args: &Args<'_>, format: Format) -> String {
+        let authentic = args.get("username") == Some(self.inner.username.as_str())
+            && args.get("password") == Some(self.inner.api_key.as_str());
+        if !authentic {
+            return Envelope::failure("Authentication failure").write(format);
+        }
+        let now = now_ms();
+        let mut book = write(&self.inner.tokens);
+        if let Some((token, expire)) = book.current(now) {
+            return token_answer(token, expire, format);
+        }
+        if book.issued.len() >= MAX_REMEMBERED_TOKENS {
+            book.issued.retain(|_, t| !t.revoked && t.expire_ms > now);
+        }
+        let lifetime = self.inner.token_lifetime_ms.load(Ordering::Relaxed);
+        let expire_ms = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+        let token = mint_token();
+        let body = token_answer(&token, expire_ms.div_euclid(1000), format);
+        book.issued.insert(
+            token.clone(),
+            IssuedToken {
+                expire_ms,
+                revoked: false,
+            },
+        );
+        book.current = Some(token);
+        body
+    }
+
+    async fn ecnow_php(&self, req: &HttpRequest, body: &[u8]) -> HttpResponse {
+        let args = Args::parse(req.query_string());
+        let method = args.get("method");
+        let action = args.get("action");
+        let counters = &self.inner.counters;
+        let counter = match (method, action) {
+            (Some("ecnow_records"), Some("create")) => &counters.create,
+            (Some("ecnow_records"), Some("read")) => &counters.read,
+            (Some("ecnow_records"), Some("update")) => &counters.update,
+            _ => &counters.other,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            method = method.unwrap_or(""),
+            action = action.unwrap_or(""),
+            bytes = body.len(),
+            "emulator: ecnow.php"
+        );
+        let format = Format::from_arg(args.get("format"));
+        if let Some(response) = self.delay(format.unwrap_or(Format::Json)).await {
+            return response;
+        }
+        let shown = format.unwrap_or(Format::Json);
+        let token_state = read(&self.inner.tokens).state(args.get("token").unwrap_or(""), now_ms());
+        let failure = |error: &str| answer(shown, Envelope::failure(error).write(shown));
+        match token_state {
+            TokenState::Valid { .. } => {}
+            TokenState::Expired => return answer(shown, expired_token().write(shown)),
+            TokenState::Unknown => return failure("Invalid token"),
+        }
+        if method != Some("ecnow_records") {
+            return failure("Bad argument: method");
+        }
+        if !matches!(action, Some("create" | "read" | "update")) {
+            return failure("Bad argument: action");
+        }
+        let Some(format) = format else {
+            return failure("Bad argument: format");
+        };
+        if action == Some("read") {
+            return answer(format, self.read_records(&args, format));
+        }
+        if !matches!(args.get("raw"), Some("1" | "true")) {
+            return failure("No file uploaded. Missing 'easycall' section?");
+        }
+        let rows = match format {
+            Format::Json => wire::parse_json_rows(body),
+            Format::Xml => wire::parse_xml_rows(body),
+        };
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) => return failure(error.message()),
+        };
+        let creating = action == Some("create");
+        let body = self.write_records(creating, args.non_empty("id"), &rows, format);
+        answer(format, body)
+    }
+
+    fn read_records(&self, args: &Args<'_>, format: Format) -> String {
+        let query = match ReadQuery::parse(args) {
+            Ok(query) => query,
+            Err(error) => return Envelope::failure(&error).write(format),
+        };
+        let store = read(&self.inner.store);
+        match store.read(&query) {
+            Ok(found) => wire::write_read_answer(format, &store, found.total, &found.rows),
+            Err(error) => Envelope::failure(&error).write(format),
+        }
+    }
+
+    fn write_records(
+        &self,
+        creating: bool,
+        query_id: Option<&str>,
+        rows: &[Row],
+        format: Format,
+    ) -> String {
+        let outcome: WriteOutcome = {
+            let mut store = write(&self.inner.store);
+            if creating {
+                store.create(rows, chrono::Local::now().date_naive())
+            } else {
+                store.update(query_id, rows)
+            }
+        };
+        let wrote = outcome.total > 0;
+        Envelope {
+            success: true,
+            account_id: Some(ACCOUNT_ID),
+            total: Some(outcome.total),
+            bad: Some(outcome.bad),
+            key: (creating || wrote).then_some(outcome.key),
+            error: outcome.error.as_deref(),
+            info: wrote.then(|| outcome.info()),
+            ..Envelope::default()
+        }
+        .write(format)
+    }
+}
+
+fn token_answer(token: &str, expire: i64, format: Format) -> String {
+    Envelope {
+        success: true,
+        token: Some(token),
+        expire: Some(expire),
+        ..Envelope::default()
+    }
+    .write(format)
+}
+
+fn expired_token() -> Envelope<'static> {
+    Envelope {
+        expire: Some(-1),
+        ..Envelope::failure("Expired token")
+    }
+}
+
+fn answer(format: Format, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(format.content_type())
+        .body(body)
+}
+
+fn mint_token() -> String {
+    let mut bytes = [0u8; 20];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut token = String::with_capacity(40);
+    for b in bytes {
+        token.push(char::from(HEX[usize::from(b >> 4)]));
+        token.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    token
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn now_ms() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,255 @@
+//! The one error type of the gateway and its RFC 9457 problem+json rendering.
+//!
+//! Every failure, from a malformed query to an upstream that answered nonsense, is an
+//! [`Error`]. Each variant has a status, a stable machine `code` and a `detail` that is safe to
+//! show: 5xx details speak in general words, and internal context (never a secret, never an
+//! upstream URL) goes to the log only.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid input field, as listed in a problem body's `errors`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Where the problem is: a body field (`mobile_phone`, `[3].custom.x`), a query parameter or
+    /// a path parameter.
+    #[schema(example = "mobile_phone")]
+    pub field: String,
+    /// What is wrong with it.
+    #[schema(example = "at least one phone (mobile_phone, home_phone or work_phone) is required")]
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every way a gateway request can fail.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed input: a body that is not JSON, an unknown query parameter, a bad path id.
+    #[error("bad request: {detail}")]
+    BadRequest {
+        /// What is malformed.
+        detail: String,
+        /// The fields concerned, when known.
+        errors: Vec<FieldError>,
+    },
+    /// Well-formed input whose fields are invalid.
+    #[error("validation failed ({} field errors)", .0.len())]
+    Validation(Vec<FieldError>),
+    /// No valid bearer token. The reason is logged at debug level, never shown.
+    #[error("not authenticated: {0}")]
+    Unauthenticated(String),
+    /// A valid token that lacks the scope, dataset or table.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Unknown route, record or dataset.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Known route, wrong method; carries the allowed methods.
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<String>),
+    /// Request body over the configured limit.
+    #[error("request body too large (limit {limit} bytes)")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A body that is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The upstream refused the caller's data (its own words describe the data).
+    #[error("upstream rejected the data: {0}")]
+    UpstreamRejected(String),
+    /// The upstream did not answer within the deadline.
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+    /// The upstream could not be reached, or refused our credentials.
+    #[error("upstream unavailable: {0}")]
+    UpstreamUnavailable(String),
+    /// The upstream answered with an HTTP error, a redirect, or something that is not a valid
+    /// answer. The string is for the log.
+    #[error("upstream failed: {0}")]
+    UpstreamFailed(String),
+    /// A fault inside the gateway. The string is for the log.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// An RFC 9457 problem details body, as every error is answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[schema(example = "urn:ecnow-gateway:problem:validation_failed")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the problem type.
+    #[schema(example = "Invalid fields")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong with this request.
+    #[schema(example = "1 field is invalid")]
+    pub detail: String,
+    /// A stable machine-readable code.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// The request id (also in `X-Request-Id`).
+    #[schema(example = "6f1c2a9e-5b0d-4f63-a3d4-8c2e1b7f9a10")]
+    pub request_id: String,
+    /// Invalid fields, when the problem is about fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Error {
+    /// A [`Error::BadRequest`] about one field.
+    pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let error = FieldError::new(field, message);
+        Self::BadRequest {
+            detail: format!("invalid {}: {}", error.field, error.message),
+            errors: vec![error],
+        }
+    }
+
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UpstreamRejected(_) => "upstream_rejected",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::UpstreamFailed(_) => "upstream_failed",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "Malformed request",
+            Self::Validation(_) => "Invalid fields",
+            Self::Unauthenticated(_) => "Not authenticated",
+            Self::Forbidden(_) => "Not allowed",
+            Self::NotFound(_) => "Not found",
+            Self::MethodNotAllowed(_) => "Method not allowed",
+            Self::PayloadTooLarge { .. } => "Request body too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::UpstreamRejected(_) => "Rejected by ContactNow",
+            Self::UpstreamTimeout => "ContactNow too slow",
+            Self::UpstreamUnavailable(_) => "ContactNow unavailable",
+            Self::UpstreamFailed(_) => "ContactNow failed",
+            Self::Internal(_) => "Internal error",
+        }
+    }
+
+    /// The detail shown to the caller: never internal context, never a secret.
+    fn public_detail(&self) -> String {
+        match self {
+            Self::BadRequest { detail, .. } => detail.clone(),
+            Self::Validation(errors) => match errors.len() {
+                1 => format!("{}: {}", errors[0].field, errors[0].message),
+                n => format!("{n} fields are invalid"),
+            },
+            Self::Unauthenticated(_) => "a valid bearer token is required".into(),
+            Self::Forbidden(detail) | Self::NotFound(detail) => detail.clone(),
+            Self::MethodNotAllowed(allowed) => {
+                format!("this route allows {}", allowed.join(", "))
+            }
+            Self::PayloadTooLarge { limit } => {
+                format!("the request body is larger than {limit} bytes")
+            }
+            Self::UnsupportedMediaType => "the request body must be application/json".into(),
+            Self::UpstreamRejected(message) => message.clone(),
+            Self::UpstreamTimeout => "ContactNow did not answer in time".into(),
+            Self::UpstreamUnavailable(_) => "ContactNow cannot be reached at the moment".into(),
+            Self::UpstreamFailed(_) => {
+                "ContactNow answered with an error or an invalid answer".into()
+            }
+            Self::Internal(_) => "the gateway failed to handle the request".into(),
+        }
+    }
+
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Self::BadRequest { errors, .. } | Self::Validation(errors) => errors.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The problem body for this error under `request_id`.
+    pub fn problem(&self, request_id: &str) -> Problem {
+        Problem {
+            kind: format!("urn:ecnow-gateway:problem:{}", self.code()),
+            title: self.title().into(),
+            status: self.status_code().as_u16(),
+            detail: self.public_detail(),
+            code: self.code().into(),
+            request_id: request_id.into(),
+            errors: self.field_errors(),
+        }
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::UpstreamRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            Self::Unauthenticated(reason) => tracing::debug!(reason, "request not authenticated"),
+            _ if status.is_server_error() => tracing::error!(error = %self, "request failed"),
+            _ => tracing::debug!(error = %self, "request refused"),
+        }
+        let request_id = crate::telemetry::current_request_id();
+        let mut response = HttpResponse::build(status);
+        response.content_type("application/problem+json");
+        match self {
+            Self::Unauthenticated(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::MethodNotAllowed(allowed) => {
+                if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                    response.insert_header((header::ALLOW, value));
+                }
+            }
+            Self::UpstreamUnavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        response.json(self.problem(&request_id))
+    }
+}

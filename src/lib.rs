@@ -1,0 +1,27 @@
+//! ecnow-gateway: clean REST over the 8x8 ContactNow record API.
+//!
+//! # Layout
+//! - [`config`]: typed settings from the environment.
+//! - [`startup`]: [`startup::Application`] — build (bind) and run.
+//! - [`telemetry`]: log subscriber, request span and request id.
+//! - [`error`]: the one [`error::Error`] type and its problem+json body.
+//! - [`auth`]: the JWT extractor, key source, scopes and grants.
+//! - [`api`]: handlers and the OpenAPI document.
+//! - [`domain`]: parsed ids, records, writes and filters.
+//! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
+//! - [`emulator`]: the in-memory ContactNow behind `sandbox` and the tests.
+//! - [`cli`]: the commands of the binary.
+//!
+//! Data flows one way: `api` → `domain` → `upstream` → wire. `api` never sees wire names,
+//! `upstream` never sees HTTP request types, and `emulator` shares no code with `upstream`.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod emulator;
+pub mod error;
+pub mod startup;
+pub mod telemetry;
+pub mod upstream;

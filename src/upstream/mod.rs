@@ -1,0 +1,533 @@
+//! The ContactNow client: one pooled HTTP client, the token cache, and the translation of
+//! domain calls into `ecnow.php` exchanges.
+//!
+//! Layout:
+//! - [`wire`]: envelope parsing (JSON and XML), read rows → [`Record`], write payloads.
+//! - `token`: the moka token cache.
+//!
+//! Every value goes into the query string through form encoding, so nothing a caller sends can
+//! add or change an argument. URLs carry the token and are never logged: reqwest errors are
+//! stripped of them before they become an [`Error`].
+
+pub mod wire;
+
+mod token;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::domain::{
+    DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, SearchField, Source,
+    UpdateTarget, filter::TimeField,
+};
+use crate::error::Error;
+use token::{Token, TokenCache};
+pub use wire::WireFormat;
+use wire::{Envelope, WireRow};
+
+/// The largest upstream answer read, in bytes.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// How to reach and authenticate to ContactNow.
+#[derive(Clone, Debug)]
+pub struct UpstreamSettings {
+    /// Base URL; `token.php` and `ecnow.php` are resolved beside it (`CONTACTNOW_BASE_URL`).
+    pub base_url: Url,
+    /// API user name (`CONTACTNOW_USERNAME`).
+    pub username: String,
+    /// API key (`CONTACTNOW_API_KEY`).
+    pub api_key: SecretString,
+    /// Wire format (`CONTACTNOW_FORMAT`).
+    pub format: WireFormat,
+    /// Deadline of one upstream exchange (`CONTACTNOW_TIMEOUT_MS`).
+    pub timeout: Duration,
+}
+
+/// The result of one `create` exchange.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateOutcome {
+    /// Records inserted.
+    pub created: u64,
+    /// Records refused.
+    pub rejected: u64,
+    /// The new record's id (for a single record).
+    pub key: Option<RecordId>,
+    /// Whether the record is live on the dialler, from `info`.
+    pub live: bool,
+    /// The upstream's information text.
+    pub info: Option<String>,
+    /// The upstream's error text about refused records.
+    pub error: Option<String>,
+}
+
+/// The result of a successful `update`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateOutcome {
+    /// Whether the record is live on the dialler, from `info`.
+    pub live: bool,
+    /// The upstream's information text.
+    pub info: Option<String>,
+}
+
+/// One page of a read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordPage {
+    /// Every match, even those the limit cut.
+    pub total: u64,
+    /// The records returned.
+    pub records: Vec<Record>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Action {
+    Create,
+    Read,
+    Update,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Update => "update",
+        }
+    }
+}
+
+/// What one exchange produced.
+enum Answer {
+    Envelope(Envelope),
+    TokenRejected,
+}
+
+/// The typed client of ContactNow's `token.php` and `ecnow.php`.
+pub struct ContactNowClient {
+    http: reqwest::Client,
+    token_url: Url,
+    ecnow_url: Url,
+    username: String,
+    api_key: SecretString,
+    format: WireFormat,
+    tokens: TokenCache,
+}
+
+fn is_live(info: Option<&str>) -> bool {
+    info.map(str::to_ascii_lowercase)
+        .is_some_and(|info| info.contains("live") && !info.contains("not live"))
+}
+
+/// Maps a transport error, without its URL (it carries the token).
+fn transport_error(error: reqwest::Error) -> Error {
+    if error.is_timeout() {
+        Error::UpstreamTimeout
+    } else if error.is_connect() {
+        Error::UpstreamUnavailable(format!("connect: {}", error.without_url()))
+    } else {
+        Error::UpstreamFailed(format!("transport: {}", error.without_url()))
+    }
+}
+
+impl ContactNowClient {
+    /// Builds the client: one pooled connection set, no redirects, the exchange deadline.
+    pub fn new(settings: &UpstreamSettings) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("ecnow-gateway/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Internal(format!("HTTP client: {}", e.without_url())))?;
+        let resolve = |script: &str| {
+            settings
+                .base_url
+                .join(script)
+                .map_err(|e| Error::Internal(format!("CONTACTNOW_BASE_URL: {e}")))
+        };
+        Ok(Self {
+            http,
+            token_url: resolve("token.php")?,
+            ecnow_url: resolve("ecnow.php")?,
+            username: settings.username.clone(),
+            api_key: settings.api_key.clone(),
+            format: settings.format,
+            tokens: TokenCache::new(),
+        })
+    }
+
+    /// Whether an upstream token is held now.
+    pub fn holds_token(&self) -> bool {
+        self.tokens.holds_token()
+    }
+
+    /// Makes sure a token is held, fetching one if needed.
+    pub async fn ensure_token(&self) -> Result<(), Error> {
+        self.token().await.map(|_| ())
+    }
+
+    /// Creates records in `dataset` with one `create` exchange.
+    #[tracing::instrument(name = "upstream create", skip_all, fields(dataset = %dataset, records = records.len()))]
+    pub async fn create(
+        &self,
+        dataset: DatasetId,
+        records: &[NewRecord],
+    ) -> Result<CreateOutcome, Error> {
+        let dataset_text = dataset.to_string();
+        let rows: Vec<WireRow<'_>> = records
+            .iter()
+            .map(|record| {
+                let mut row = vec![(
+                    Cow::Borrowed("dataset"),
+                    Cow::Borrowed(dataset_text.as_str()),
+                )];
+                row.extend(
+                    record
+                        .values()
+                        .map(|(c, v)| (wire::write_name(c).into(), v.into())),
+                );
+                row.extend(record.custom().map(|(n, v)| (n.as_str().into(), v.into())));
+                WireRow(row)
+            })
+            .collect();
+        let body = WireRow::payload(&rows, self.format);
+        let envelope = self.exchange(Action::Create, &[], Some(body)).await?;
+        let created = envelope.total.unwrap_or(0);
+        let rejected = envelope.bad.unwrap_or(0);
+        if created + rejected == 0 && envelope.error.is_none() {
+            return Err(Error::UpstreamFailed("create answered no counts".into()));
+        }
+        Ok(CreateOutcome {
+            created,
+            rejected,
+            key: envelope
+                .key
+                .filter(|key| *key > 0)
+                .and_then(|key| RecordId::try_from(key).ok()),
+            live: is_live(envelope.info.as_deref()),
+            info: envelope.info,
+            error: envelope.error,
+        })
+    }
+
+    /// Reads records of a dataset or table, optionally one id.
+    #[tracing::instrument(name = "upstream read", skip_all)]
+    pub async fn read(
+        &self,
+        source: &Source,
+        id: Option<RecordId>,
+        filter: &ReadFilter,
+    ) -> Result<RecordPage, Error> {
+        let mut args: Vec<(Cow<'_, str>, String)> = Vec::new();
+        match source {
+            Source::Dataset(dataset) => args.push(("dataset".into(), dataset.to_string())),
+            Source::Table(table) => args.push(("table".into(), table.to_string())),
+        }
+        if let Some(id) = id {
+            args.push(("id".into(), id.to_string()));
+        }
+        if !filter.outcomes.is_empty() {
+            let codes: Vec<String> = filter.outcomes.iter().map(u32::to_string).collect();
+            args.push(("outcome".into(), codes.join(",")));
+        }
+        if let Some(mode) = filter.mode {
+            args.push(("mode".into(), mode.name().into()));
+        }
+        if let Some(agent) = &filter.agent {
+            args.push(("agent".into(), agent.clone()));
+        }
+        if let Some(phone) = &filter.phone {
+            args.push(("ddi".into(), phone.as_str().into()));
+        }
+        if let Some(time) = &filter.time {
+            let field = match time.field {
+                TimeField::Callback => "callback",
+                TimeField::ProcessDate => "processdate",
+            };
+            args.push(("timetype".into(), field.into()));
+            let wire_time = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+            if let Some(from) = &time.from {
+                args.push(("tstart".into(), wire_time(from)));
+            }
+            if let Some(to) = &time.to {
+                args.push(("tstop".into(), wire_time(to)));
+            }
+        }
+        for (field, value) in &filter.search {
+            let name = match field {
+                SearchField::Column(column) => wire::read_name(*column),
+                SearchField::Custom(name) => name.as_str(),
+            };
+            args.push((format!("search[{name}]").into(), value.clone()));
+        }
+        if filter.exact && !filter.search.is_empty() {
+            args.push(("type".into(), "exact".into()));
+        }
+        args.push(("limit".into(), filter.limit.to_string()));
+
+        let envelope = self.exchange(Action::Read, &args, None).await?;
+        let rows = envelope.list.unwrap_or_default();
+        let records = rows
+            .into_iter()
+            .map(wire::record_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let total = envelope.total.unwrap_or(records.len() as u64);
+        Ok(RecordPage { total, records })
+    }
+
+    /// Updates record `id` in `target`.
+    #[tracing::instrument(name = "upstream update", skip_all, fields(id = %id))]
+    pub async fn update(
+        &self,
+        id: RecordId,
+        target: &UpdateTarget,
+        patch: &RecordPatch,
+    ) -> Result<UpdateOutcome, Error> {
+        let id_text = id.to_string();
+        let mut row: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+            vec![("id".into(), id_text.as_str().into())];
+        match target {
+            UpdateTarget::Dataset(dataset) => {
+                row.push(("dataset".into(), dataset.to_string().into()))
+            }
+            UpdateTarget::Table(table) => row.push(("table".into(), table.as_str().into())),
+        }
+        row.extend(
+            patch
+                .changes()
+                .map(|(c, v)| (wire::write_name(c).into(), v.unwrap_or("").into())),
+        );
+        row.extend(
+            patch
+                .custom()
+                .map(|(n, v)| (n.as_str().into(), v.unwrap_or("").into())),
+        );
+        if let Some(notes) = patch.notes_append() {
+            row.push(("notes_append".into(), notes.into()));
+        }
+        let body = WireRow::payload(&[WireRow(row)], self.format);
+        let envelope = self
+            .exchange(
+                Action::Update,
+                &[("id".into(), id_text.clone())],
+                Some(body),
+            )
+            .await?;
+        if envelope.bad.unwrap_or(0) > 0 || (envelope.total == Some(0) && envelope.error.is_some())
+        {
+            let message = envelope
+                .error
+                .unwrap_or_else(|| "the update was refused".into());
+            return Err(data_error(message));
+        }
+        Ok(UpdateOutcome {
+            live: is_live(envelope.info.as_deref()),
+            info: envelope.info,
+        })
+    }
+
+    async fn token(&self) -> Result<Token, Error> {
+        self.tokens.get(self.fetch_token()).await
+    }
+
+    #[tracing::instrument(name = "upstream token", skip_all)]
+    async fn fetch_token(&self) -> Result<(String, i64), Error> {
+        let mut url = self.token_url.clone();
+        url.query_pairs_mut()
+            .append_pair("action", "get")
+            .append_pair("username", &self.username)
+            .append_pair("password", self.api_key.expose_secret())
+            .append_pair("format", self.format.as_str());
+        let unavailable = |error: Error| match error {
+            Error::UpstreamTimeout | Error::UpstreamFailed(_) => {
+                Error::UpstreamUnavailable(format!("token endpoint: {error}"))
+            }
+            other => other,
+        };
+        let body = self.send(self.http.get(url)).await.map_err(unavailable)?;
+        let envelope = Envelope::parse(self.format, &body)?;
+        match (envelope.success, envelope.token, envelope.expire) {
+            (true, Some(token), Some(expire)) => Ok((token, expire)),
+            (true, _, _) => Err(Error::UpstreamFailed(
+                "token answer without token or expire".into(),
+            )),
+            (false, _, _) => {
+                let reason = envelope.error.unwrap_or_default();
+                if reason.eq_ignore_ascii_case("Authentication failure") {
+                    tracing::error!(
+                        "ContactNow refused the API credentials: check CONTACTNOW_USERNAME and CONTACTNOW_API_KEY"
+                    );
+                }
+                Err(Error::UpstreamUnavailable(format!(
+                    "token endpoint refused: {reason}"
+                )))
+            }
+        }
+    }
+
+    /// One `ecnow.php` call with the cached token; a token the upstream rejects is dropped,
+    /// a new one fetched, and the call retried once.
+    async fn exchange(
+        &self,
+        action: Action,
+        args: &[(Cow<'_, str>, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Envelope, Error> {
+        let token = self.token().await?;
+        match self
+            .exchange_with(&token, action, args, body.clone())
+            .await?
+        {
+            Answer::Envelope(envelope) => return Ok(envelope),
+            Answer::TokenRejected => {
+                tracing::info!(
+                    action = action.as_str(),
+                    "upstream rejected the token; refreshing it once"
+                );
+                self.tokens.drop_rejected(&token).await;
+            }
+        }
+        let token = self.token().await?;
+        match self.exchange_with(&token, action, args, body).await? {
+            Answer::Envelope(envelope) => Ok(envelope),
+            Answer::TokenRejected => Err(Error::UpstreamUnavailable(
+                "a fresh token was rejected too".into(),
+            )),
+        }
+    }
+
+    async fn exchange_with(
+        &self,
+        token: &Token,
+        action: Action,
+        args: &[(Cow<'_, str>, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, Error> {
+        let mut url = self.ecnow_url.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("token", token.expose())
+                .append_pair("method", "ecnow_records")
+                .append_pair("action", action.as_str())
+                .append_pair("format", self.format.as_str())
+                .append_pair("raw", "1");
+            for (name, value) in args {
+                query.append_pair(name, value);
+            }
+        }
+        let request = match body {
+            Some(body) => {
+                let content_type = match self.format {
+                    WireFormat::Json => "application/json",
+                    WireFormat::Xml => "application/xml",
+                };
+                self.http
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .body(body)
+            }
+            None => self.http.get(url),
+        };
+        let started = std::time::Instant::now();
+        let result = self.send(request).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(Error::UpstreamTimeout) => "timeout",
+            Err(_) => "error",
+        };
+        tracing::debug!(
+            action = action.as_str(),
+            outcome,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "upstream exchange"
+        );
+        let envelope = Envelope::parse(self.format, &result?)?;
+        if envelope.success {
+            return Ok(Answer::Envelope(envelope));
+        }
+        let error = envelope.error.unwrap_or_default();
+        if ["Expired token", "Invalid token", "Unknown token"]
+            .iter()
+            .any(|known| error.eq_ignore_ascii_case(known))
+        {
+            return Ok(Answer::TokenRejected);
+        }
+        Err(match error.contains("does not exist") {
+            true => Error::NotFound(error),
+            false => Error::UpstreamFailed(format!("{} refused: {error}", action.as_str())),
+        })
+    }
+
+    /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`].
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
+        let mut response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(Error::UpstreamFailed(format!(
+                "redirect ({status}) not followed"
+            )));
+        }
+        if !status.is_success() {
+            return Err(Error::UpstreamFailed(format!("HTTP {status}")));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(Error::UpstreamFailed("answer too large".into()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Error::UpstreamFailed("answer too large".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// An upstream error that describes the caller's data: "does not exist" is a 404, the rest 422.
+fn data_error(message: String) -> Error {
+    if message.contains("does not exist") {
+        Error::NotFound(message)
+    } else {
+        Error::UpstreamRejected(message)
+    }
+}
+
+/// The upstream error of a create that refused records, as an [`Error`].
+pub fn create_refused(outcome: &CreateOutcome) -> Error {
+    data_error(
+        outcome
+            .error
+            .clone()
+            .unwrap_or_else(|| "ContactNow refused the record".into()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Column;
+
+    #[test]
+    fn liveness_is_read_from_info() {
+        assert!(is_live(Some("Record is LIVE on the dialer.")));
+        assert!(!is_live(Some(
+            "Record is NOT live on the dialer due having a complete outcome."
+        )));
+        assert!(!is_live(None));
+    }
+
+    #[test]
+    fn columns_have_lower_case_write_names() {
+        assert_eq!(wire::write_name(Column::FirstName), "firstname");
+        assert_eq!(wire::write_name(Column::MobilePhone), "mobilephone");
+        assert_eq!(wire::read_name(Column::CallbackAt), "callback");
+    }
+}

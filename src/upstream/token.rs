@@ -1,0 +1,126 @@
+//! The upstream access token, cached in moka.
+//!
+//! One entry, one fetch however many requests arrive at once (`try_get_with` coalesces
+//! concurrent loads and caches no error), and an expiry set to refresh the token before it runs
+//! out: min(60 s, 10 % of its lifetime) before `expire`.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use moka::Expiry;
+use moka::future::Cache;
+use moka::ops::compute::Op;
+
+use crate::error::Error;
+
+/// An upstream token. Its value is never printed: `Debug` shows a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Token(Arc<str>);
+
+impl Token {
+    /// The token's value, for the query string only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// A token with how long it is used before a refresh.
+#[derive(Clone, Debug)]
+pub(crate) struct CachedToken {
+    token: Token,
+    fresh_for: Duration,
+}
+
+struct RefreshBeforeExpiry;
+
+impl Expiry<(), CachedToken> for RefreshBeforeExpiry {
+    fn expire_after_create(&self, _: &(), value: &CachedToken, _: Instant) -> Option<Duration> {
+        Some(value.fresh_for)
+    }
+}
+
+/// The token cache of one client.
+pub(crate) struct TokenCache {
+    cache: Cache<(), CachedToken>,
+    /// The last token fetched: `token.php` hands back the same token while it is valid, so a
+    /// refresh that returns it again keeps it until its real expiry instead of refetching.
+    last: Mutex<Option<Token>>,
+}
+
+impl TokenCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self {
+            cache: Cache::builder()
+                .max_capacity(1)
+                .expire_after(RefreshBeforeExpiry)
+                .build(),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The cached token, or the result of one shared `fetch` (value and unix `expire`).
+    pub async fn get<F>(&self, fetch: F) -> Result<Token, Error>
+    where
+        F: Future<Output = Result<(String, i64), Error>>,
+    {
+        let load = async {
+            let (value, expire) = fetch.await?;
+            let token = Token(value.into());
+            let remaining = remaining_until(expire);
+            let mut last = self.last.lock().expect("token lock poisoned");
+            let fresh_for = if last.as_ref() == Some(&token) {
+                remaining
+            } else {
+                remaining - (remaining / 10).min(Duration::from_secs(60))
+            };
+            *last = Some(token.clone());
+            tracing::info!(
+                valid_for_s = remaining.as_secs(),
+                "fetched an upstream token"
+            );
+            Ok::<_, Error>(CachedToken {
+                token,
+                fresh_for: fresh_for.max(Duration::from_secs(1)),
+            })
+        };
+        self.cache
+            .try_get_with((), load)
+            .await
+            .map(|cached| cached.token)
+            .map_err(|error: Arc<Error>| (*error).clone())
+    }
+
+    /// Whether a token is held now.
+    pub fn holds_token(&self) -> bool {
+        self.cache.contains_key(&())
+    }
+
+    /// Drops `rejected` if it is still the cached token (a newer one is kept).
+    pub async fn drop_rejected(&self, rejected: &Token) {
+        self.cache
+            .entry(())
+            .and_compute_with(|entry| async move {
+                match entry {
+                    Some(entry) if entry.value().token == *rejected => Op::Remove,
+                    _ => Op::Nop,
+                }
+            })
+            .await;
+    }
+}
+
+fn remaining_until(expire: i64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    Duration::from_secs_f64((expire as f64 - now).max(0.0))
+}

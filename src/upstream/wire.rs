@@ -1,0 +1,550 @@
+//! The upstream's wire: the answer envelope in JSON and XML, read rows, and write payloads.
+//!
+//! Everything spelled the upstream's way (mixed-case columns, `0000-00-00 00:00:00`, string ids,
+//! `1`/`0` flags) is handled here and nowhere else.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use quick_xml::events::Event;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
+
+use crate::domain::{Column, Record};
+use crate::error::Error;
+
+/// The wire format spoken to the upstream (`CONTACTNOW_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WireFormat {
+    /// `format=json`
+    Json,
+    /// `format=xml`
+    Xml,
+}
+
+impl WireFormat {
+    /// The value of the `format` argument.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WireFormat::Json => "json",
+            WireFormat::Xml => "xml",
+        }
+    }
+}
+
+/// One row of a read, as the upstream names and spells it.
+pub(crate) type Row = Vec<(String, Option<String>)>;
+
+/// The answer envelope shared by `token.php` and `ecnow.php`.
+#[derive(Debug, Default)]
+pub(crate) struct Envelope {
+    pub success: bool,
+    pub total: Option<u64>,
+    pub bad: Option<u64>,
+    pub key: Option<u64>,
+    pub error: Option<String>,
+    pub info: Option<String>,
+    pub list: Option<Vec<Row>>,
+    pub token: Option<String>,
+    pub expire: Option<i64>,
+}
+
+fn bad_answer(what: impl Into<String>) -> Error {
+    Error::UpstreamFailed(format!("invalid answer: {}", what.into()))
+}
+
+impl Envelope {
+    /// Parses an answer in `format`.
+    pub fn parse(format: WireFormat, body: &[u8]) -> Result<Self, Error> {
+        let mut fields = match format {
+            WireFormat::Json => json_fields(body)?,
+            WireFormat::Xml => xml_fields(body)?,
+        };
+        let success = match fields.scalars.remove("success") {
+            Some(Some(flag)) => parse_flag(&flag).ok_or_else(|| bad_answer("success flag"))?,
+            _ => return Err(bad_answer("no success flag")),
+        };
+        let mut text = |name: &str| {
+            fields
+                .scalars
+                .remove(name)
+                .flatten()
+                .filter(|t| !t.is_empty())
+        };
+        let number = |value: Option<String>, name: &str| -> Result<Option<u64>, Error> {
+            value
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| bad_answer(format!("`{name}` is not a count")))
+                })
+                .transpose()
+        };
+        let (total, bad, key) = (text("total"), text("bad"), text("key"));
+        let (error, info, token, expire) =
+            (text("error"), text("info"), text("token"), text("expire"));
+        Ok(Self {
+            success,
+            total: number(total, "total")?,
+            bad: number(bad, "bad")?,
+            key: number(key, "key")?,
+            error,
+            info,
+            list: fields.list,
+            token,
+            expire: expire
+                .map(|v| {
+                    v.trim()
+                        .parse::<i64>()
+                        .map_err(|_| bad_answer("`expire` is not a time"))
+                })
+                .transpose()?,
+        })
+    }
+}
+
+/// The top-level scalars (by lower-case name) and the list of an answer.
+#[derive(Default)]
+struct Fields {
+    scalars: BTreeMap<String, Option<String>>,
+    list: Option<Vec<Row>>,
+}
+
+fn scalar(value: &Value) -> Result<Option<String>, Error> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(text.clone())),
+        Value::Number(number) => Ok(Some(number.to_string())),
+        Value::Bool(flag) => Ok(Some(if *flag { "1" } else { "0" }.into())),
+        _ => Err(bad_answer("a nested value where a scalar belongs")),
+    }
+}
+
+fn json_fields(body: &[u8]) -> Result<Fields, Error> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| bad_answer(format!("JSON: {e}")))?;
+    let Value::Object(object) = value else {
+        return Err(bad_answer("JSON answer is not an object"));
+    };
+    let mut fields = Fields::default();
+    for (name, value) in object {
+        if name.eq_ignore_ascii_case("list") {
+            // PHP serialises a list as an array, or as an object when its keys are not 0..n.
+            let items: Vec<Value> = match value {
+                Value::Array(items) => items,
+                Value::Object(items) => items.into_iter().map(|(_, v)| v).collect(),
+                Value::Null => Vec::new(),
+                _ => return Err(bad_answer("`list` is not a list")),
+            };
+            let rows = items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(row) => row
+                        .into_iter()
+                        .map(|(name, value)| Ok((name, scalar(&value)?)))
+                        .collect::<Result<Row, Error>>(),
+                    _ => Err(bad_answer("a `list` item is not an object")),
+                })
+                .collect::<Result<_, _>>()?;
+            fields.list = Some(rows);
+        } else {
+            fields
+                .scalars
+                .insert(name.to_ascii_lowercase(), scalar(&value)?);
+        }
+    }
+    Ok(fields)
+}
+
+fn xml_fields(body: &[u8]) -> Result<Fields, Error> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    reader.config_mut().trim_text(true);
+    let xml_error = |e: &dyn std::fmt::Display| bad_answer(format!("XML: {e}"));
+    // The open elements below the root, with the text gathered for the innermost one.
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut row: Row = Vec::new();
+    let mut fields = Fields::default();
+    let mut seen_root = false;
+    loop {
+        match reader.read_event().map_err(|e| xml_error(&e))? {
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
+            Event::DocType(_) => return Err(bad_answer("XML with a DOCTYPE")),
+            Event::Start(start) => {
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                if !seen_root {
+                    seen_root = true;
+                    path.push(name);
+                    continue;
+                }
+                if path.is_empty() {
+                    return Err(bad_answer("XML with more than one root"));
+                }
+                path.push(name);
+                text.clear();
+                if path.len() == 2 && path[1].eq_ignore_ascii_case("list") {
+                    fields.list.get_or_insert_with(Vec::new);
+                }
+                if path.len() > 4 {
+                    return Err(bad_answer("XML nested too deep"));
+                }
+            }
+            Event::Empty(empty) => {
+                let name = String::from_utf8_lossy(empty.name().as_ref()).into_owned();
+                match path.len() {
+                    0 => return Err(bad_answer("XML answer is empty")),
+                    1 if name.eq_ignore_ascii_case("list") => {
+                        fields.list.get_or_insert_with(Vec::new);
+                    }
+                    1 => {
+                        fields.scalars.insert(name.to_ascii_lowercase(), None);
+                    }
+                    2 => fields.list.get_or_insert_with(Vec::new).push(Vec::new()),
+                    3 => row.push((name, None)),
+                    _ => return Err(bad_answer("XML nested too deep")),
+                }
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| xml_error(&e))?),
+            Event::CData(t) => text.push_str(&t.decode().map_err(|e| xml_error(&e))?),
+            Event::GeneralRef(reference) => {
+                if let Some(c) = reference.resolve_char_ref().map_err(|e| xml_error(&e))? {
+                    text.push(c);
+                } else {
+                    let name = reference.decode().map_err(|e| xml_error(&e))?;
+                    text.push(match name.as_ref() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        _ => return Err(bad_answer("XML with an entity reference")),
+                    });
+                }
+            }
+            Event::End(_) => {
+                let name = path
+                    .pop()
+                    .ok_or_else(|| bad_answer("XML end without start"))?;
+                let value = (!text.is_empty()).then(|| std::mem::take(&mut text));
+                match path.len() {
+                    0 => {}
+                    1 if name.eq_ignore_ascii_case("list") => {}
+                    1 => {
+                        fields.scalars.insert(name.to_ascii_lowercase(), value);
+                    }
+                    2 => fields
+                        .list
+                        .get_or_insert_with(Vec::new)
+                        .push(std::mem::take(&mut row)),
+                    _ => row.push((name, value)),
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+        }
+    }
+    if !seen_root || !path.is_empty() {
+        return Err(bad_answer("XML answer is incomplete"));
+    }
+    Ok(fields)
+}
+
+fn parse_flag(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// The upstream's name of a column in read rows (`FirstName`); lower-cased, it is also the
+/// write name (`firstname`).
+pub(crate) fn read_name(column: Column) -> &'static str {
+    match column {
+        Column::Title => "Title",
+        Column::FirstName => "FirstName",
+        Column::LastName => "LastName",
+        Column::MobilePhone => "MobilePhone",
+        Column::HomePhone => "HomePhone",
+        Column::WorkPhone => "WorkPhone",
+        Column::Address1 => "Address1",
+        Column::Address2 => "Address2",
+        Column::Address3 => "Address3",
+        Column::Address4 => "Address4",
+        Column::Address5 => "Address5",
+        Column::Address6 => "Address6",
+        Column::Postcode => "Postcode",
+        Column::Notes => "notes",
+        Column::Id => "id",
+        Column::DatasetId => "datasetid",
+        Column::OutcomeCode => "outcomecode",
+        Column::ProcessType => "ProcessType",
+        Column::ProcessDate => "ProcessDate",
+        Column::CallbackAt => "callback",
+        Column::CallbackNotes => "Call_Back_Notes",
+        Column::CallbackSameTime => "Call_Back_Sametime",
+        Column::AgentRef => "AgentRef",
+        Column::AgentSpecific => "Agent_Specific",
+        Column::LoadDate => "loaddate",
+        Column::SourceFile => "sourcefile",
+        Column::Urn => "URN",
+        Column::VendorUrn => "VENDOR_URN",
+    }
+}
+
+/// The upstream's write name of a writable column (`firstname`).
+pub(crate) fn write_name(column: Column) -> String {
+    read_name(column).to_ascii_lowercase()
+}
+
+fn column_of(name: &str) -> Option<Column> {
+    Column::ALL
+        .into_iter()
+        .find(|column| read_name(*column).eq_ignore_ascii_case(name))
+}
+
+fn parse_datetime(value: &str, column: Column) -> Result<Option<NaiveDateTime>, Error> {
+    if value.starts_with("0000-00-00") {
+        return Ok(None);
+    }
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S")
+        .map(Some)
+        .map_err(|_| bad_answer(format!("`{}` is not a datetime", read_name(column))))
+}
+
+fn parse_number<T: std::str::FromStr>(value: &str, column: Column) -> Result<T, Error> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| bad_answer(format!("`{}` is not a number", read_name(column))))
+}
+
+/// Turns an upstream row into a [`Record`]; every unknown column goes under `custom`.
+pub(crate) fn record_from_row(row: Row) -> Result<Record, Error> {
+    let mut record = Record {
+        id: 0,
+        dataset_id: 0,
+        title: None,
+        first_name: None,
+        last_name: None,
+        mobile_phone: None,
+        home_phone: None,
+        work_phone: None,
+        address1: None,
+        address2: None,
+        address3: None,
+        address4: None,
+        address5: None,
+        address6: None,
+        postcode: None,
+        notes: None,
+        outcome_code: None,
+        process_type: None,
+        process_date: None,
+        callback_at: None,
+        callback_notes: None,
+        callback_same_time: false,
+        agent_ref: None,
+        agent_specific: false,
+        load_date: None,
+        source_file: None,
+        urn: None,
+        vendor_urn: None,
+        custom: BTreeMap::new(),
+    };
+    let (mut has_id, mut has_dataset) = (false, false);
+    for (name, value) in row {
+        let value = value.filter(|v| !v.is_empty());
+        let Some(column) = column_of(&name) else {
+            record.custom.insert(name, value);
+            continue;
+        };
+        let Some(value) = value else {
+            if column == Column::Id || column == Column::DatasetId {
+                return Err(bad_answer(format!("a row with an empty `{name}`")));
+            }
+            continue;
+        };
+        let flag =
+            |v: &str| parse_flag(v).ok_or_else(|| bad_answer(format!("`{name}` is not a flag")));
+        match column {
+            Column::Id => (record.id, has_id) = (parse_number(&value, column)?, true),
+            Column::DatasetId => {
+                (record.dataset_id, has_dataset) = (parse_number(&value, column)?, true)
+            }
+            Column::Title => record.title = Some(value),
+            Column::FirstName => record.first_name = Some(value),
+            Column::LastName => record.last_name = Some(value),
+            Column::MobilePhone => record.mobile_phone = Some(value),
+            Column::HomePhone => record.home_phone = Some(value),
+            Column::WorkPhone => record.work_phone = Some(value),
+            Column::Address1 => record.address1 = Some(value),
+            Column::Address2 => record.address2 = Some(value),
+            Column::Address3 => record.address3 = Some(value),
+            Column::Address4 => record.address4 = Some(value),
+            Column::Address5 => record.address5 = Some(value),
+            Column::Address6 => record.address6 = Some(value),
+            Column::Postcode => record.postcode = Some(value),
+            Column::Notes => record.notes = Some(value),
+            Column::OutcomeCode => record.outcome_code = Some(parse_number(&value, column)?),
+            Column::ProcessType => record.process_type = Some(value),
+            Column::ProcessDate => record.process_date = parse_datetime(&value, column)?,
+            Column::CallbackAt => record.callback_at = parse_datetime(&value, column)?,
+            Column::CallbackNotes => record.callback_notes = Some(value),
+            Column::CallbackSameTime => record.callback_same_time = flag(&value)?,
+            Column::AgentRef => record.agent_ref = Some(value).filter(|v| v.trim() != "0"),
+            Column::AgentSpecific => record.agent_specific = flag(&value)?,
+            Column::LoadDate => {
+                record.load_date = if value.starts_with("0000-00-00") {
+                    None
+                } else {
+                    let date = value.get(..10).unwrap_or(&value);
+                    Some(
+                        NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                            .map_err(|_| bad_answer("`loaddate` is not a date"))?,
+                    )
+                }
+            }
+            Column::SourceFile => record.source_file = Some(value),
+            Column::Urn => record.urn = Some(value),
+            Column::VendorUrn => record.vendor_urn = Some(value),
+        }
+    }
+    if !has_id || !has_dataset {
+        return Err(bad_answer("a row without `id` or `datasetid`"));
+    }
+    Ok(record)
+}
+
+/// One record of a write payload: upstream names and string values, in order.
+#[derive(Debug, Default)]
+pub(crate) struct WireRow<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl WireRow<'_> {
+    /// Renders rows as the payload of a `create` or `update` in `format`.
+    pub fn payload(rows: &[WireRow<'_>], format: WireFormat) -> Vec<u8> {
+        match format {
+            WireFormat::Json => serde_json::to_vec(rows).expect("string maps always serialise"),
+            WireFormat::Xml => {
+                let mut xml =
+                    String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<easycall>");
+                for row in rows {
+                    xml.push_str("<ecnow_records>");
+                    for (name, value) in &row.0 {
+                        let value = quick_xml::escape::escape(value.as_ref());
+                        xml.push_str(&format!("<{name}>{value}</{name}>"));
+                    }
+                    xml.push_str("</ecnow_records>");
+                }
+                xml.push_str("</easycall>");
+                xml.into_bytes()
+            }
+        }
+    }
+}
+
+impl Serialize for WireRow<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARTICLE_ROW: &str = r#"{"success":true,"total":5,"list":[{"Address1":"","Address2":"",
+        "Address3":"","Address4":"","Address5":"","Address6":"","AgentRef":"0","Agent_Specific":"0",
+        "callback":"0000-00-00 00:00:00","Call_Back_Notes":"","Call_Back_Sametime":"0",
+        "company_name":"Company Name","datasetid":"100","FirstName":"Joe","HomePhone":"",
+        "id":"550431","LastName":"Blogs","loaddate":"2019-01-07","MobilePhone":"07123456789",
+        "notes":"","outcomecode":"100","Postcode":"","ProcessDate":"0000-00-00 00:00:00",
+        "ProcessType":"New Prospect","sourcefile":"api_data_100.dat","test_field":"","Title":"Mr",
+        "URN":null,"VENDOR_URN":null,"WorkPhone":""}]}"#;
+
+    #[test]
+    fn the_article_row_becomes_the_spec_record() {
+        let envelope = Envelope::parse(WireFormat::Json, ARTICLE_ROW.as_bytes()).unwrap();
+        assert_eq!(envelope.total, Some(5));
+        let record = record_from_row(envelope.list.unwrap().remove(0)).unwrap();
+        let expected = serde_json::json!({"id": 550431, "dataset_id": 100, "title": "Mr",
+            "first_name": "Joe", "last_name": "Blogs", "mobile_phone": "07123456789",
+            "home_phone": null, "work_phone": null, "address1": null, "address2": null,
+            "address3": null, "address4": null, "address5": null, "address6": null,
+            "postcode": null, "notes": null, "outcome_code": 100, "process_type": "New Prospect",
+            "process_date": null, "callback_at": null, "callback_notes": null,
+            "callback_same_time": false, "agent_ref": null, "agent_specific": false,
+            "load_date": "2019-01-07", "source_file": "api_data_100.dat", "urn": null,
+            "vendor_urn": null, "custom": {"company_name": "Company Name", "test_field": null}});
+        assert_eq!(serde_json::to_value(record).unwrap(), expected);
+    }
+
+    #[test]
+    fn xml_answers_parse_like_json_ones() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8" ?><result><success>1</success>
+            <total>1</total><list><ecnow_record><id>550423</id><datasetid>100</datasetid>
+            <FirstName>Jo &amp; Co</FirstName><notes /><callback>2019-02-01 10:15:00</callback>
+            </ecnow_record></list></result>"#;
+        let envelope = Envelope::parse(WireFormat::Xml, xml).unwrap();
+        assert!(envelope.success);
+        let record = record_from_row(envelope.list.unwrap().remove(0)).unwrap();
+        assert_eq!(record.first_name.as_deref(), Some("Jo & Co"));
+        assert_eq!(
+            record.callback_at.unwrap().to_string(),
+            "2019-02-01 10:15:00"
+        );
+    }
+
+    #[test]
+    fn malformed_answers_are_errors_not_guesses() {
+        let cases: [(WireFormat, &[u8]); 9] = [
+            (WireFormat::Json, b"{\"success\":tr"),
+            (WireFormat::Json, b"<html>Fatal error</html>"),
+            (WireFormat::Json, b"{\"total\":1}"),
+            (WireFormat::Json, b"{\"success\":\"maybe\"}"),
+            (WireFormat::Json, b"{\"success\":true,\"total\":\"many\"}"),
+            (
+                WireFormat::Xml,
+                b"<result><success>1</success><LastName>Blogs<LastName /></result>",
+            ),
+            (
+                WireFormat::Xml,
+                b"<!DOCTYPE r [<!ENTITY x \"y\">]><result><success>1</success></result>",
+            ),
+            (WireFormat::Xml, b"<result><success>&x;</success></result>"),
+            (WireFormat::Xml, b"<result><success>1</success>"),
+        ];
+        for (format, body) in cases {
+            assert!(
+                Envelope::parse(format, body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let row = vec![("id".to_string(), Some("abc".to_string()))];
+        assert!(record_from_row(row).is_err());
+    }
+
+    #[test]
+    fn payloads_keep_order_and_escape_values() {
+        let row = WireRow(vec![
+            ("dataset".into(), "100".into()),
+            ("firstname".into(), "Joe&action=delete <b>".into()),
+        ]);
+        let json = WireRow::payload(std::slice::from_ref(&row), WireFormat::Json);
+        assert_eq!(
+            json,
+            br#"[{"dataset":"100","firstname":"Joe&action=delete <b>"}]"#
+        );
+        let xml = String::from_utf8(WireRow::payload(&[row], WireFormat::Xml)).unwrap();
+        assert!(xml.ends_with(
+            "<easycall><ecnow_records><dataset>100</dataset>\
+             <firstname>Joe&amp;action=delete &lt;b&gt;</firstname></ecnow_records></easycall>"
+        ));
+    }
+}
