@@ -40,6 +40,15 @@ enum KeySource {
     Hs256(DecodingKey),
 }
 
+impl KeySource {
+    /// The one algorithm this source verifies.
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            KeySource::Hs256(_) => Algorithm::HS256,
+        }
+    }
+}
+
 /// Verifies bearer tokens.
 pub struct Authenticator {
     keys: KeySource,
@@ -125,10 +134,7 @@ impl Authenticator {
         let key = DecodingKey::from_secret(secret.expose_secret().as_bytes())
             .map_err(|e| format!("GATEWAY_JWT_HS256_SECRET: {e}"))?;
         let keys = KeySource::Hs256(key);
-        let algorithm = match keys {
-            KeySource::Hs256(_) => Algorithm::HS256,
-        };
-        let mut validation = Validation::new(algorithm);
+        let mut validation = Validation::new(keys.algorithm());
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -148,9 +154,7 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err("token larger than 8 KiB".into());
         }
-        let key = match &self.keys {
-            KeySource::Hs256(key) => key,
-        };
+        let KeySource::Hs256(key) = &self.keys;
         let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map_err(|e| format!("token rejected: {e}"))?
             .claims;

@@ -112,7 +112,7 @@ pub struct NewRecordBody {
 #[serde(untagged)]
 pub enum CreateBody {
     /// One record.
-    One(NewRecordBody),
+    One(Box<NewRecordBody>),
     /// A batch.
     Many(Vec<NewRecordBody>),
 }

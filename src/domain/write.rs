@@ -207,6 +207,7 @@ impl NewRecord {
         let mut errors = Vec::new();
         let mut values = BTreeMap::new();
         let mut custom = BTreeMap::new();
+        let mut phone_given = false;
         for (name, value) in object {
             let field = format!("{prefix}{name}");
             if name == "custom" {
@@ -219,6 +220,10 @@ impl NewRecord {
             }
             match Column::from_name(name).filter(|column| column.is_writable()) {
                 Some(column) => match parse_value(column, value) {
+                    Err(message) if column.is_phone() => {
+                        phone_given = true;
+                        errors.push(FieldError::new(field, message));
+                    }
                     Ok(Some(text)) => {
                         values.insert(column, text);
                     }
@@ -228,7 +233,7 @@ impl NewRecord {
                 None => errors.push(FieldError::new(field, unknown_field_message(name, false))),
             }
         }
-        if !values.keys().any(|column| column.is_phone()) {
+        if !phone_given && !values.keys().any(|column| column.is_phone()) {
             errors.push(FieldError::new(
                 format!("{prefix}mobile_phone"),
                 "at least one phone (mobile_phone, home_phone or work_phone) is required",

@@ -158,8 +158,8 @@ fn json_fields(body: &[u8]) -> Result<Fields, Error> {
 }
 
 fn xml_fields(body: &[u8]) -> Result<Fields, Error> {
+    // Text is kept as sent (no trimming): entity references split it into several events.
     let mut reader = quick_xml::Reader::from_reader(body);
-    reader.config_mut().trim_text(true);
     let xml_error = |e: &dyn std::fmt::Display| bad_answer(format!("XML: {e}"));
     // The open elements below the root, with the text gathered for the innermost one.
     let mut path: Vec<String> = Vec::new();

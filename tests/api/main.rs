@@ -1,1 +1,12 @@
+//! Black-box API tests: the gateway on port 0, spoken to over HTTP, against the emulator or a
+//! wiremock upstream. One binary, so linking is paid once.
 
+mod auth;
+mod faults;
+mod helpers;
+mod logs;
+mod openapi;
+mod records;
+mod tokens;
+mod validation;
+mod wire;

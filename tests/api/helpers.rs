@@ -1,0 +1,337 @@
+//! The test harness: the gateway on port 0 against the emulator or a wiremock upstream, a typed
+//! client, dev tokens, and the captured log of the whole test binary.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use ecnow_gateway::auth::{AuthSettings, TokenRequest, mint};
+use ecnow_gateway::config::{DEFAULT_BODY_LIMIT, Settings, parse_base_url};
+use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
+use ecnow_gateway::startup::Application;
+use ecnow_gateway::telemetry::{LogFormat, init_subscriber};
+use ecnow_gateway::upstream::{UpstreamSettings, WireFormat};
+use secrecy::SecretString;
+use serde_json::Value;
+use tracing_subscriber::fmt::MakeWriter;
+use wiremock::MockServer;
+
+/// The JWT secret of every test gateway.
+pub const JWT_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
+/// The upstream credentials of every test gateway.
+pub const API_USER: &str = "gateway-test";
+pub const API_KEY: &str = "api-key-s3cr3t-9f8e7d6c5b4a";
+
+/// Every log line written by any gateway of this test binary, at debug level.
+static LOGS: LazyLock<LogBuffer> = LazyLock::new(|| {
+    let buffer = LogBuffer::default();
+    init_subscriber(LogFormat::Json, "debug", buffer.clone());
+    buffer
+});
+
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stdout().write_all(bytes)?;
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// All log output captured so far.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.0.lock().unwrap()).into_owned()
+}
+
+/// What the gateway under test talks to.
+pub enum Upstream {
+    /// The built-in emulator, served on its own port.
+    Emulator(Emulator),
+    /// A wiremock server the test programs.
+    Mock(MockServer),
+}
+
+/// How to spawn a test gateway.
+pub struct AppOptions {
+    pub format: WireFormat,
+    pub timeout: Duration,
+    pub emulator: Option<EmulatorConfig>,
+    pub body_limit: usize,
+    /// Overrides the upstream base URL (the emulator still runs, unused).
+    pub base_url: Option<String>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            format: WireFormat::Json,
+            timeout: Duration::from_secs(5),
+            emulator: Some(EmulatorConfig {
+                username: API_USER.into(),
+                api_key: API_KEY.into(),
+                ..EmulatorConfig::default()
+            }),
+            body_limit: DEFAULT_BODY_LIMIT,
+            base_url: None,
+        }
+    }
+}
+
+/// A running gateway and its upstream.
+pub struct TestApp {
+    pub address: String,
+    pub upstream: Upstream,
+    pub http: reqwest::Client,
+}
+
+/// The gateway against a fresh emulator, speaking JSON.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+/// The gateway against a fresh wiremock upstream (nothing mounted yet).
+pub async fn spawn_app_with_mock() -> TestApp {
+    spawn_app_with(AppOptions {
+        emulator: None,
+        ..AppOptions::default()
+    })
+    .await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    LazyLock::force(&LOGS);
+    let (upstream, base_url) = match options.emulator {
+        Some(config) => {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let emulator = Emulator::new(config);
+            tokio::spawn(emulator.clone().serve(listener).unwrap());
+            (
+                Upstream::Emulator(emulator),
+                format!("http://127.0.0.1:{port}/"),
+            )
+        }
+        None => {
+            let server = MockServer::start().await;
+            let uri = format!("{}/", server.uri());
+            (Upstream::Mock(server), uri)
+        }
+    };
+    let base_url = options.base_url.unwrap_or(base_url);
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream: UpstreamSettings {
+            base_url: parse_base_url(&base_url).unwrap(),
+            username: API_USER.into(),
+            api_key: SecretString::from(API_KEY),
+            format: options.format,
+            timeout: options.timeout,
+        },
+        auth: AuthSettings {
+            hs256_secret: Some(SecretString::from(JWT_SECRET)),
+            issuer: None,
+            audience: None,
+        },
+        body_limit: options.body_limit,
+        workers: Some(1),
+    };
+    let application = Application::build(&settings).expect("the test gateway builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        upstream,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+/// A dev token with `scope`, optionally limited to datasets and tables.
+pub fn token_for(scope: &str, datasets: Option<Vec<u64>>, tables: Option<Vec<&str>>) -> String {
+    mint(
+        &SecretString::from(JWT_SECRET),
+        &TokenRequest {
+            sub: "api-test".into(),
+            scope: scope.into(),
+            datasets,
+            tables: tables.map(|t| t.into_iter().map(String::from).collect()),
+            ttl: Duration::from_secs(600),
+        },
+    )
+    .unwrap()
+}
+
+/// A token with read and write on everything.
+pub fn full_token() -> String {
+    token_for("records:read records:write", None, None)
+}
+
+impl TestApp {
+    pub fn emulator(&self) -> &Emulator {
+        match &self.upstream {
+            Upstream::Emulator(emulator) => emulator,
+            Upstream::Mock(_) => panic!("this test app runs against wiremock"),
+        }
+    }
+
+    pub fn mock(&self) -> &MockServer {
+        match &self.upstream {
+            Upstream::Mock(server) => server,
+            Upstream::Emulator(_) => panic!("this test app runs against the emulator"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `method path` with a bearer token and, if given, a JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the gateway answers")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, Some(&full_token()), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, Some(&full_token()), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.send(
+            reqwest::Method::PATCH,
+            path,
+            Some(&full_token()),
+            Some(body),
+        )
+        .await
+    }
+}
+
+/// Reads a JSON answer, asserting its status.
+pub async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Reads a problem+json answer, asserting its status and the RFC 9457 members.
+pub async fn problem_of(response: reqwest::Response, status: u16) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let problem = json_of(response, status).await;
+    assert_eq!(content_type, "application/problem+json", "{problem}");
+    assert_eq!(problem["status"], status, "{problem}");
+    assert!(
+        problem["type"].as_str().is_some_and(|t| !t.is_empty()),
+        "{problem}"
+    );
+    assert!(
+        problem["title"].is_string() && problem["detail"].is_string(),
+        "{problem}"
+    );
+    assert!(problem["code"].is_string(), "{problem}");
+    assert_eq!(problem["request_id"], request_id.as_str(), "{problem}");
+    problem
+}
+
+/// The upstream token a wiremock `token.php` hands out.
+pub const MOCK_TOKEN: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Unix seconds `from_now` ahead.
+pub fn unix_in(from_now: Duration) -> u64 {
+    (std::time::SystemTime::now() + from_now)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Mounts a `token.php` that hands out [`MOCK_TOKEN`] for 12 h, expected `times` times.
+pub async fn mount_token(server: &MockServer, times: u64) {
+    use wiremock::matchers::{method, path, query_param};
+    wiremock::Mock::given(method("GET"))
+        .and(path("/token.php"))
+        .and(query_param("action", "get"))
+        .and(query_param("username", API_USER))
+        .and(query_param("password", API_KEY))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "success": true, "token": MOCK_TOKEN, "expire": unix_in(Duration::from_secs(43200))
+            })),
+        )
+        .expect(times)
+        .named("token.php")
+        .mount(server)
+        .await;
+}
+
+/// Mounts an `ecnow.php` answering `action` with `body` (JSON), expected `times` times.
+pub async fn mount_ecnow(server: &MockServer, action: &str, body: Value, times: u64) {
+    use wiremock::matchers::{path, query_param};
+    wiremock::Mock::given(path("/ecnow.php"))
+        .and(query_param("action", action))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(body))
+        .expect(times)
+        .named(format!("ecnow.php {action}"))
+        .mount(server)
+        .await;
+}
+
+/// The `ecnow.php` requests wiremock received: (query string, body).
+pub async fn ecnow_requests(server: &MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|request| request.url.path() == "/ecnow.php")
+        .map(|request| {
+            (
+                request.url.query().unwrap_or_default().to_owned(),
+                String::from_utf8(request.body).unwrap(),
+            )
+        })
+        .collect()
+}

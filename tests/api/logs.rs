@@ -1,0 +1,73 @@
+//! Secrets never reach the logs: not the API key, not the upstream token, not the JWT secret,
+//! not a caller's bearer token.
+
+use ecnow_gateway::emulator::Fault;
+use serde_json::json;
+
+use crate::helpers::{
+    API_KEY, JWT_SECRET, MOCK_TOKEN, captured_logs, full_token, json_of, problem_of, spawn_app,
+};
+
+#[tokio::test]
+async fn a_full_scenario_logs_no_secret() {
+    let app = spawn_app().await;
+    let created = json_of(
+        app.post(
+            "/datasets/100/records",
+            &json!({"mobile_phone": "07123456789"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = created["id"].as_u64().unwrap();
+    json_of(app.get(&format!("/datasets/100/records/{id}")).await, 200).await;
+    json_of(
+        app.patch(
+            &format!("/records/{id}"),
+            &json!({"dataset": 100, "notes": "x"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let first_token = app.emulator().current_token().expect("a token was issued");
+    app.emulator().expire_tokens();
+    json_of(app.get("/datasets/100/records?limit=1").await, 200).await;
+    app.emulator().inject_fault(Fault::ServerError, 1);
+    problem_of(app.get("/datasets/100/records?limit=1").await, 502).await;
+    problem_of(
+        app.send(
+            reqwest::Method::GET,
+            "/datasets/100/records",
+            Some("bad.token.here"),
+            None,
+        )
+        .await,
+        401,
+    )
+    .await;
+    let second_token = app.emulator().current_token().expect("a token was issued");
+
+    let logs = captured_logs();
+    assert!(logs.contains("request finished"), "the log was captured");
+    assert!(
+        logs.contains("upstream exchange"),
+        "upstream exchanges are logged"
+    );
+    for secret in [
+        API_KEY,
+        JWT_SECRET,
+        MOCK_TOKEN,
+        &first_token,
+        &second_token,
+        &full_token(),
+    ] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs");
+    }
+    // The upstream URL carries the token in its query: no upstream query string is logged.
+    assert!(
+        !logs.contains("token="),
+        "an upstream query string leaked into the logs"
+    );
+}
