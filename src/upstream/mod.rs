@@ -456,9 +456,13 @@ impl ContactNowClient {
         {
             return Ok(Answer::TokenRejected);
         }
-        Err(match error.contains("does not exist") {
-            true => Error::NotFound(error),
-            false => Error::UpstreamFailed(format!("{} refused: {error}", action.as_str())),
+        Err(if error.contains("does not exist") {
+            Error::NotFound(error)
+        } else if let Some(column) = error.strip_prefix("Bad argument: search[") {
+            // A search on a column the account does not have: the caller's mistake.
+            Error::bad_field(format!("search[{column}"), "ContactNow has no such column")
+        } else {
+            Error::UpstreamFailed(format!("{} refused: {error}", action.as_str()))
         })
     }
 
