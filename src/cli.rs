@@ -205,6 +205,7 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         auth,
         body_limit: args.http.body_limit,
         workers: None,
+        idempotency: args.http.idempotency()?,
     };
     let application = Application::build(&settings)?;
     let token = auth::mint(

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::AuthSettings;
+use crate::idempotency::IdempotencySettings;
 use crate::telemetry::LogFormat;
 use crate::upstream::{UpstreamSettings, WireFormat};
 
@@ -30,6 +31,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// HTTP worker threads; `None` is one per core.
     pub workers: Option<usize>,
+    /// `Idempotency-Key` handling.
+    pub idempotency: IdempotencySettings,
 }
 
 /// A setting that cannot be used; the message names it and never holds a secret's value.
@@ -82,6 +85,65 @@ pub struct HttpArgs {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// Require an Idempotency-Key on creates.
+    #[arg(
+        long = "idempotency-required",
+        env = "GATEWAY_IDEMPOTENCY_REQUIRED",
+        default_value = "false"
+    )]
+    pub idempotency_required: String,
+    /// How long an Idempotency-Key is remembered, in seconds.
+    #[arg(
+        long = "idempotency-ttl-seconds",
+        env = "GATEWAY_IDEMPOTENCY_TTL_SECONDS",
+        default_value = "86400"
+    )]
+    pub idempotency_ttl: String,
+    /// Redis URL of the idempotency store shared by replicas (in memory when unset).
+    #[arg(
+        long = "idempotency-redis-url",
+        env = "GATEWAY_IDEMPOTENCY_REDIS_URL",
+        hide_env_values = true
+    )]
+    pub idempotency_redis_url: Option<String>,
+}
+
+impl HttpArgs {
+    /// The checked idempotency settings.
+    pub fn idempotency(&self) -> Result<IdempotencySettings, ConfigError> {
+        let required = match self.idempotency_required.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" | "" => false,
+            _ => {
+                return Err(ConfigError(
+                    "GATEWAY_IDEMPOTENCY_REQUIRED: true or false".into(),
+                ));
+            }
+        };
+        let ttl = self
+            .idempotency_ttl
+            .parse::<u64>()
+            .ok()
+            .filter(|s| (1..=30 * 86400).contains(s))
+            .map(Duration::from_secs)
+            .ok_or_else(|| ConfigError("GATEWAY_IDEMPOTENCY_TTL_SECONDS: 1 to 2592000".into()))?;
+        let redis_url = self
+            .idempotency_redis_url
+            .clone()
+            .filter(|url| !url.is_empty());
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError(
+                "GATEWAY_IDEMPOTENCY_REDIS_URL: must start with redis:// or rediss://".into(),
+            ));
+        }
+        Ok(IdempotencySettings {
+            required,
+            ttl,
+            redis_url,
+        })
+    }
 }
 
 /// `ecnow-gateway serve`: the gateway against the real ContactNow.
@@ -188,6 +250,7 @@ impl Settings {
             auth: args.jwt.settings()?,
             body_limit: args.http.body_limit,
             workers: None,
+            idempotency: args.http.idempotency()?,
         })
     }
 }

@@ -68,6 +68,20 @@ pub enum Error {
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// A write with this `Idempotency-Key` is running, or its outcome is unknown.
+    #[error("idempotency conflict: {code}")]
+    Conflict {
+        /// `idempotency_in_flight` or `idempotency_outcome_unknown`.
+        code: &'static str,
+        /// What to do about it.
+        detail: String,
+    },
+    /// An `Idempotency-Key` reused with another request.
+    #[error("idempotency key reused with another request")]
+    KeyReused,
+    /// The idempotency store cannot be reached; the write was not attempted.
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
     /// The upstream refused the caller's data (its own words describe the data).
     #[error("upstream rejected the data: {0}")]
     UpstreamRejected(String),
@@ -134,6 +148,9 @@ impl Error {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Conflict { code, .. } => code,
+            Self::KeyReused => "idempotency_key_reused",
+            Self::StoreUnavailable(_) => "store_unavailable",
             Self::UpstreamRejected(_) => "upstream_rejected",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
@@ -152,6 +169,9 @@ impl Error {
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::UnsupportedMediaType => "Unsupported media type",
+            Self::Conflict { .. } => "Conflicting request",
+            Self::KeyReused => "Idempotency key reused",
+            Self::StoreUnavailable(_) => "Idempotency store unavailable",
             Self::UpstreamRejected(_) => "Rejected by ContactNow",
             Self::UpstreamTimeout => "ContactNow too slow",
             Self::UpstreamUnavailable(_) => "ContactNow unavailable",
@@ -177,6 +197,14 @@ impl Error {
                 format!("the request body is larger than {limit} bytes")
             }
             Self::UnsupportedMediaType => "the request body must be application/json".into(),
+            Self::Conflict { detail, .. } => detail.clone(),
+            Self::KeyReused => {
+                "this Idempotency-Key was used with a different request (method, path or body)"
+                    .into()
+            }
+            Self::StoreUnavailable(_) => {
+                "the idempotency store cannot be reached; the write was not attempted".into()
+            }
             Self::UpstreamRejected(message) => message.clone(),
             Self::UpstreamTimeout => "ContactNow did not answer in time".into(),
             Self::UpstreamUnavailable(_) => "ContactNow cannot be reached at the moment".into(),
@@ -212,7 +240,11 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Validation(_) | Self::UpstreamRejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::UpstreamRejected(_) | Self::KeyReused => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -245,8 +277,14 @@ impl ResponseError for Error {
                     response.insert_header((header::ALLOW, value));
                 }
             }
-            Self::UpstreamUnavailable(_) => {
+            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::Conflict {
+                code: "idempotency_in_flight",
+                ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
         }

@@ -6,6 +6,7 @@
 //! - [`telemetry`]: log subscriber, request span and request id.
 //! - [`error`]: the one [`error::Error`] type and its problem+json body.
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
+//! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
 //! - [`api`]: handlers and the OpenAPI document.
 //! - [`domain`]: parsed ids, records, writes and filters.
 //! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
@@ -22,6 +23,7 @@ pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod error;
+pub mod idempotency;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

@@ -38,6 +38,10 @@ impl Application {
         let client = web::Data::new(
             ContactNowClient::new(&settings.upstream).map_err(|e| ConfigError(e.to_string()))?,
         );
+        let idempotency = web::Data::new(
+            crate::idempotency::Idempotency::new(settings.idempotency.clone())
+                .map_err(ConfigError)?,
+        );
         let limits = web::Data::new(Limits {
             body_bytes: settings.body_limit,
         });
@@ -59,6 +63,7 @@ impl Application {
                 .app_data(authenticator.clone())
                 .app_data(client.clone())
                 .app_data(limits.clone())
+                .app_data(idempotency.clone())
                 .app_data(route_table.clone())
                 .into_utoipa_app()
                 .configure(api::routes)

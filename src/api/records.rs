@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,6 +14,7 @@ use crate::domain::{
     UpdateTarget,
 };
 use crate::error::{Error, Problem};
+use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
 use crate::upstream::{ContactNowClient, create_refused};
 
 /// How many records go upstream in one `create` exchange.
@@ -177,7 +178,10 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
 /// when all were. The body is validated whole before anything is sent.
 #[utoipa::path(
     tag = "records",
-    params(("dataset" = u64, Path, description = "Dataset id", minimum = 1, maximum = 9007199254740991_u64, example = 100)),
+    params(
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, maximum = 9007199254740991_u64, example = 100),
+        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice.", example = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""),
+    ),
     request_body(content = CreateBody, description = "One record or an array of 1 to 1000"),
     responses(
         (status = 201, description = "Created", body = CreatedRecord,
@@ -187,9 +191,10 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Dataset does not exist", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or every record refused", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, every record refused, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "ContactNow unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
@@ -201,32 +206,52 @@ pub async fn create_records(
     caller: Caller,
     dataset: web::Path<String>,
     body: JsonBody,
+    key: IdempotencyKey,
+    request: HttpRequest,
     client: web::Data<ContactNowClient>,
+    idempotency: web::Data<Idempotency>,
 ) -> Result<HttpResponse, Error> {
     caller.require(Scope::Write)?;
     let dataset = DatasetId::parse("dataset", &dataset)?;
     caller.require_dataset(dataset)?;
     let records = NewRecord::parse_body(&body.0)?;
-    if body.0.is_object() {
-        let outcome = client.create(dataset, &records).await?;
-        if outcome.created != 1 || outcome.rejected > 0 {
-            return Err(create_refused(&outcome));
+    let print = fingerprint("POST", request.path(), &body.0);
+    let write = async {
+        match body.0.is_object() {
+            true => create_one(&client, dataset, &records).await,
+            false => create_batch(&client, dataset, &records).await,
         }
-        let id = outcome
-            .key
-            .ok_or_else(|| Error::UpstreamFailed("create answered no key".into()))?;
-        return Ok(HttpResponse::Created()
-            .insert_header((
-                header::LOCATION,
-                format!("/datasets/{dataset}/records/{id}"),
-            ))
-            .json(CreatedRecord {
-                id: id.get(),
-                dataset_id: dataset.get(),
-                live: outcome.live,
-                info: outcome.info,
-            }));
+    };
+    idempotency.run(&caller.sub, key, true, print, write).await
+}
+
+async fn create_one(
+    client: &ContactNowClient,
+    dataset: DatasetId,
+    records: &[NewRecord],
+) -> Result<Reply, Error> {
+    let outcome = client.create(dataset, records).await?;
+    if outcome.created != 1 || outcome.rejected > 0 {
+        return Err(create_refused(&outcome));
     }
+    let id = outcome
+        .key
+        .ok_or_else(|| Error::UpstreamFailed("create answered no key".into()))?;
+    let created = CreatedRecord {
+        id: id.get(),
+        dataset_id: dataset.get(),
+        live: outcome.live,
+        info: outcome.info,
+    };
+    Ok(Reply::json(StatusCode::CREATED, &created)
+        .with_location(format!("/datasets/{dataset}/records/{id}")))
+}
+
+async fn create_batch(
+    client: &ContactNowClient,
+    dataset: DatasetId,
+    records: &[NewRecord],
+) -> Result<Reply, Error> {
     let mut result = BatchResult {
         created: 0,
         rejected: 0,
@@ -253,8 +278,7 @@ pub async fn create_records(
             Err(error) => {
                 // Earlier chunks were created: answer what is known instead of hiding it.
                 tracing::error!(%error, start, "batch create stopped at a failed chunk");
-                let unsent = records.len() - start;
-                result.rejected += unsent as u64;
+                result.rejected += (records.len() - start) as u64;
                 result.info.push(format!(
                     "records {start}..{}: not confirmed ({}); read back by phone before resending",
                     records.len(),
@@ -269,7 +293,7 @@ pub async fn create_records(
         (0, _) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::MULTI_STATUS,
     };
-    Ok(HttpResponse::build(status).json(result))
+    Ok(Reply::json(status, &result))
 }
 
 /// Read the records of a dataset.
@@ -359,6 +383,7 @@ pub async fn get_dataset_record(
     params(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice.", example = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""),
     ),
     request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
@@ -367,6 +392,7 @@ pub async fn get_dataset_record(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
@@ -374,18 +400,24 @@ pub async fn get_dataset_record(
     security(("bearer" = []))
 )]
 #[patch("/datasets/{dataset}/records/{id}")]
+#[allow(clippy::too_many_arguments)]
 pub async fn update_dataset_record(
     caller: Caller,
     path: web::Path<(String, String)>,
     body: JsonBody,
+    key: IdempotencyKey,
+    request: HttpRequest,
     client: web::Data<ContactNowClient>,
+    idempotency: web::Data<Idempotency>,
 ) -> Result<HttpResponse, Error> {
     caller.require(Scope::Write)?;
     let dataset = DatasetId::parse("dataset", &path.0)?;
     let id = RecordId::parse("id", &path.1)?;
     caller.require_dataset(dataset)?;
     let patch = RecordPatch::parse_body(&body.0, false)?;
-    update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch).await
+    let print = fingerprint("PATCH", request.path(), &body.0);
+    let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
+    idempotency.run(&caller.sub, key, false, print, write).await
 }
 
 /// Update a record, naming its dataset or campaign table in the body.
@@ -394,14 +426,18 @@ pub async fn update_dataset_record(
 /// it), `custom`, and `notes_append`.
 #[utoipa::path(
     tag = "records",
-    params(("id" = u64, Path, description = "Record id", minimum = 1, example = 550000)),
-    request_body(content = RecordPatchBody),
+    params(
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice.", example = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""),
+    ),
+    request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
         (status = 200, description = "Updated", body = UpdatedRecord),
         (status = 400, description = "Malformed body or path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope, dataset or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
@@ -409,11 +445,15 @@ pub async fn update_dataset_record(
     security(("bearer" = []))
 )]
 #[patch("/records/{id}")]
+#[allow(clippy::too_many_arguments)]
 pub async fn update_record(
     caller: Caller,
     id: web::Path<String>,
     body: JsonBody,
+    key: IdempotencyKey,
+    request: HttpRequest,
     client: web::Data<ContactNowClient>,
+    idempotency: web::Data<Idempotency>,
 ) -> Result<HttpResponse, Error> {
     caller.require(Scope::Write)?;
     let id = RecordId::parse("id", &id)?;
@@ -426,7 +466,9 @@ pub async fn update_record(
         UpdateTarget::Dataset(dataset) => caller.require_dataset(*dataset)?,
         UpdateTarget::Table(table) => caller.require_table(table)?,
     }
-    update(&caller, &client, id, target, &patch).await
+    let print = fingerprint("PATCH", request.path(), &body.0);
+    let write = update(&caller, &client, id, target, &patch);
+    idempotency.run(&caller.sub, key, false, print, write).await
 }
 
 /// Read the records of a campaign table (every dataset of the campaign).
@@ -532,7 +574,7 @@ async fn update(
     id: RecordId,
     target: UpdateTarget,
     patch: &RecordPatch,
-) -> Result<HttpResponse, Error> {
+) -> Result<Reply, Error> {
     if caller.is_limited() {
         // A limited caller may only change what it may see: check where the record really is.
         let source = match &target {
@@ -547,9 +589,10 @@ async fn update(
         }
     }
     let outcome = client.update(id, &target, patch).await?;
-    Ok(HttpResponse::Ok().json(UpdatedRecord {
+    let updated = UpdatedRecord {
         id: id.get(),
         live: outcome.live,
         info: outcome.info,
-    }))
+    };
+    Ok(Reply::json(StatusCode::OK, &updated))
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ecnow_gateway::auth::{AuthSettings, TokenRequest, mint};
 use ecnow_gateway::config::{DEFAULT_BODY_LIMIT, Settings, parse_base_url};
 use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
+use ecnow_gateway::idempotency::IdempotencySettings;
 use ecnow_gateway::startup::Application;
 use ecnow_gateway::telemetry::{LogFormat, init_subscriber};
 use ecnow_gateway::upstream::{UpstreamSettings, WireFormat};
@@ -74,6 +75,7 @@ pub struct AppOptions {
     pub body_limit: usize,
     /// Overrides the upstream base URL (the emulator still runs, unused).
     pub base_url: Option<String>,
+    pub idempotency: IdempotencySettings,
 }
 
 impl Default for AppOptions {
@@ -88,6 +90,7 @@ impl Default for AppOptions {
             }),
             body_limit: DEFAULT_BODY_LIMIT,
             base_url: None,
+            idempotency: IdempotencySettings::default(),
         }
     }
 }
@@ -95,6 +98,8 @@ impl Default for AppOptions {
 /// A running gateway and its upstream.
 pub struct TestApp {
     pub address: String,
+    /// The upstream base URL the gateway uses.
+    pub upstream_url: String,
     pub upstream: Upstream,
     pub http: reqwest::Client,
 }
@@ -149,12 +154,14 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         },
         body_limit: options.body_limit,
         workers: Some(1),
+        idempotency: options.idempotency,
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
+        upstream_url: settings.upstream.base_url.to_string(),
         upstream,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

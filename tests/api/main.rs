@@ -4,6 +4,7 @@
 mod auth;
 mod faults;
 mod helpers;
+mod idempotency;
 mod logs;
 mod openapi;
 mod records;
