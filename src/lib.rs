@@ -6,6 +6,7 @@
 //! - [`telemetry`]: log subscriber, request span and request id.
 //! - [`error`]: the one [`error::Error`] type and its problem+json body.
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
+//! - [`metrics`]: Prometheus metrics of one instance.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
 //! - [`api`]: handlers and the OpenAPI document.
 //! - [`domain`]: parsed ids, records, writes and filters.
@@ -24,6 +25,7 @@ pub mod domain;
 pub mod emulator;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

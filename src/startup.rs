@@ -1,9 +1,12 @@
 //! Building and running the gateway: [`Application::build`] binds the listener (port 0 works),
-//! [`Application::run_until_stopped`] serves until SIGTERM/SIGINT, draining in-flight requests.
+//! [`Application::run_until_stopped`] serves until SIGTERM/SIGINT, then drains: `/readyz` turns
+//! 503, new connections are refused, in-flight requests get up to [`DRAIN_SECONDS`] to finish.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, http::header, web};
 use utoipa_actix_web::AppExt;
@@ -12,6 +15,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api::{self, Limits, RouteTable};
 use crate::auth::Authenticator;
 use crate::config::{ConfigError, Settings};
+use crate::idempotency::Idempotency;
+use crate::metrics::Metrics;
 use crate::telemetry;
 use crate::upstream::ContactNowClient;
 
@@ -22,6 +27,20 @@ pub const DRAIN_SECONDS: u64 = 30;
 pub struct Application {
     port: u16,
     server: Server,
+    lifecycle: web::Data<Lifecycle>,
+}
+
+/// The gateway's life: whether it is draining.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    draining: AtomicBool,
+}
+
+impl Lifecycle {
+    /// Whether a stop was asked and in-flight requests are draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
 }
 
 async fn swagger_redirect() -> HttpResponse {
@@ -30,33 +49,36 @@ async fn swagger_redirect() -> HttpResponse {
         .finish()
 }
 
+fn setup_error(setting: &str) -> impl Fn(String) -> ConfigError + '_ {
+    move |message| ConfigError(format!("{setting}: {message}"))
+}
+
 impl Application {
     /// Binds `settings.listen` and builds the server (not yet running).
     pub fn build(settings: &Settings) -> Result<Self, ConfigError> {
         let authenticator =
             web::Data::new(Authenticator::new(&settings.auth).map_err(ConfigError)?);
-        let client = web::Data::new(
-            ContactNowClient::new(&settings.upstream).map_err(|e| ConfigError(e.to_string()))?,
-        );
-        let idempotency = web::Data::new(
-            crate::idempotency::Idempotency::new(settings.idempotency.clone())
-                .map_err(ConfigError)?,
-        );
+        let metrics = Arc::new(Metrics::new());
+        let client = ContactNowClient::new(&settings.upstream, metrics.clone())
+            .map_err(|e| setup_error("CONTACTNOW_BASE_URL")(e.to_string()))?;
+        let client = web::Data::new(client);
+        let idempotency =
+            web::Data::new(Idempotency::new(settings.idempotency.clone()).map_err(ConfigError)?);
+        let metrics = web::Data::from(metrics);
+        let lifecycle = web::Data::new(Lifecycle::default());
         let limits = web::Data::new(Limits {
             body_bytes: settings.body_limit,
         });
         let document = api::openapi::document();
         let route_table = web::Data::new(RouteTable::new(&document));
         let listener = TcpListener::bind(settings.listen).map_err(|e| {
-            ConfigError(format!(
-                "GATEWAY_LISTEN: cannot bind {}: {e}",
-                settings.listen
-            ))
+            setup_error("GATEWAY_LISTEN")(format!("cannot bind {}: {e}", settings.listen))
         })?;
         let port = listener
             .local_addr()
-            .map_err(|e| ConfigError(e.to_string()))?
+            .map_err(|e| setup_error("GATEWAY_LISTEN")(e.to_string()))?
             .port();
+        let app_lifecycle = lifecycle.clone();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .wrap(from_fn(telemetry::request_context))
@@ -64,6 +86,8 @@ impl Application {
                 .app_data(client.clone())
                 .app_data(limits.clone())
                 .app_data(idempotency.clone())
+                .app_data(metrics.clone())
+                .app_data(app_lifecycle.clone())
                 .app_data(route_table.clone())
                 .into_utoipa_app()
                 .configure(api::routes)
@@ -72,15 +96,20 @@ impl Application {
                 .route("/swagger-ui", web::get().to(swagger_redirect))
                 .default_service(web::to(api::fallback))
         })
-        .shutdown_timeout(DRAIN_SECONDS);
+        .shutdown_timeout(DRAIN_SECONDS)
+        .disable_signals();
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
         let server = server
             .listen(listener)
-            .map_err(|e| ConfigError(format!("GATEWAY_LISTEN: {e}")))?
+            .map_err(|e| setup_error("GATEWAY_LISTEN")(e.to_string()))?
             .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            lifecycle,
+        })
     }
 
     /// The bound port.
@@ -88,13 +117,52 @@ impl Application {
         self.port
     }
 
-    /// A handle that can stop the server.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// A handle that drains and stops the server (what SIGTERM does).
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            lifecycle: self.lifecycle.clone(),
+            handle: self.server.handle(),
+        }
     }
 
-    /// Serves until stopped; in-flight requests get up to [`DRAIN_SECONDS`] to finish.
+    /// Serves until SIGTERM or SIGINT (then drains) or until a [`Stopper`] stops it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let stopper = self.stopper();
+        tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stop signal: draining in-flight requests");
+            stopper.stop().await;
+        });
         self.server.await
     }
+}
+
+/// Drains and stops one gateway.
+#[derive(Clone)]
+pub struct Stopper {
+    lifecycle: web::Data<Lifecycle>,
+    handle: ServerHandle,
+}
+
+impl Stopper {
+    /// `/readyz` turns 503 at once, new connections are refused, in-flight requests finish (up
+    /// to [`DRAIN_SECONDS`]); returns when the server has stopped.
+    pub async fn stop(&self) {
+        self.lifecycle.draining.store(true, Ordering::SeqCst);
+        self.handle.stop(true).await;
+    }
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -7,10 +7,13 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::metrics::Metrics;
 
 /// The header that carries the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -83,10 +86,24 @@ pub async fn request_context(
         latency_ms = Empty,
     );
     let started = Instant::now();
-    let mut response = REQUEST_ID
+    let metrics = request.app_data::<web::Data<Metrics>>().cloned();
+    let method = request.method().to_string();
+    if let Some(metrics) = &metrics {
+        metrics.request_started();
+    }
+    let result = REQUEST_ID
         .scope(request_id.clone(), next.call(request))
         .instrument(span.clone())
-        .await?;
+        .await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            if let Some(metrics) = &metrics {
+                metrics.request_finished(&method, "unmatched", 500, started.elapsed());
+            }
+            return Err(error);
+        }
+    };
     let route = response
         .request()
         .match_pattern()
@@ -96,6 +113,9 @@ pub async fn request_context(
     span.record("status", status);
     span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request finished"));
+    if let Some(metrics) = &metrics {
+        metrics.request_finished(&method, &route, status, started.elapsed());
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

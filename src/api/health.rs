@@ -5,6 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{Error, Problem};
+use crate::metrics::Metrics;
+use crate::startup::Lifecycle;
 use crate::upstream::ContactNowClient;
 
 /// A health answer.
@@ -22,7 +24,7 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The gateway can serve: an upstream token is held or can be obtained now.
+/// The gateway can serve: not draining, and an upstream token is held or can be obtained now.
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -31,7 +33,13 @@ pub async fn healthz() -> HttpResponse {
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(client: web::Data<ContactNowClient>) -> Result<HttpResponse, Error> {
+pub async fn readyz(
+    client: web::Data<ContactNowClient>,
+    lifecycle: web::Data<Lifecycle>,
+) -> Result<HttpResponse, Error> {
+    if lifecycle.is_draining() {
+        return Err(Error::UpstreamUnavailable("draining".into()));
+    }
     if !client.holds_token() {
         client.ensure_token().await.map_err(|error| match error {
             Error::UpstreamUnavailable(_) => error,
@@ -39,4 +47,16 @@ pub async fn readyz(client: web::Data<ContactNowClient>) -> Result<HttpResponse,
         })?;
     }
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+}
+
+/// Prometheus metrics of this instance (text exposition format).
+#[utoipa::path(
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+)]
+#[get("/metrics")]
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
 }

@@ -34,7 +34,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(records::list_campaign_records)
         .service(records::get_campaign_record)
         .service(health::healthz)
-        .service(health::readyz);
+        .service(health::readyz)
+        .service(health::metrics);
 }
 
 /// Request limits shared by the handlers.

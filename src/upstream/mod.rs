@@ -14,9 +14,11 @@ pub mod wire;
 mod token;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use tracing::Instrument;
 use url::Url;
 
 use crate::domain::{
@@ -24,6 +26,7 @@ use crate::domain::{
     UpdateTarget, filter::TimeField,
 };
 use crate::error::Error;
+use crate::metrics::Metrics;
 use token::{Token, TokenCache};
 pub use wire::WireFormat;
 use wire::{Envelope, WireRow};
@@ -113,6 +116,7 @@ pub struct ContactNowClient {
     api_key: SecretString,
     format: WireFormat,
     tokens: TokenCache,
+    metrics: Arc<Metrics>,
 }
 
 fn is_live(info: Option<&str>) -> bool {
@@ -133,7 +137,7 @@ fn transport_error(error: reqwest::Error) -> Error {
 
 impl ContactNowClient {
     /// Builds the client: one pooled connection set, no redirects, the exchange deadline.
-    pub fn new(settings: &UpstreamSettings) -> Result<Self, Error> {
+    pub fn new(settings: &UpstreamSettings, metrics: Arc<Metrics>) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
@@ -156,6 +160,7 @@ impl ContactNowClient {
             api_key: settings.api_key.clone(),
             format: settings.format,
             tokens: TokenCache::new(),
+            metrics,
         })
     }
 
@@ -330,7 +335,19 @@ impl ContactNowClient {
     }
 
     async fn token(&self) -> Result<Token, Error> {
-        self.tokens.get(self.fetch_token()).await
+        let fetched = std::sync::atomic::AtomicBool::new(false);
+        let fetch = async {
+            fetched.store(true, std::sync::atomic::Ordering::Relaxed);
+            let result = self.fetch_token().await;
+            self.metrics
+                .token_fetch(if result.is_ok() { "ok" } else { "error" });
+            result
+        };
+        let token = self.tokens.get(fetch).await;
+        if token.is_ok() && !fetched.load(std::sync::atomic::Ordering::Relaxed) {
+            self.metrics.token_cache_hit();
+        }
+        token
     }
 
     #[tracing::instrument(name = "upstream token", skip_all)]
@@ -432,38 +449,37 @@ impl ContactNowClient {
             }
             None => self.http.get(url),
         };
+        let span = tracing::info_span!(
+            "upstream",
+            action = action.as_str(),
+            outcome = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
         let started = std::time::Instant::now();
-        let result = self.send(request).await;
-        let outcome = match &result {
-            Ok(_) => "ok",
+        let answer = async {
+            let body = self.send(request).await?;
+            classify(action, Envelope::parse(self.format, &body)?)
+        }
+        .instrument(span.clone())
+        .await;
+        let outcome = match &answer {
+            Ok(Answer::Envelope(envelope))
+                if envelope.bad.unwrap_or(0) > 0 || envelope.error.is_some() =>
+            {
+                "partial"
+            }
+            Ok(Answer::Envelope(_)) => "ok",
+            Ok(Answer::TokenRejected) => "token_refresh",
             Err(Error::UpstreamTimeout) => "timeout",
             Err(_) => "error",
         };
-        tracing::debug!(
-            action = action.as_str(),
-            outcome,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "upstream exchange"
-        );
-        let envelope = Envelope::parse(self.format, &result?)?;
-        if envelope.success {
-            return Ok(Answer::Envelope(envelope));
-        }
-        let error = envelope.error.unwrap_or_default();
-        if ["Expired token", "Invalid token", "Unknown token"]
-            .iter()
-            .any(|known| error.eq_ignore_ascii_case(known))
-        {
-            return Ok(Answer::TokenRejected);
-        }
-        Err(if error.contains("does not exist") {
-            Error::NotFound(error)
-        } else if let Some(column) = error.strip_prefix("Bad argument: search[") {
-            // A search on a column the account does not have: the caller's mistake.
-            Error::bad_field(format!("search[{column}"), "ContactNow has no such column")
-        } else {
-            Error::UpstreamFailed(format!("{} refused: {error}", action.as_str()))
-        })
+        let elapsed = started.elapsed();
+        span.record("outcome", outcome);
+        span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
+        span.in_scope(|| tracing::debug!(outcome, "upstream exchange"));
+        self.metrics
+            .upstream_call(action.as_str(), outcome, elapsed);
+        answer
     }
 
     /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`].
@@ -493,6 +509,28 @@ impl ContactNowClient {
         }
         Ok(body)
     }
+}
+
+/// Reads an envelope: success, a rejected token (to refresh), or the error it names.
+fn classify(action: Action, envelope: Envelope) -> Result<Answer, Error> {
+    if envelope.success {
+        return Ok(Answer::Envelope(envelope));
+    }
+    let error = envelope.error.unwrap_or_default();
+    if ["Expired token", "Invalid token", "Unknown token"]
+        .iter()
+        .any(|known| error.eq_ignore_ascii_case(known))
+    {
+        return Ok(Answer::TokenRejected);
+    }
+    Err(if error.contains("does not exist") {
+        Error::NotFound(error)
+    } else if let Some(column) = error.strip_prefix("Bad argument: search[") {
+        // A search on a column the account does not have: the caller's mistake.
+        Error::bad_field(format!("search[{column}"), "ContactNow has no such column")
+    } else {
+        Error::UpstreamFailed(format!("{} refused: {error}", action.as_str()))
+    })
 }
 
 /// An upstream error that describes the caller's data: "does not exist" is a 404, the rest 422.

@@ -102,6 +102,8 @@ pub struct TestApp {
     pub upstream_url: String,
     pub upstream: Upstream,
     pub http: reqwest::Client,
+    /// Drains and stops the gateway, as SIGTERM does.
+    pub stopper: ecnow_gateway::startup::Stopper,
 }
 
 /// The gateway against a fresh emulator, speaking JSON.
@@ -158,11 +160,13 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let stopper = application.stopper();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address,
         upstream_url: settings.upstream.base_url.to_string(),
         upstream,
+        stopper,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -7,6 +7,7 @@ mod helpers;
 mod idempotency;
 mod logs;
 mod openapi;
+mod operations;
 mod records;
 mod tokens;
 mod validation;

@@ -1,0 +1,155 @@
+//! Prometheus metrics, in a registry of their own (one per gateway instance).
+//!
+//! Labels carry only bounded values: route templates, status codes, upstream actions and
+//! outcomes. Never ids, tokens or free text.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Latency buckets, in seconds: from 0.5 ms to 30 s.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The gateway's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
+    in_flight: IntGauge,
+    upstream_calls: IntCounterVec,
+    upstream_seconds: HistogramVec,
+    token_fetches: IntCounterVec,
+    token_cache_hits: IntCounter,
+}
+
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> C {
+    registry
+        .register(Box::new(collector.clone()))
+        .expect("metric names are unique");
+    collector
+}
+
+impl Metrics {
+    /// A fresh set of metrics.
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("ecnow_gateway".into()), None).expect("valid prefix");
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            registered(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(name, help).buckets(BUCKETS.to_vec()),
+                    labels,
+                )
+                .expect("valid histogram"),
+            )
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            registered(
+                &registry,
+                IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"),
+            )
+        };
+        Self {
+            requests: counter(
+                "http_requests_total",
+                "HTTP requests answered",
+                &["method", "route", "status"],
+            ),
+            request_seconds: histogram(
+                "http_request_duration_seconds",
+                "HTTP request latency",
+                &["route", "status"],
+            ),
+            in_flight: registered(
+                &registry,
+                IntGauge::new("http_requests_in_flight", "HTTP requests being handled")
+                    .expect("valid gauge"),
+            ),
+            upstream_calls: counter(
+                "upstream_requests_total",
+                "ecnow.php exchanges",
+                &["action", "outcome"],
+            ),
+            upstream_seconds: histogram(
+                "upstream_request_duration_seconds",
+                "ecnow.php exchange latency",
+                &["action", "outcome"],
+            ),
+            token_fetches: counter(
+                "upstream_token_fetches_total",
+                "token.php fetches",
+                &["outcome"],
+            ),
+            token_cache_hits: registered(
+                &registry,
+                IntCounter::new(
+                    "upstream_token_cache_hits_total",
+                    "Requests served with the cached token",
+                )
+                .expect("valid counter"),
+            ),
+            registry,
+        }
+    }
+
+    /// Counts a request as started (in flight).
+    pub fn request_started(&self) {
+        self.in_flight.inc();
+    }
+
+    /// Records an answered request.
+    pub fn request_finished(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.in_flight.dec();
+        let status = status.to_string();
+        self.requests
+            .with_label_values(&[method, route, &status])
+            .inc();
+        self.request_seconds
+            .with_label_values(&[route, &status])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one upstream exchange.
+    pub fn upstream_call(&self, action: &str, outcome: &str, elapsed: Duration) {
+        self.upstream_calls
+            .with_label_values(&[action, outcome])
+            .inc();
+        self.upstream_seconds
+            .with_label_values(&[action, outcome])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a token fetch (`ok` or `error`).
+    pub fn token_fetch(&self, outcome: &str) {
+        self.token_fetches.with_label_values(&[outcome]).inc();
+    }
+
+    /// Records a request served with the cached token.
+    pub fn token_cache_hit(&self) {
+        self.token_cache_hits.inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding of gathered metrics");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
