@@ -13,6 +13,7 @@
 //! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
 //! - [`emulator`]: the in-memory ContactNow behind `sandbox` and the tests.
 //! - [`cli`]: the commands of the binary.
+//! - [`fuzzing`]: the untrusted-input parsers, for fuzz targets and property tests.
 //!
 //! Data flows one way: `api` → `domain` → `upstream` → wire. `api` never sees wire names,
 //! `upstream` never sees HTTP request types, and `emulator` shares no code with `upstream`.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod domain;
 pub mod emulator;
 pub mod error;
+pub mod fuzzing;
 pub mod idempotency;
 pub mod metrics;
 pub mod startup;

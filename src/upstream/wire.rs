@@ -34,19 +34,28 @@ impl WireFormat {
 }
 
 /// One row of a read, as the upstream names and spells it.
-pub(crate) type Row = Vec<(String, Option<String>)>;
+pub type Row = Vec<(String, Option<String>)>;
 
 /// The answer envelope shared by `token.php` and `ecnow.php`.
 #[derive(Debug, Default)]
-pub(crate) struct Envelope {
+pub struct Envelope {
+    /// `success`.
     pub success: bool,
+    /// `total`: records affected or matched.
     pub total: Option<u64>,
+    /// `bad`: records refused.
     pub bad: Option<u64>,
+    /// `key`: the created record's id.
     pub key: Option<u64>,
+    /// `error`: the upstream's error text.
     pub error: Option<String>,
+    /// `info`: the upstream's information text.
     pub info: Option<String>,
+    /// `list`: the rows of a read.
     pub list: Option<Vec<Row>>,
+    /// `token` (token.php).
     pub token: Option<String>,
+    /// `expire`, unix seconds (token.php).
     pub expire: Option<i64>,
 }
 
@@ -321,7 +330,7 @@ fn parse_number<T: std::str::FromStr>(value: &str, column: Column) -> Result<T, 
 }
 
 /// Turns an upstream row into a [`Record`]; every unknown column goes under `custom`.
-pub(crate) fn record_from_row(row: Row) -> Result<Record, Error> {
+pub fn record_from_row(row: Row) -> Result<Record, Error> {
     let mut record = Record {
         id: 0,
         dataset_id: 0,
