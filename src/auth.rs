@@ -1,15 +1,22 @@
 //! Who the caller is and what it may touch: the JWT extractor, the key source, scopes and
 //! dataset/table grants.
 //!
-//! The algorithm is pinned by the key source, never taken from the token. `exp` and `sub` are
-//! required, `iss`/`aud` are checked when configured, leeway is 30 s. Every rejection answers
-//! the same 401; the reason goes to the debug log only.
+//! Key sources: an HS256 secret, a PEM public key, a JWKS URL (any combination). Each key
+//! verifies exactly one algorithm, fixed by the key, never by the token. `exp` and `sub` are
+//! required, `nbf` is checked when present, `iss`/`aud` when configured, leeway is 30 s. Tokens
+//! that name their own key (`jku`, `x5u`, `jwk`, `x5c`) are refused and nothing is fetched. Every
+//! rejection answers the same 401; the reason goes to the debug log only. A per-caller rate limit
+//! (by `sub`) applies after authentication.
 
-use std::future::{Ready, ready};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, http::header, web};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -28,31 +35,148 @@ const LEEWAY_SECONDS: u64 = 30;
 pub struct AuthSettings {
     /// HS256 key, at least 32 bytes (`GATEWAY_JWT_HS256_SECRET`).
     pub hs256_secret: Option<SecretString>,
+    /// PEM public key: RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA)
+    /// (`GATEWAY_JWT_PUBLIC_KEY_FILE`, read at start).
+    pub public_key_pem: Option<Vec<u8>>,
+    /// JWKS document with keys chosen by `kid` (`GATEWAY_JWT_JWKS_URL`).
+    pub jwks_url: Option<url::Url>,
     /// Required `iss`, when set (`GATEWAY_JWT_ISSUER`).
     pub issuer: Option<String>,
     /// Required `aud`, when set (`GATEWAY_JWT_AUDIENCE`).
     pub audience: Option<String>,
 }
 
-/// Where verification keys come from. Each source pins its algorithm.
+/// Where verification keys come from. Each key carries the one algorithm it verifies, so the
+/// token's `alg` can only select among configured (key, algorithm) pairs, never widen them.
 enum KeySource {
     /// One shared HS256 secret.
     Hs256(DecodingKey),
+    /// One public key, its algorithm taken from the key.
+    PublicKey(DecodingKey, Algorithm),
+    /// Keys of a JWKS document, by `kid`.
+    Jwks(Arc<Jwks>),
 }
 
-impl KeySource {
-    /// The one algorithm this source verifies.
-    fn algorithm(&self) -> Algorithm {
-        match self {
-            KeySource::Hs256(_) => Algorithm::HS256,
+/// A cached JWKS document: fetched at start, refreshed in the background, refetched on an
+/// unknown `kid` at most once per [`JWKS_REFETCH_INTERVAL`]; a failed fetch keeps the last keys.
+pub struct Jwks {
+    url: url::Url,
+    http: reqwest::Client,
+    keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The least time between two JWKS fetches caused by unknown `kid`s.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// How often the JWKS is refreshed in the background.
+pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The algorithm a JWK verifies: its `alg`, or what its key type implies. Symmetric keys are
+/// never taken from a JWKS.
+fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    if let Some(algorithm) = jwk.common.key_algorithm {
+        return Algorithm::try_from(algorithm)
+            .ok()
+            .filter(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512));
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => Some(Algorithm::ES256),
+            EllipticCurve::P384 => Some(Algorithm::ES384),
+            _ => None,
+        },
+        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+            Some(Algorithm::EdDSA)
         }
+        _ => None,
+    }
+}
+
+impl Jwks {
+    fn new(url: url::Url) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| format!("GATEWAY_JWT_JWKS_URL: {e}"))?;
+        Ok(Self {
+            url,
+            http,
+            keys: RwLock::new(HashMap::new()),
+            last_fetch: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        self.keys.read().expect("jwks lock").get(kid).cloned()
+    }
+
+    /// Fetches the document and replaces the keys; on failure the last keys stay.
+    pub async fn refresh(&self) {
+        let mut last_fetch = self.last_fetch.lock().await;
+        *last_fetch = Some(Instant::now());
+        let fetched = async {
+            let response = self
+                .http
+                .get(self.url.clone())
+                .send()
+                .await
+                .map_err(|e| e.without_url().to_string())?;
+            if !response.status().is_success() {
+                return Err(format!("HTTP {}", response.status()));
+            }
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| e.without_url().to_string())?;
+            if bytes.len() > 1024 * 1024 {
+                return Err("document larger than 1 MiB".into());
+            }
+            serde_json::from_slice::<JwkSet>(&bytes).map_err(|e| e.to_string())
+        }
+        .await;
+        match fetched {
+            Ok(set) => {
+                let keys: HashMap<_, _> = set
+                    .keys
+                    .iter()
+                    .filter_map(|jwk| {
+                        let kid = jwk.common.key_id.clone()?;
+                        let algorithm = jwk_algorithm(jwk)?;
+                        let key = DecodingKey::from_jwk(jwk).ok()?;
+                        Some((kid, (key, algorithm)))
+                    })
+                    .collect();
+                tracing::info!(keys = keys.len(), "JWKS fetched");
+                *self.keys.write().expect("jwks lock") = keys;
+            }
+            Err(error) => tracing::warn!(%error, "JWKS fetch failed; keeping the last keys"),
+        }
+    }
+
+    /// The key for `kid`, refetching the document once if it is unknown and the last fetch is
+    /// older than [`JWKS_REFETCH_INTERVAL`].
+    async fn key_refetching(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        if let Some(key) = self.key(kid) {
+            return Some(key);
+        }
+        let due = self
+            .last_fetch
+            .lock()
+            .await
+            .is_none_or(|at| at.elapsed() >= JWKS_REFETCH_INTERVAL);
+        if due {
+            self.refresh().await;
+        }
+        self.key(kid)
     }
 }
 
 /// Verifies bearer tokens.
 pub struct Authenticator {
-    keys: KeySource,
-    validation: Validation,
+    sources: Vec<KeySource>,
+    settings: AuthSettings,
 }
 
 /// A permission carried in the `scope` claim.
@@ -120,46 +244,119 @@ pub struct Caller {
 }
 
 impl Authenticator {
-    /// Builds the verifier from the configured key source.
+    /// Builds the verifier from the configured key sources (at least one).
     pub fn new(settings: &AuthSettings) -> Result<Self, String> {
-        let secret = settings
-            .hs256_secret
-            .as_ref()
-            .ok_or("GATEWAY_JWT_HS256_SECRET: a JWT key source is required")?;
-        if secret.expose_secret().len() < MIN_SECRET_BYTES {
-            return Err(format!(
-                "GATEWAY_JWT_HS256_SECRET: must be at least {MIN_SECRET_BYTES} bytes"
-            ));
+        let mut sources = Vec::new();
+        if let Some(secret) = &settings.hs256_secret {
+            if secret.expose_secret().len() < MIN_SECRET_BYTES {
+                return Err(format!(
+                    "GATEWAY_JWT_HS256_SECRET: must be at least {MIN_SECRET_BYTES} bytes"
+                ));
+            }
+            let key = DecodingKey::from_secret(secret.expose_secret().as_bytes())
+                .map_err(|e| format!("GATEWAY_JWT_HS256_SECRET: {e}"))?;
+            sources.push(KeySource::Hs256(key));
         }
-        let key = DecodingKey::from_secret(secret.expose_secret().as_bytes())
-            .map_err(|e| format!("GATEWAY_JWT_HS256_SECRET: {e}"))?;
-        let keys = KeySource::Hs256(key);
-        let mut validation = Validation::new(keys.algorithm());
+        if let Some(pem) = &settings.public_key_pem {
+            let (key, algorithm) = public_key(pem)?;
+            sources.push(KeySource::PublicKey(key, algorithm));
+        }
+        if let Some(url) = &settings.jwks_url {
+            sources.push(KeySource::Jwks(Arc::new(Jwks::new(url.clone())?)));
+        }
+        if sources.is_empty() {
+            return Err("GATEWAY_JWT_HS256_SECRET: a JWT key source is required (or GATEWAY_JWT_PUBLIC_KEY_FILE, GATEWAY_JWT_JWKS_URL)".into());
+        }
+        Ok(Self {
+            sources,
+            settings: settings.clone(),
+        })
+    }
+
+    /// Fetches the JWKS now and keeps it fresh in the background (needs a Tokio runtime).
+    pub fn start_key_refresh(&self) {
+        for source in &self.sources {
+            if let KeySource::Jwks(jwks) = source {
+                let jwks = Arc::downgrade(jwks);
+                tokio::spawn(async move {
+                    while let Some(jwks) = jwks.upgrade() {
+                        jwks.refresh().await;
+                        drop(jwks);
+                        tokio::time::sleep(JWKS_REFRESH_INTERVAL).await;
+                    }
+                });
+            }
+        }
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        match &settings.audience {
+        match &self.settings.audience {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,
         }
-        if let Some(issuer) = &settings.issuer {
+        if let Some(issuer) = &self.settings.issuer {
             validation.set_issuer(&[issuer]);
         }
-        Ok(Self { keys, validation })
+        validation
     }
 
     /// Verifies a bearer token and returns its caller; the error is a reason for the log.
-    pub fn verify(&self, token: &str) -> Result<Caller, String> {
+    pub async fn verify(&self, token: &str) -> Result<Caller, String> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err("token larger than 8 KiB".into());
         }
-        let KeySource::Hs256(key) = &self.keys;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|e| format!("token rejected: {e}"))?
-            .claims;
-        Caller::from_claims(claims)
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        if header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+        {
+            return Err(
+                "token names its own key (jku/x5u/jwk/x5c); never fetched or trusted".into(),
+            );
+        }
+        let mut last_error = format!("no configured key verifies {:?}", header.alg);
+        for source in &self.sources {
+            let candidate = match source {
+                KeySource::Hs256(key) => Some((key.clone(), Algorithm::HS256)),
+                KeySource::PublicKey(key, algorithm) => Some((key.clone(), *algorithm)),
+                KeySource::Jwks(jwks) => match &header.kid {
+                    Some(kid) => jwks.key_refetching(kid).await,
+                    None => None,
+                },
+            };
+            let Some((key, algorithm)) =
+                candidate.filter(|(_, algorithm)| *algorithm == header.alg)
+            else {
+                continue;
+            };
+            match jsonwebtoken::decode::<Claims>(token, &key, &self.validation(algorithm)) {
+                Ok(data) => return Caller::from_claims(data.claims),
+                Err(e) => last_error = format!("token rejected: {e}"),
+            }
+        }
+        Err(last_error)
     }
+}
+
+/// Reads a PEM public key and the one algorithm it verifies.
+fn public_key(pem: &[u8]) -> Result<(DecodingKey, Algorithm), String> {
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+        return Ok((key, Algorithm::RS256));
+    }
+    if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+        return Ok((key, Algorithm::EdDSA));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+        return Ok((key, Algorithm::ES256));
+    }
+    Err("GATEWAY_JWT_PUBLIC_KEY_FILE: not a PEM RSA, EC P-256 or Ed25519 public key".into())
 }
 
 impl Caller {
@@ -248,36 +445,76 @@ impl Caller {
 
 impl FromRequest for Caller {
     type Error = Error;
-    type Future = Ready<Result<Self, Error>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(request))
+        let authenticator = request.app_data::<web::Data<Authenticator>>().cloned();
+        let limiter = request.app_data::<web::Data<CallerLimiter>>().cloned();
+        let token = bearer_token(request);
+        Box::pin(async move {
+            let authenticator = authenticator
+                .ok_or_else(|| Error::Internal("no authenticator configured".into()))?;
+            let caller = authenticator
+                .verify(&token?)
+                .await
+                .map_err(Error::Unauthenticated)?;
+            tracing::Span::current().record("sub", caller.sub.as_str());
+            if let Some(limiter) = limiter {
+                limiter.check(&caller.sub)?;
+            }
+            Ok(caller)
+        })
     }
 }
 
-fn authenticate(request: &HttpRequest) -> Result<Caller, Error> {
-    let authenticator = request
-        .app_data::<web::Data<Authenticator>>()
-        .ok_or_else(|| Error::Internal("no authenticator configured".into()))?;
+fn bearer_token(request: &HttpRequest) -> Result<String, Error> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .ok_or_else(|| Error::Unauthenticated("no Authorization header".into()))?
         .to_str()
         .map_err(|_| Error::Unauthenticated("Authorization header is not text".into()))?;
-    let token = match header.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => {
-            return Err(Error::Unauthenticated(
-                "Authorization is not a Bearer token".into(),
-            ));
+    match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Ok(token.trim().to_owned())
         }
-    };
-    let caller = authenticator
-        .verify(token)
-        .map_err(Error::Unauthenticated)?;
-    tracing::Span::current().record("sub", caller.sub.as_str());
-    Ok(caller)
+        _ => Err(Error::Unauthenticated(
+            "Authorization is not a Bearer token".into(),
+        )),
+    }
+}
+
+/// A per-caller rate limit (token bucket by `sub`).
+pub struct CallerLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+    clock: governor::clock::DefaultClock,
+}
+
+impl CallerLimiter {
+    /// `per_second` requests a second per caller, with bursts of `burst`.
+    pub fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Self {
+        let quota = governor::Quota::per_second(per_second).allow_burst(burst);
+        Self {
+            limiter: governor::RateLimiter::keyed(quota),
+            clock: governor::clock::DefaultClock::default(),
+        }
+    }
+
+    /// Takes one request from `sub`'s bucket, or says when to retry.
+    pub fn check(&self, sub: &str) -> Result<(), Error> {
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(&sub.to_owned())
+            .map_err(|not_until| {
+                use governor::clock::Clock;
+                let wait = not_until.wait_time_from(self.clock.now());
+                Error::TooManyRequests {
+                    retry_after: wait.as_secs().max(1),
+                }
+            })
+    }
 }
 
 /// What a minted dev token grants.

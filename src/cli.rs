@@ -195,6 +195,8 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         api_key: emulator_config.api_key.clone().into(),
         format: args.format,
         timeout: Duration::from_secs(10),
+        max_concurrency: args.http.upstream_max_concurrency.max(1),
+        breaker: args.http.breaker(),
     };
     let emulator_server = Emulator::new(emulator_config)
         .serve(upstream_listener)
@@ -206,6 +208,7 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         body_limit: args.http.body_limit,
         workers: None,
         idempotency: args.http.idempotency()?,
+        rate_limit: args.http.rate_limit(),
     };
     let application = Application::build(&settings)?;
     let token = auth::mint(

@@ -4,6 +4,7 @@
 //! turns them into checked values and refuses bad ones with one line naming the setting.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use clap::Args;
@@ -13,6 +14,7 @@ use url::Url;
 use crate::auth::AuthSettings;
 use crate::idempotency::IdempotencySettings;
 use crate::telemetry::LogFormat;
+use crate::upstream::breaker::BreakerSettings;
 use crate::upstream::{UpstreamSettings, WireFormat};
 
 /// The default request body limit: 1 MiB.
@@ -33,6 +35,17 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// `Idempotency-Key` handling.
     pub idempotency: IdempotencySettings,
+    /// Per-caller rate limit (`GATEWAY_RATE_LIMIT_PER_SECOND`, `GATEWAY_RATE_LIMIT_BURST`).
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A per-caller token bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Refill rate, requests a second.
+    pub per_second: NonZeroU32,
+    /// Bucket size.
+    pub burst: NonZeroU32,
 }
 
 /// A setting that cannot be used; the message names it and never holds a secret's value.
@@ -50,6 +63,12 @@ pub struct JwtArgs {
         hide_env_values = true
     )]
     pub hs256_secret: Option<String>,
+    /// PEM public key file (RSA → RS256, EC P-256 → ES256, Ed25519 → EdDSA).
+    #[arg(long = "jwt-public-key-file", env = "GATEWAY_JWT_PUBLIC_KEY_FILE")]
+    pub public_key_file: Option<std::path::PathBuf>,
+    /// JWKS document URL; keys are chosen by `kid`.
+    #[arg(long = "jwt-jwks-url", env = "GATEWAY_JWT_JWKS_URL")]
+    pub jwks_url: Option<String>,
     /// Required `iss` claim.
     #[arg(long = "jwt-issuer", env = "GATEWAY_JWT_ISSUER")]
     pub issuer: Option<String>,
@@ -61,8 +80,30 @@ pub struct JwtArgs {
 impl JwtArgs {
     /// The checked JWT settings.
     pub fn settings(&self) -> Result<AuthSettings, ConfigError> {
+        let public_key_pem = match &self.public_key_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                ConfigError(format!(
+                    "GATEWAY_JWT_PUBLIC_KEY_FILE: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let jwks_url = match &self.jwks_url {
+            Some(url) => Some(
+                Url::parse(url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        ConfigError("GATEWAY_JWT_JWKS_URL: not an http(s) URL".into())
+                    })?,
+            ),
+            None => None,
+        };
         let settings = AuthSettings {
             hs256_secret: self.hs256_secret.clone().map(SecretString::from),
+            public_key_pem,
+            jwks_url,
             issuer: self.issuer.clone(),
             audience: self.audience.clone(),
         };
@@ -99,6 +140,41 @@ pub struct HttpArgs {
         default_value = "86400"
     )]
     pub idempotency_ttl: String,
+    /// Requests a second allowed per caller (`sub`); 0 turns the limit off.
+    #[arg(
+        long = "rate-limit-per-second",
+        env = "GATEWAY_RATE_LIMIT_PER_SECOND",
+        default_value_t = 0
+    )]
+    pub rate_limit_per_second: u32,
+    /// Burst allowed per caller above the rate (defaults to the rate).
+    #[arg(
+        long = "rate-limit-burst",
+        env = "GATEWAY_RATE_LIMIT_BURST",
+        default_value_t = 0
+    )]
+    pub rate_limit_burst: u32,
+    /// The most upstream exchanges in flight at once; more answer 503 at once.
+    #[arg(
+        long = "upstream-max-concurrency",
+        env = "CONTACTNOW_MAX_CONCURRENCY",
+        default_value_t = 256
+    )]
+    pub upstream_max_concurrency: usize,
+    /// Consecutive upstream failures that open the circuit breaker.
+    #[arg(
+        long = "breaker-failures",
+        env = "CONTACTNOW_BREAKER_FAILURES",
+        default_value_t = 5
+    )]
+    pub breaker_failures: u32,
+    /// How long the circuit breaker stays open before one probe, in milliseconds.
+    #[arg(
+        long = "breaker-cooldown-ms",
+        env = "CONTACTNOW_BREAKER_COOLDOWN_MS",
+        default_value_t = 10_000
+    )]
+    pub breaker_cooldown_ms: u64,
     /// Redis URL of the idempotency store shared by replicas (in memory when unset).
     #[arg(
         long = "idempotency-redis-url",
@@ -109,6 +185,21 @@ pub struct HttpArgs {
 }
 
 impl HttpArgs {
+    /// The circuit breaker settings.
+    pub fn breaker(&self) -> BreakerSettings {
+        BreakerSettings {
+            failures: self.breaker_failures.max(1),
+            cooldown: Duration::from_millis(self.breaker_cooldown_ms),
+        }
+    }
+
+    /// The per-caller rate limit (requests a second, burst), if on.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        let per_second = NonZeroU32::new(self.rate_limit_per_second)?;
+        let burst = NonZeroU32::new(self.rate_limit_burst).unwrap_or(per_second);
+        Some(RateLimit { per_second, burst })
+    }
+
     /// The checked idempotency settings.
     pub fn idempotency(&self) -> Result<IdempotencySettings, ConfigError> {
         let required = match self.idempotency_required.to_ascii_lowercase().as_str() {
@@ -246,11 +337,14 @@ impl Settings {
                 api_key: required(&args.api_key, "CONTACTNOW_API_KEY")?.into(),
                 format: args.format,
                 timeout: parse_timeout(&args.timeout_ms)?,
+                max_concurrency: args.http.upstream_max_concurrency.max(1),
+                breaker: args.http.breaker(),
             },
             auth: args.jwt.settings()?,
             body_limit: args.http.body_limit,
             workers: None,
             idempotency: args.http.idempotency()?,
+            rate_limit: args.http.rate_limit(),
         })
     }
 }

@@ -59,6 +59,12 @@ pub enum Error {
     /// Known route, wrong method; carries the allowed methods.
     #[error("method not allowed")]
     MethodNotAllowed(Vec<String>),
+    /// The caller exceeded its rate limit.
+    #[error("too many requests")]
+    TooManyRequests {
+        /// Seconds until a request will be accepted.
+        retry_after: u64,
+    },
     /// Request body over the configured limit.
     #[error("request body too large (limit {limit} bytes)")]
     PayloadTooLarge {
@@ -147,6 +153,7 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Conflict { code, .. } => code,
             Self::KeyReused => "idempotency_key_reused",
@@ -168,6 +175,7 @@ impl Error {
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::PayloadTooLarge { .. } => "Request body too large",
+            Self::TooManyRequests { .. } => "Too many requests",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::Conflict { .. } => "Conflicting request",
             Self::KeyReused => "Idempotency key reused",
@@ -197,6 +205,9 @@ impl Error {
                 format!("the request body is larger than {limit} bytes")
             }
             Self::UnsupportedMediaType => "the request body must be application/json".into(),
+            Self::TooManyRequests { retry_after } => {
+                format!("rate limit reached; retry in {retry_after} s")
+            }
             Self::Conflict { detail, .. } => detail.clone(),
             Self::KeyReused => {
                 "this Idempotency-Key was used with a different request (method, path or body)"
@@ -250,6 +261,7 @@ impl ResponseError for Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -279,6 +291,9 @@ impl ResponseError for Error {
             }
             Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::TooManyRequests { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             Self::Conflict {
                 code: "idempotency_in_flight",

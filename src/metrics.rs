@@ -25,6 +25,7 @@ pub struct Metrics {
     upstream_seconds: HistogramVec,
     token_fetches: IntCounterVec,
     token_cache_hits: IntCounter,
+    circuit_state: IntGauge,
 }
 
 fn registered<C: prometheus::core::Collector + Clone + 'static>(
@@ -97,6 +98,14 @@ impl Metrics {
                 )
                 .expect("valid counter"),
             ),
+            circuit_state: registered(
+                &registry,
+                IntGauge::new(
+                    "upstream_circuit_state",
+                    "Upstream circuit breaker: 0 closed, 1 open, 2 probing",
+                )
+                .expect("valid gauge"),
+            ),
             registry,
         }
     }
@@ -136,6 +145,11 @@ impl Metrics {
     /// Records a request served with the cached token.
     pub fn token_cache_hit(&self) {
         self.token_cache_hits.inc();
+    }
+
+    /// Sets the circuit breaker state (0 closed, 1 open, 2 probing).
+    pub fn set_circuit_state(&self, state: i64) {
+        self.circuit_state.set(state);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -13,7 +13,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{self, Limits, RouteTable};
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, CallerLimiter};
 use crate::config::{ConfigError, Settings};
 use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
@@ -58,6 +58,10 @@ impl Application {
     pub fn build(settings: &Settings) -> Result<Self, ConfigError> {
         let authenticator =
             web::Data::new(Authenticator::new(&settings.auth).map_err(ConfigError)?);
+        authenticator.start_key_refresh();
+        let limiter = settings
+            .rate_limit
+            .map(|limit| web::Data::new(CallerLimiter::new(limit.per_second, limit.burst)));
         let metrics = Arc::new(Metrics::new());
         let client = ContactNowClient::new(&settings.upstream, metrics.clone())
             .map_err(|e| setup_error("CONTACTNOW_BASE_URL")(e.to_string()))?;
@@ -80,7 +84,11 @@ impl Application {
             .port();
         let app_lifecycle = lifecycle.clone();
         let mut server = HttpServer::new(move || {
-            let (app, _) = App::new()
+            let mut app = App::new();
+            if let Some(limiter) = &limiter {
+                app = app.app_data(limiter.clone());
+            }
+            let (app, _) = app
                 .wrap(from_fn(telemetry::request_context))
                 .app_data(authenticator.clone())
                 .app_data(client.clone())

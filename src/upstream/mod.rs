@@ -9,6 +9,7 @@
 //! add or change an argument. URLs carry the token and are never logged: reqwest errors are
 //! stripped of them before they become an [`Error`].
 
+pub mod breaker;
 pub mod wire;
 
 mod token;
@@ -27,6 +28,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::metrics::Metrics;
+use breaker::{Breaker, BreakerSettings};
 use token::{Token, TokenCache};
 pub use wire::WireFormat;
 use wire::{Envelope, WireRow};
@@ -47,6 +49,10 @@ pub struct UpstreamSettings {
     pub format: WireFormat,
     /// Deadline of one upstream exchange (`CONTACTNOW_TIMEOUT_MS`).
     pub timeout: Duration,
+    /// The most exchanges in flight at once (`CONTACTNOW_MAX_CONCURRENCY`).
+    pub max_concurrency: usize,
+    /// The circuit breaker.
+    pub breaker: BreakerSettings,
 }
 
 /// The result of one `create` exchange.
@@ -117,6 +123,8 @@ pub struct ContactNowClient {
     format: WireFormat,
     tokens: TokenCache,
     metrics: Arc<Metrics>,
+    slots: tokio::sync::Semaphore,
+    breaker: Breaker,
 }
 
 fn is_live(info: Option<&str>) -> bool {
@@ -161,6 +169,8 @@ impl ContactNowClient {
             format: settings.format,
             tokens: TokenCache::new(),
             metrics,
+            slots: tokio::sync::Semaphore::new(settings.max_concurrency.max(1)),
+            breaker: Breaker::new(settings.breaker),
         })
     }
 
@@ -423,6 +433,10 @@ impl ContactNowClient {
         args: &[(Cow<'_, str>, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Answer, Error> {
+        let _slot = self
+            .slots
+            .try_acquire()
+            .map_err(|_| Error::UpstreamUnavailable("too many upstream calls in flight".into()))?;
         let mut url = self.ecnow_url.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -484,6 +498,14 @@ impl ContactNowClient {
 
     /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`].
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
+        let permit = self.breaker.admit()?;
+        let result = self.receive(request).await;
+        permit.report(result.is_ok());
+        self.metrics.set_circuit_state(self.breaker.state_code());
+        result
+    }
+
+    async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
         let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         if status.is_redirection() {

@@ -7,11 +7,12 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use ecnow_gateway::auth::{AuthSettings, TokenRequest, mint};
-use ecnow_gateway::config::{DEFAULT_BODY_LIMIT, Settings, parse_base_url};
+use ecnow_gateway::config::{DEFAULT_BODY_LIMIT, RateLimit, Settings, parse_base_url};
 use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
 use ecnow_gateway::idempotency::IdempotencySettings;
 use ecnow_gateway::startup::Application;
 use ecnow_gateway::telemetry::{LogFormat, init_subscriber};
+use ecnow_gateway::upstream::breaker::BreakerSettings;
 use ecnow_gateway::upstream::{UpstreamSettings, WireFormat};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -76,6 +77,11 @@ pub struct AppOptions {
     /// Overrides the upstream base URL (the emulator still runs, unused).
     pub base_url: Option<String>,
     pub idempotency: IdempotencySettings,
+    /// Replaces the default HS256-only authentication.
+    pub auth: Option<AuthSettings>,
+    pub rate_limit: Option<RateLimit>,
+    pub max_concurrency: usize,
+    pub breaker: BreakerSettings,
 }
 
 impl Default for AppOptions {
@@ -91,6 +97,10 @@ impl Default for AppOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             base_url: None,
             idempotency: IdempotencySettings::default(),
+            auth: None,
+            rate_limit: None,
+            max_concurrency: 256,
+            breaker: BreakerSettings::default(),
         }
     }
 }
@@ -148,15 +158,17 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             api_key: SecretString::from(API_KEY),
             format: options.format,
             timeout: options.timeout,
+            max_concurrency: options.max_concurrency,
+            breaker: options.breaker,
         },
-        auth: AuthSettings {
+        auth: options.auth.unwrap_or_else(|| AuthSettings {
             hs256_secret: Some(SecretString::from(JWT_SECRET)),
-            issuer: None,
-            audience: None,
-        },
+            ..AuthSettings::default()
+        }),
         body_limit: options.body_limit,
         workers: Some(1),
         idempotency: options.idempotency,
+        rate_limit: options.rate_limit,
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
