@@ -68,6 +68,81 @@ pub struct UpdatedRecord {
     pub info: Option<String>,
 }
 
+/// `mode`: which records a read keeps by their process state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModeParam {
+    /// New or needing more work.
+    Active,
+    /// Live on the dialler.
+    Live,
+    /// With a callback set.
+    Callbacks,
+    /// Live, with a callback set.
+    LiveCallbacks,
+    /// Not expired.
+    Unexpired,
+}
+
+/// `time_field`: the datetime column `from` / `to` apply to.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFieldParam {
+    /// The callback time.
+    Callback,
+    /// The last processing time.
+    ProcessDate,
+}
+
+/// `match`: how `search[...]` values match.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchParam {
+    /// Equal.
+    Exact,
+    /// Contains (`*` and `%` are wildcards); the default.
+    Wildcard,
+}
+
+/// The query of a table read. Filters combine with AND; any other parameter is a 400.
+#[derive(Debug, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadQuery {
+    /// Comma list of outcome codes, e.g. `100,200`.
+    pub outcome: Option<String>,
+    /// Process state to keep.
+    #[param(inline)]
+    pub mode: Option<ModeParam>,
+    /// Agent reference.
+    pub agent: Option<String>,
+    /// A phone matching any of the three phones.
+    pub phone: Option<String>,
+    /// The datetime column `from` / `to` apply to (needs one of them).
+    #[param(inline)]
+    pub time_field: Option<TimeFieldParam>,
+    /// Inclusive start, ISO 8601 without offset (`2019-01-07` or `2019-01-07T10:15:00`).
+    pub from: Option<String>,
+    /// Inclusive end, ISO 8601 without offset.
+    pub to: Option<String>,
+    /// Search `last_name`. Any gateway field name or custom column name works in the brackets,
+    /// e.g. `search[company_name]=ACME`.
+    #[serde(rename = "search[last_name]")]
+    pub search_last_name: Option<String>,
+    /// Search `first_name`.
+    #[serde(rename = "search[first_name]")]
+    pub search_first_name: Option<String>,
+    /// Search `postcode`.
+    #[serde(rename = "search[postcode]")]
+    pub search_postcode: Option<String>,
+    /// How `search[...]` values match.
+    #[serde(rename = "match")]
+    #[param(inline)]
+    pub match_: Option<MatchParam>,
+    /// The most records to return: 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
 /// The writable fields of a record (documentation of the create body; at least one phone).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"title": "Mr", "first_name": "Joe", "last_name": "Blogs",
@@ -180,7 +255,7 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
     tag = "records",
     params(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, maximum = 9007199254740991_u64, example = 100),
-        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice.", example = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""),
+        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`."),
     ),
     request_body(content = CreateBody, description = "One record or an array of 1 to 1000"),
     responses(
@@ -305,16 +380,7 @@ async fn create_batch(
     tag = "records",
     params(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
-        ("outcome" = Option<String>, Query, description = "Comma list of outcome codes", example = "100,200"),
-        ("mode" = Option<String>, Query, description = "active | live | callbacks | live-callbacks | unexpired"),
-        ("agent" = Option<String>, Query, description = "Agent reference"),
-        ("phone" = Option<String>, Query, description = "Matches any of the three phones"),
-        ("time_field" = Option<String>, Query, description = "callback | process_date; needs from and/or to"),
-        ("from" = Option<String>, Query, description = "ISO 8601 start (inclusive), e.g. 2019-01-07T00:00:00"),
-        ("to" = Option<String>, Query, description = "ISO 8601 end (inclusive)"),
-        ("search[last_name]" = Option<String>, Query, description = "Search a column: any gateway field or custom column name in the brackets"),
-        ("match" = Option<String>, Query, description = "exact | wildcard (default)"),
-        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100", minimum = 1, maximum = 1000),
+        ReadQuery,
     ),
     responses(
         (status = 200, description = "The matching records", body = RecordList),
@@ -383,7 +449,7 @@ pub async fn get_dataset_record(
     params(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
-        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice.", example = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""),
+        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`."),
     ),
     request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
@@ -428,7 +494,7 @@ pub async fn update_dataset_record(
     tag = "records",
     params(
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
-        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice.", example = "\"8e03978e-40d5-43e8-bc93-6894a57f9324\""),
+        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`."),
     ),
     request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
@@ -476,16 +542,7 @@ pub async fn update_record(
     tag = "campaigns",
     params(
         ("table" = String, Path, description = "Campaign table name", pattern = "^[A-Za-z0-9_]{1,64}$", example = "sandbox_campaign"),
-        ("outcome" = Option<String>, Query, description = "Comma list of outcome codes"),
-        ("mode" = Option<String>, Query, description = "active | live | callbacks | live-callbacks | unexpired"),
-        ("agent" = Option<String>, Query, description = "Agent reference"),
-        ("phone" = Option<String>, Query, description = "Matches any of the three phones"),
-        ("time_field" = Option<String>, Query, description = "callback | process_date"),
-        ("from" = Option<String>, Query, description = "ISO 8601 start (inclusive)"),
-        ("to" = Option<String>, Query, description = "ISO 8601 end (inclusive)"),
-        ("search[last_name]" = Option<String>, Query, description = "Search a column"),
-        ("match" = Option<String>, Query, description = "exact | wildcard (default)"),
-        ("limit" = Option<u32>, Query, description = "1 to 1000, default 100", minimum = 1, maximum = 1000),
+        ReadQuery,
     ),
     responses(
         (status = 200, description = "The matching records", body = RecordList),
