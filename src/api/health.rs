@@ -11,6 +11,7 @@ use crate::upstream::ContactNowClient;
 
 /// A health answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
 pub struct Health {
     /// `ok` or `ready`.
     #[schema(example = "ok")]
@@ -18,13 +19,18 @@ pub struct Health {
 }
 
 /// The process is alive.
+///
+/// Always `200` while the process serves HTTP; for liveness probes.
 #[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The gateway can serve: not draining, and an upstream token is held or can be obtained now.
+/// The gateway can serve.
+///
+/// `200` when it is not draining and an upstream token is held or can be obtained now; `503`
+/// otherwise. For readiness probes.
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -49,10 +55,14 @@ pub async fn readyz(
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 
-/// Prometheus metrics of this instance (text exposition format).
+/// Prometheus metrics of this instance.
+///
+/// Text exposition format: requests by route and status, upstream exchanges by action and
+/// outcome, token fetches and cache hits, circuit state, in-flight requests.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4",
+        example = "# TYPE ecnow_gateway_http_requests_in_flight gauge\necnow_gateway_http_requests_in_flight 1\n"))
 )]
 #[get("/metrics")]
 pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {

@@ -2,11 +2,11 @@
 
 use actix_web::App;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi as Document, Server};
+use utoipa::openapi::{OpenApi as Document, RefOr, Server};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::error::{FieldError, Problem};
+use crate::error::{Error, FieldError, Problem};
 
 /// The document's fixed parts; paths come from the handlers.
 #[derive(OpenApi)]
@@ -49,14 +49,115 @@ impl Modify for BearerScheme {
     }
 }
 
+/// Gives every problem response an example body, rendered from the error type itself so the
+/// examples cannot drift from what the gateway sends.
+struct ProblemExamples;
+
+fn sample_error(status: &str) -> Option<Error> {
+    Some(match status {
+        "400" => Error::bad_field("limit", "an integer from 1 to 1000"),
+        "401" => Error::Unauthenticated(String::new()),
+        "403" => Error::Forbidden("the token does not grant dataset 200".into()),
+        "404" => Error::NotFound("Record id [999999] does not exist.".into()),
+        "409" => Error::Conflict {
+            code: "idempotency_in_flight",
+            detail: "a request with this Idempotency-Key is still running; retry later".into(),
+        },
+        "413" => Error::PayloadTooLarge { limit: 1_048_576 },
+        "415" => Error::UnsupportedMediaType,
+        "422" => Error::Validation(vec![FieldError::new(
+            "mobile_phone",
+            "at least one phone (mobile_phone, home_phone or work_phone) is required",
+        )]),
+        "429" => Error::TooManyRequests { retry_after: 1 },
+        "502" => Error::UpstreamFailed(String::new()),
+        "503" => Error::UpstreamUnavailable(String::new()),
+        "504" => Error::UpstreamTimeout,
+        _ => return None,
+    })
+}
+
+impl Modify for ProblemExamples {
+    fn modify(&self, doc: &mut Document) {
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let (RefOr::T(response), Some(error)) = (response, sample_error(status)) else {
+                        continue;
+                    };
+                    if let Some(content) = response.content.get_mut("application/problem+json") {
+                        let problem = error.problem("6f1c2a9e-5b0d-4f63-a3d4-8c2e1b7f9a10");
+                        content.example = serde_json::to_value(problem).ok();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The full document: the fixed parts and every route registered by [`super::routes`].
 pub fn document() -> Document {
-    let (_, doc) = App::new()
+    let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(super::routes)
         .split_for_parts();
-    doc
+    ProblemExamples.modify(&mut doc);
+    with_response_examples(doc)
+}
+
+/// Copies each referenced schema's example onto the responses that lack one, so every status of
+/// every operation shows an example body.
+fn with_response_examples(doc: Document) -> Document {
+    let mut value = serde_json::to_value(&doc).expect("the document serialises");
+    let examples: serde_json::Map<String, serde_json::Value> = value["components"]["schemas"]
+        .as_object()
+        .map(|schemas| {
+            schemas
+                .iter()
+                .filter_map(|(name, schema)| {
+                    let example = schema
+                        .get("example")
+                        .or_else(|| schema.get("examples")?.get(0))?;
+                    Some((format!("#/components/schemas/{name}"), example.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(paths) = value["paths"].as_object_mut() {
+        for operation in paths
+            .values_mut()
+            .filter_map(|item| item.as_object_mut())
+            .flat_map(|item| item.values_mut())
+        {
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(|r| r.as_object_mut())
+            else {
+                continue;
+            };
+            for content in responses
+                .values_mut()
+                .filter_map(|response| response.get_mut("content")?.as_object_mut())
+                .flat_map(|content| content.values_mut())
+            {
+                let reference = content["schema"]["$ref"].as_str().map(str::to_owned);
+                if content.get("example").is_none()
+                    && let Some(example) = reference.and_then(|r| examples.get(&r))
+                {
+                    content["example"] = example.clone();
+                }
+            }
+        }
+    }
+    serde_json::from_value(value).expect("the document deserialises")
 }
 
 /// The document as the committed `openapi/openapi.json` holds it (pretty, trailing newline).

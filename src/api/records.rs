@@ -48,6 +48,16 @@ pub struct BatchResult {
 
 /// A page of records.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"total": 1, "records": [{
+    "id": 550431, "dataset_id": 100, "title": "Mr", "first_name": "Joe", "last_name": "Blogs",
+    "mobile_phone": "07123456789", "home_phone": null, "work_phone": null,
+    "address1": null, "address2": null, "address3": null, "address4": null, "address5": null,
+    "address6": null, "postcode": null, "notes": null,
+    "outcome_code": 100, "process_type": "New Prospect", "process_date": null,
+    "callback_at": null, "callback_notes": null, "callback_same_time": false,
+    "agent_ref": null, "agent_specific": false, "load_date": "2019-01-07",
+    "source_file": "api_data_100.dat", "urn": null, "vendor_urn": null,
+    "custom": {"company_name": "Company Name", "test_field": null}}]}))]
 pub struct RecordList {
     /// Every match, even those `limit` cut.
     #[schema(example = 1)]
@@ -408,6 +418,9 @@ pub async fn list_dataset_records(
 }
 
 /// Read one record of a dataset.
+///
+/// `404` when the record does not exist or belongs to another dataset. Takes no query
+/// parameters.
 #[utoipa::path(
     tag = "records",
     params(
@@ -537,7 +550,10 @@ pub async fn update_record(
     idempotency.run(&caller.sub, key, false, print, write).await
 }
 
-/// Read the records of a campaign table (every dataset of the campaign).
+/// Read the records of a campaign table.
+///
+/// Every dataset of the campaign is searched. Same filters as a dataset read; a token limited to
+/// datasets only may not use campaign routes.
 #[utoipa::path(
     tag = "campaigns",
     params(
@@ -568,6 +584,8 @@ pub async fn list_campaign_records(
 }
 
 /// Read one record of a campaign table.
+///
+/// `404` when no dataset of the campaign holds the record.
 #[utoipa::path(
     tag = "campaigns",
     params(

@@ -1,0 +1,34 @@
+"""Schemathesis hooks for the ecnow-gateway sandbox run (loaded through SCHEMATHESIS_HOOKS).
+
+One hook, and why: an `Idempotency-Key` names one logical write. The gateway remembers a key
+per caller for 24 h and answers a second, *different* request under the same key with
+`422 idempotency_key_reused` (README, "No duplicate records"). Schemathesis draws header values
+from the document, so it sends the documented example key (and short generated keys such as
+`"0"`) with many different bodies, and then reports the gateway's correct 422 as
+"ST202 schema-valid request rejected". A correct client never does that, so every request that
+carries a *well-formed* key gets a fresh one. Malformed keys (negative tests, e.g. a bare
+`null` or an unquoted token) are sent unchanged: the gateway must still refuse them with 400.
+Every check stays enabled; nothing else is altered.
+"""
+
+import re
+import uuid
+
+import schemathesis
+
+# RFC 8941 sf-string: a quoted string of printable ASCII, `"` and `\` escaped; 1 to 255
+# characters inside the quotes (the gateway's limit).
+_SF_STRING = re.compile(r'^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}"$')
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    headers = case.headers
+    if not headers:
+        return
+    for name in list(headers):
+        if name.lower() != "idempotency-key":
+            continue
+        value = headers[name]
+        if isinstance(value, str) and _SF_STRING.match(value):
+            headers[name] = f'"{uuid.uuid4()}"'
