@@ -61,3 +61,37 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Where the PEM public key comes from: "inline" (auth.publicKeyPem, in a ConfigMap of this chart),
+"secret" or "configMap" (auth.publicKeyFrom, an existing object), or "" for none.
+*/}}
+{{- define "ecnow-gateway.publicKeySource" -}}
+{{- if .Values.auth.publicKeyPem }}inline
+{{- else if .Values.auth.publicKeyFrom.secretName }}secret
+{{- else if .Values.auth.publicKeyFrom.configMapName }}configMap
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret holding GATEWAY_IDEMPOTENCY_REDIS_URL; defaults to the credentials Secret. */}}
+{{- define "ecnow-gateway.redisSecretName" -}}
+{{- default (include "ecnow-gateway.secretName" .) .Values.idempotency.redis.existingSecret.name }}
+{{- end }}
+
+{{/*
+Cross-field rules the schema cannot express (or cannot explain well). `fail` stops helm
+template/install/upgrade; helm lint only logs it.
+*/}}
+{{- define "ecnow-gateway.validate" -}}
+{{- $auth := .Values.auth }}
+{{- if not (or .Values.existingSecret.jwtHs256SecretKey $auth.publicKeyPem $auth.publicKeyFrom.secretName $auth.publicKeyFrom.configMapName $auth.jwksUrl) }}
+{{- fail "no JWT key source: set existingSecret.jwtHs256SecretKey, auth.publicKeyPem, auth.publicKeyFrom or auth.jwksUrl (the gateway refuses to start without one)" }}
+{{- end }}
+{{- $pem := 0 }}
+{{- range (list $auth.publicKeyPem $auth.publicKeyFrom.secretName $auth.publicKeyFrom.configMapName) }}
+{{- if . }}{{ $pem = add1 $pem }}{{ end }}
+{{- end }}
+{{- if gt $pem 1 }}
+{{- fail "auth.publicKeyPem, auth.publicKeyFrom.secretName and auth.publicKeyFrom.configMapName: set at most one (the gateway reads one PEM file)" }}
+{{- end }}
+{{- end }}
