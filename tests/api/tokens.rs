@@ -93,6 +93,11 @@ async fn wrong_api_credentials_answer_503_and_not_ready() {
     assert_eq!(problem["code"], "upstream_unavailable");
     problem_of(app.http.get(app.url("/readyz")).send().await.unwrap(), 503).await;
     assert_eq!(app.emulator().calls().read, 0);
+    let logs = crate::helpers::captured_logs();
+    assert!(
+        logs.contains("ContactNow refused the API credentials"),
+        "an error-level log names the credentials to check"
+    );
 }
 
 #[tokio::test]
