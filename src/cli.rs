@@ -49,6 +49,10 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  ecnow-gateway sandbox                                   # 127.0.0.1:8080, random JWT secret
+  GATEWAY_JWT_HS256_SECRET=$(openssl rand -hex 32) ecnow-gateway sandbox --listen 127.0.0.1:9000
+  CONTACTNOW_FORMAT=xml ecnow-gateway sandbox             # speak XML to the emulator")]
 struct SandboxArgs {
     /// Address to bind.
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
@@ -68,6 +72,11 @@ struct SandboxArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  ecnow-gateway emulator                                   # 127.0.0.1:9090, sandbox/sandbox
+  ecnow-gateway emulator --listen 0.0.0.0:9090 --username api --api-key secret --token-lifetime 30m
+
+Then point a gateway at it: CONTACTNOW_BASE_URL=http://127.0.0.1:9090/ ecnow-gateway serve")]
 struct EmulatorArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1:9090")]
@@ -84,6 +93,12 @@ struct EmulatorArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  ecnow-gateway token                                          # read + write, every dataset, 12 h
+  ecnow-gateway token --sub billing --scope records:read --datasets 100,200 --ttl 30m
+  ecnow-gateway token --sub dialler --tables sandbox_campaign
+
+The secret comes from GATEWAY_JWT_HS256_SECRET (the same one the gateway verifies with).")]
 struct TokenArgs {
     /// The caller's identity (`sub`).
     #[arg(long, default_value = "dev")]

@@ -2,6 +2,7 @@
 //! wiremock upstream. One binary, so linking is paid once.
 
 mod auth;
+mod cli;
 mod faults;
 mod hardening;
 mod helpers;
