@@ -10,6 +10,7 @@
 //! stripped of them before they become an [`Error`].
 
 pub mod breaker;
+pub mod query;
 pub mod wire;
 
 mod token;
@@ -23,8 +24,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::domain::{
-    DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, SearchField, Source,
-    UpdateTarget, filter::TimeField,
+    DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, Source, UpdateTarget,
 };
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -191,24 +191,7 @@ impl ContactNowClient {
         dataset: DatasetId,
         records: &[NewRecord],
     ) -> Result<CreateOutcome, Error> {
-        let dataset_text = dataset.to_string();
-        let rows: Vec<WireRow<'_>> = records
-            .iter()
-            .map(|record| {
-                let mut row = vec![(
-                    Cow::Borrowed("dataset"),
-                    Cow::Borrowed(dataset_text.as_str()),
-                )];
-                row.extend(
-                    record
-                        .values()
-                        .map(|(c, v)| (wire::write_name(c).into(), v.into())),
-                );
-                row.extend(record.custom().map(|(n, v)| (n.as_str().into(), v.into())));
-                WireRow(row)
-            })
-            .collect();
-        let body = WireRow::payload(&rows, self.format);
+        let body = wire::create_payload(dataset, records, self.format);
         let envelope = self.exchange(Action::Create, &[], Some(body)).await?;
         let created = envelope.total.unwrap_or(0);
         let rejected = envelope.bad.unwrap_or(0);
@@ -236,53 +219,7 @@ impl ContactNowClient {
         id: Option<RecordId>,
         filter: &ReadFilter,
     ) -> Result<RecordPage, Error> {
-        let mut args: Vec<(Cow<'_, str>, String)> = Vec::new();
-        match source {
-            Source::Dataset(dataset) => args.push(("dataset".into(), dataset.to_string())),
-            Source::Table(table) => args.push(("table".into(), table.to_string())),
-        }
-        if let Some(id) = id {
-            args.push(("id".into(), id.to_string()));
-        }
-        if !filter.outcomes.is_empty() {
-            let codes: Vec<String> = filter.outcomes.iter().map(u32::to_string).collect();
-            args.push(("outcome".into(), codes.join(",")));
-        }
-        if let Some(mode) = filter.mode {
-            args.push(("mode".into(), mode.name().into()));
-        }
-        if let Some(agent) = &filter.agent {
-            args.push(("agent".into(), agent.clone()));
-        }
-        if let Some(phone) = &filter.phone {
-            args.push(("ddi".into(), phone.as_str().into()));
-        }
-        if let Some(time) = &filter.time {
-            let field = match time.field {
-                TimeField::Callback => "callback",
-                TimeField::ProcessDate => "processdate",
-            };
-            args.push(("timetype".into(), field.into()));
-            let wire_time = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
-            if let Some(from) = &time.from {
-                args.push(("tstart".into(), wire_time(from)));
-            }
-            if let Some(to) = &time.to {
-                args.push(("tstop".into(), wire_time(to)));
-            }
-        }
-        for (field, value) in &filter.search {
-            let name = match field {
-                SearchField::Column(column) => wire::read_name(*column),
-                SearchField::Custom(name) => name.as_str(),
-            };
-            args.push((format!("search[{name}]").into(), value.clone()));
-        }
-        if filter.exact && !filter.search.is_empty() {
-            args.push(("type".into(), "exact".into()));
-        }
-        args.push(("limit".into(), filter.limit.to_string()));
-
+        let args = query::read_arguments(source, id, filter);
         let envelope = self.exchange(Action::Read, &args, None).await?;
         let rows = envelope.list.unwrap_or_default();
         let records = rows
@@ -437,19 +374,13 @@ impl ContactNowClient {
             .slots
             .try_acquire()
             .map_err(|_| Error::UpstreamUnavailable("too many upstream calls in flight".into()))?;
-        let mut url = self.ecnow_url.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("token", token.expose())
-                .append_pair("method", "ecnow_records")
-                .append_pair("action", action.as_str())
-                .append_pair("format", self.format.as_str())
-                .append_pair("raw", "1");
-            for (name, value) in args {
-                query.append_pair(name, value);
-            }
-        }
+        let url = query::ecnow_url(
+            &self.ecnow_url,
+            token.expose(),
+            action.as_str(),
+            self.format,
+            args,
+        );
         let request = match body {
             Some(body) => {
                 let content_type = match self.format {

@@ -11,7 +11,7 @@ use quick_xml::events::Event;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use crate::domain::{Column, Record};
+use crate::domain::{Column, DatasetId, NewRecord, Record};
 use crate::error::Error;
 
 /// The wire format spoken to the upstream (`CONTACTNOW_FORMAT`).
@@ -424,6 +424,26 @@ pub fn record_from_row(row: Row) -> Result<Record, Error> {
         return Err(bad_answer("a row without `id` or `datasetid`"));
     }
     Ok(record)
+}
+
+/// The payload of a `create`: one row per record, `dataset` first, then the standard columns by
+/// their write names in order, then the custom columns.
+pub fn create_payload(dataset: DatasetId, records: &[NewRecord], format: WireFormat) -> Vec<u8> {
+    let dataset = dataset.to_string();
+    let rows: Vec<WireRow<'_>> = records
+        .iter()
+        .map(|record| {
+            let mut row = vec![(Cow::Borrowed("dataset"), Cow::Borrowed(dataset.as_str()))];
+            row.extend(
+                record
+                    .values()
+                    .map(|(c, v)| (write_name(c).into(), v.into())),
+            );
+            row.extend(record.custom().map(|(n, v)| (n.as_str().into(), v.into())));
+            WireRow(row)
+        })
+        .collect();
+    WireRow::payload(&rows, format)
 }
 
 /// One record of a write payload: upstream names and string values, in order.

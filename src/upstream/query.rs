@@ -1,0 +1,171 @@
+//! The `ecnow.php` query string: every argument appended through form encoding, so no value can
+//! add, remove or change an argument.
+
+use std::borrow::Cow;
+
+use url::Url;
+
+use super::wire::{self, WireFormat};
+use crate::domain::{ReadFilter, RecordId, SearchField, Source, filter::TimeField};
+
+/// The URL of one `ecnow.php` call: the common arguments, then `args` in order.
+pub fn ecnow_url(
+    base: &Url,
+    token: &str,
+    action: &str,
+    format: WireFormat,
+    args: &[(Cow<'_, str>, String)],
+) -> Url {
+    let mut url = base.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("token", token)
+            .append_pair("method", "ecnow_records")
+            .append_pair("action", action)
+            .append_pair("format", format.as_str())
+            .append_pair("raw", "1");
+        for (name, value) in args {
+            query.append_pair(name, value);
+        }
+    }
+    url
+}
+
+/// The arguments of a `read`: the source, then each filter in the upstream's terms.
+pub fn read_arguments(
+    source: &Source,
+    id: Option<RecordId>,
+    filter: &ReadFilter,
+) -> Vec<(Cow<'static, str>, String)> {
+    let mut args: Vec<(Cow<'static, str>, String)> = Vec::new();
+    match source {
+        Source::Dataset(dataset) => args.push(("dataset".into(), dataset.to_string())),
+        Source::Table(table) => args.push(("table".into(), table.to_string())),
+    }
+    if let Some(id) = id {
+        args.push(("id".into(), id.to_string()));
+    }
+    if !filter.outcomes.is_empty() {
+        let codes: Vec<String> = filter.outcomes.iter().map(u32::to_string).collect();
+        args.push(("outcome".into(), codes.join(",")));
+    }
+    if let Some(mode) = filter.mode {
+        args.push(("mode".into(), mode.name().into()));
+    }
+    if let Some(agent) = &filter.agent {
+        args.push(("agent".into(), agent.clone()));
+    }
+    if let Some(phone) = &filter.phone {
+        args.push(("ddi".into(), phone.as_str().into()));
+    }
+    if let Some(time) = &filter.time {
+        let field = match time.field {
+            TimeField::Callback => "callback",
+            TimeField::ProcessDate => "processdate",
+        };
+        args.push(("timetype".into(), field.into()));
+        let wire_time = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+        if let Some(from) = &time.from {
+            args.push(("tstart".into(), wire_time(from)));
+        }
+        if let Some(to) = &time.to {
+            args.push(("tstop".into(), wire_time(to)));
+        }
+    }
+    for (field, value) in &filter.search {
+        let name = match field {
+            SearchField::Column(column) => wire::read_name(*column),
+            SearchField::Custom(name) => name.as_str(),
+        };
+        args.push((format!("search[{name}]").into(), value.clone()));
+    }
+    if filter.exact && !filter.search.is_empty() {
+        args.push(("type".into(), "exact".into()));
+    }
+    args.push(("limit".into(), filter.limit.to_string()));
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DatasetId, NewRecord};
+    use crate::upstream::wire;
+    use proptest::prelude::*;
+
+    fn keys(url: &Url) -> Vec<String> {
+        url.query_pairs().map(|(k, _)| k.into_owned()).collect()
+    }
+
+    fn base() -> Url {
+        Url::parse("https://api-106.dxi.eu/ecnow.php").unwrap()
+    }
+
+    proptest! {
+        /// Whatever a caller searches for, the argument names sent are the expected ones and
+        /// every value arrives unchanged.
+        #[test]
+        fn search_values_never_change_the_arguments(last in "\\PC{1,60}", custom in "\\PC{1,60}", agent in "[A-Za-z0-9_.-]{1,20}") {
+            let query = format!(
+                "agent={}&search[last_name]={}&search[company_name]={}&match=exact",
+                urlencode(&agent), urlencode(&last), urlencode(&custom)
+            );
+            let filter = ReadFilter::parse_query(&query).unwrap();
+            let source = Source::Dataset(DatasetId::try_from(100).unwrap());
+            let url = ecnow_url(&base(), "t0k3n", "read", WireFormat::Json, &read_arguments(&source, None, &filter));
+            prop_assert_eq!(keys(&url), [
+                "token", "method", "action", "format", "raw", "dataset", "agent",
+                "search[LastName]", "search[company_name]", "type", "limit",
+            ]);
+            let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            prop_assert_eq!(&pairs[0].1, "t0k3n");
+            prop_assert_eq!(&pairs[2].1, "read");
+            prop_assert_eq!(&pairs[6].1, &agent);
+            prop_assert_eq!(&pairs[7].1, &last);
+            prop_assert_eq!(&pairs[8].1, &custom);
+        }
+
+        /// Record values travel in the body only, and come back out of it unchanged, in JSON and
+        /// in XML.
+        #[test]
+        fn record_values_survive_the_payload(name in "\\PC{0,80}", notes in "[\\PC\n\t]{0,200}", company in "\\PC{0,40}") {
+            let body = serde_json::json!({"first_name": name, "notes": notes, "mobile_phone": "07123456789",
+                                          "custom": {"company_name": company}});
+            let Ok(records) = NewRecord::parse_body(&body) else { return Ok(()) };
+            let dataset = DatasetId::try_from(100).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&wire::create_payload(dataset, &records, WireFormat::Json)).unwrap();
+            let row = json[0].as_object().unwrap();
+            for (key, value) in [("firstname", &name), ("notes", &notes), ("company_name", &company)] {
+                if !value.is_empty() {
+                    prop_assert_eq!(row[key].as_str(), Some(value.as_str()));
+                }
+            }
+            prop_assert_eq!(row["dataset"].as_str(), Some("100"));
+            let xml = wire::create_payload(dataset, &records, WireFormat::Xml);
+            let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
+            let mut text = String::new();
+            let mut elements = 0;
+            loop {
+                match reader.read_event().unwrap() {
+                    quick_xml::events::Event::Start(_) => elements += 1,
+                    quick_xml::events::Event::Text(t) => text.push_str(&t.decode().unwrap()),
+                    quick_xml::events::Event::GeneralRef(r) => {
+                        let name = r.decode().unwrap();
+                        text.push(match name.as_ref() { "amp" => '&', "lt" => '<', "gt" => '>', "quot" => '"', "apos" => '\'', _ => panic!("{name}") });
+                    }
+                    quick_xml::events::Event::Eof => break,
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(elements, 2 + row.len(), "easycall, ecnow_records and one element per field");
+            for value in [&name, &notes, &company] {
+                prop_assert!(text.contains(value.as_str()));
+            }
+        }
+    }
+
+    fn urlencode(value: &str) -> String {
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    }
+}
