@@ -176,6 +176,14 @@ enum Entry {
 }
 
 impl Entry {
+    fn state_name(&self) -> &'static str {
+        match self {
+            Entry::InFlight { .. } => "in_flight",
+            Entry::Done { .. } => "done",
+            Entry::Unknown { .. } => "unknown",
+        }
+    }
+
     fn fingerprint(&self) -> &str {
         match self {
             Entry::InFlight { fingerprint }
@@ -277,7 +285,7 @@ impl Idempotency {
         };
         let store_key = format!("ecnow-gateway:idem:{}:{}", hex(sub), hex(&key));
         if let Some(existing) = self.reserve(&store_key, &fingerprint).await? {
-            tracing::info!(state = ?std::mem::discriminant(&existing), "idempotency key seen before");
+            tracing::info!(state = existing.state_name(), "idempotency key seen before");
             return existing
                 .verdict(&fingerprint)
                 .map(|reply| reply.response(true));
