@@ -29,8 +29,8 @@ pub async fn healthz() -> HttpResponse {
 
 /// The gateway can serve.
 ///
-/// `200` when it is not draining and an upstream token is held or can be obtained now; `503`
-/// otherwise. For readiness probes.
+/// `200` when it is not draining, the upstream is not known to be down (circuit breaker open),
+/// and an upstream token is held or can be obtained now; `503` otherwise. For readiness probes.
 #[utoipa::path(
     tag = "operations",
     responses(
@@ -45,6 +45,9 @@ pub async fn readyz(
 ) -> Result<HttpResponse, Error> {
     if lifecycle.is_draining() {
         return Err(Error::UpstreamUnavailable("draining".into()));
+    }
+    if client.upstream_known_down() {
+        return Err(Error::UpstreamUnavailable("circuit breaker open".into()));
     }
     if !client.holds_token() {
         client.ensure_token().await.map_err(|error| match error {

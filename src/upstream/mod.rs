@@ -179,6 +179,11 @@ impl ContactNowClient {
         self.tokens.holds_token()
     }
 
+    /// Whether the circuit breaker is open: the upstream is known to be unreachable now.
+    pub fn upstream_known_down(&self) -> bool {
+        self.breaker.state_code() == 1
+    }
+
     /// Makes sure a token is held, fetching one if needed.
     pub async fn ensure_token(&self) -> Result<(), Error> {
         self.token().await.map(|_| ())
