@@ -28,6 +28,7 @@ from ecnow_gateway_client.api.records import (
 )
 from ecnow_gateway_client.models import (
     CreatedRecord,
+    ListDatasetRecordsMatch,
     NewRecordBody,
     Problem,
     Record,
@@ -168,7 +169,7 @@ def run(base_url: str, token: str) -> None:
                 f"{list(inspect.signature(list_dataset_records.sync_detailed).parameters)}"
             )
         page = expect(
-            list_dataset_records.sync_detailed(DATASET, client=client, limit=5, match="exact", **{kw: new_last_name}),
+            list_dataset_records.sync_detailed(DATASET, client=client, limit=5, match=ListDatasetRecordsMatch.EXACT, **{kw: new_last_name}),
             HTTPStatus.OK,
             RecordList,
             "list with search",
