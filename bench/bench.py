@@ -50,11 +50,12 @@ STAMPEDE = env_int("BENCH_STAMPEDE", 1000)
 STARTS = env_int("BENCH_STARTS", 5)
 BATCH_TOTAL = env_int("BENCH_BATCH_RECORDS", 10_000)
 BATCH_SIZE = env_int("BENCH_BATCH_SIZE", 500)
+BATCH_REPEAT = env_int("BENCH_BATCH_REPEAT", 5)  # timed 10,000-record rounds per side and run
 NPROC = os.cpu_count() or 1
 PIN = os.environ.get("BENCH_PIN", "1") != "0" and NPROC >= 2
 # Pinned: the load generator alone on CPU 0, the gateway and the emulator on the others.
 LOADGEN_CPUS = "0" if PIN else None
-SERVER_CPUS = f"1-{NPROC - 1}" if PIN else None
+SERVER_CPUS = ("1" if NPROC == 2 else f"1-{NPROC - 1}") if PIN else None
 
 TARGETS = {
     "read_ratio": (">=", 0.60),
@@ -223,6 +224,14 @@ class Stack:
 # ---------------------------------------------------------------- load runs
 
 
+def system_busy_seconds():
+    """CPU time all CPUs spent busy since boot (from /proc/stat), in seconds."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / TICK
+
+
 def wrk_run(url, conns, seconds, method="GET", body=None, auth=None, watch=()):
     """One bounded wrk run; returns its summary plus the CPU use of the watched processes."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -238,6 +247,7 @@ def wrk_run(url, conns, seconds, method="GET", body=None, auth=None, watch=()):
                       "--timeout", "10s", "-s", str(WRK_LUA), url], LOADGEN_CPUS)
         before = {p.name: p.cpu_seconds() for p in watch}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy = system_busy_seconds()
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         peak_hwm = {}
@@ -247,6 +257,7 @@ def wrk_run(url, conns, seconds, method="GET", body=None, auth=None, watch=()):
             time.sleep(0.2)
         wall = time.perf_counter() - started
         after = {p.name: p.cpu_seconds() for p in watch}
+        busy = system_busy_seconds() - busy
         reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
         wrk_cpu = (reaped.ru_utime + reaped.ru_stime) - (children.ru_utime + children.ru_stime)
         output = proc.stdout.read().decode(errors="replace")
@@ -258,6 +269,9 @@ def wrk_run(url, conns, seconds, method="GET", body=None, auth=None, watch=()):
     result["rps"] = ok / seconds_run
     result["cpu_pct"] = {name: 100.0 * (after[name] - before[name]) / wall for name in after}
     result["cpu_pct"]["wrk"] = 100.0 * wrk_cpu / wall
+    ours = wrk_cpu + sum(after[name] - before[name] for name in after)
+    # CPU used by processes other than ours during the run (other work on a shared machine).
+    result["cpu_pct"]["other_processes"] = max(0.0, 100.0 * (busy - ours) / wall)
     result["cpu_us_per_request"] = {
         name: 1e6 * (after[name] - before[name]) / max(result["requests"], 1) for name in after
     }
@@ -375,7 +389,8 @@ def memory(stack):
     idle_rss = stack.gateway.status_kib("VmRSS")
     idle_hwm = stack.gateway.status_kib("VmHWM")
     url = f"http://{HOST}:{stack.gw_port}{READ_PATH_GW}"
-    result = wrk_run(url, MEM_CONNS, DURATION, auth=stack.jwt, watch=[stack.gateway])
+    result = wrk_run(url, MEM_CONNS, DURATION, auth=stack.jwt,
+                     watch=[stack.emulator, stack.gateway])
     peak = stack.gateway.status_kib("VmHWM")
     after_rss = stack.gateway.status_kib("VmRSS")
     log(f"memory: idle RSS {idle_rss / 1024:.1f} MiB, peak (VmHWM) at {MEM_CONNS} connections "
@@ -410,6 +425,7 @@ def batch(stack):
         port = stack.gw_port if target == "gateway" else stack.emu_port
         conn = http.client.HTTPConnection(HOST, port, timeout=60)
         created = 0
+        cpu = {p.name: p.cpu_seconds() for p in (stack.gateway, stack.emulator)}
         started = time.perf_counter()
         for _ in range(chunks):
             if target == "gateway":
@@ -426,20 +442,38 @@ def batch(stack):
                     raise RuntimeError(f"emulator batch answered {status}: {body[:300]!r}")
                 created += int(answer["total"])
         elapsed = time.perf_counter() - started
+        for p in (stack.gateway, stack.emulator):
+            cpu_us[target][p.name] += 1e6 * (p.cpu_seconds() - cpu[p.name])
+        cpu_us[target]["records"] += created
         conn.close()
         if created != chunks * BATCH_SIZE:
             raise RuntimeError(f"{target} batch created {created} of {chunks * BATCH_SIZE}")
         return created / elapsed
 
+    cpu_us = {t: {"gateway": 0.0, "emulator": 0.0, "records": 0} for t in ("direct", "gateway")}
+
     runs = []
     for i in range(RUNS):
-        order = ["direct", "gateway"] if i % 2 == 0 else ["gateway", "direct"]
-        rates = {target: one(target) for target in order}
+        # Short rounds (tens of ms): alternate the sides and take the median of each.
+        samples = {"direct": [], "gateway": []}
+        for j in range(BATCH_REPEAT):
+            order = ["direct", "gateway"] if (i + j) % 2 == 0 else ["gateway", "direct"]
+            for target in order:
+                samples[target].append(one(target))
+        rates = {t: statistics.median(v) for t, v in samples.items()}
         rates["ratio"] = rates["gateway"] / rates["direct"]
+        rates["samples"] = samples
         log(f"batch run {i + 1}: direct {rates['direct']:.0f} rec/s, gateway "
-            f"{rates['gateway']:.0f} rec/s, ratio {rates['ratio']:.3f}")
+            f"{rates['gateway']:.0f} rec/s, ratio {rates['ratio']:.3f} "
+            f"(median of {BATCH_REPEAT} rounds of {chunks * BATCH_SIZE} records each)")
         runs.append(rates)
+    per_record = {t: {name: v[name] / max(v["records"], 1) for name in ("gateway", "emulator")}
+                  for t, v in cpu_us.items()}
+    log(f"batch CPU per record through the gateway: gateway {per_record['gateway']['gateway']:.2f} us, "
+        f"emulator {per_record['gateway']['emulator']:.2f} us (direct: emulator "
+        f"{per_record['direct']['emulator']:.2f} us)")
     return {"records": chunks * BATCH_SIZE, "batch_size": BATCH_SIZE, "runs": runs,
+            "cpu_us_per_record": per_record,
             "direct_rps": statistics.median(r["direct"] for r in runs),
             "gateway_rps": statistics.median(r["gateway"] for r in runs),
             "ratio": statistics.median(r["ratio"] for r in runs)}
@@ -462,7 +496,7 @@ def machine():
         if line.startswith("MemTotal:"):
             mem_kib = int(line.split()[1])
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
-    return {"nproc": NPROC, "cpu_model": model, "mem_gib": round(mem_kib / 1048576, 1),
+    return {"nproc": NPROC, "cpu_model": model, "loadavg_at_start": open("/proc/loadavg").read().split()[:3], "mem_gib": round(mem_kib / 1048576, 1),
             "kernel": platform.release(), "wrk": wrk_version.strip(),
             "binary": str(BIN), "binary_mtime": time.ctime(BIN.stat().st_mtime)}
 
@@ -475,29 +509,40 @@ def judge(key, value):
 
 def bottleneck_notes(runs):
     notes = []
-    last = runs[-1]
     for scenario in ("read_c64", "create_c64", "read_c1"):
-        d, g = last[scenario]["direct"], last[scenario]["gateway"]
+        # The run least disturbed by other processes on the machine speaks for the scenario.
+        quiet = min(range(len(runs)), key=lambda i: sum(
+            runs[i][scenario][t]["cpu_pct"]["other_processes"] for t in ("direct", "gateway")))
+        d, g = runs[quiet][scenario]["direct"], runs[quiet][scenario]["gateway"]
         emu_d, emu_g = d["cpu_pct"]["emulator"], g["cpu_pct"]["emulator"]
         gw = g["cpu_pct"]["gateway"]
         wrk_d, wrk_g = d["cpu_pct"]["wrk"], g["cpu_pct"]["wrk"]
-        line = (f"{scenario}: direct run: emulator {emu_d:.0f}% / wrk {wrk_d:.0f}% of a core; "
+        line = (f"{scenario} (run {quiet + 1}): direct run: emulator {emu_d:.0f}% / wrk {wrk_d:.0f}% of a core; "
                 f"gateway run: gateway {gw:.0f}% + emulator {emu_g:.0f}% / wrk {wrk_g:.0f}%; "
                 f"CPU per request: gateway {g['cpu_us_per_request']['gateway']:.0f} us, emulator "
                 f"{g['cpu_us_per_request']['emulator']:.0f} us.")
         server_cores = (NPROC - 1) if PIN else NPROC
+        gw_req = g["cpu_us_per_request"]["gateway"]
+        emu_req = g["cpu_us_per_request"]["emulator"]
         if emu_d >= 90:
-            line += " Direct run: the emulator is the bottleneck (≥90% of a core)."
+            line += " Direct run: the emulator is the bottleneck (>=90% of a core)."
+        if emu_g >= 90 and emu_g > gw:
+            line += " Gateway run: the emulator is the bottleneck (>=90% of a core)."
+        elif gw_req > emu_req:
+            line += (f" Gateway run: the emulator is not the bottleneck; the gateway spends "
+                     f"{gw_req / max(emu_req, 1e-9):.1f}x the emulator's CPU per request.")
         if PIN and gw + emu_g >= 90 * server_cores:
-            line += (f" Gateway run: the server CPU{'s' if server_cores > 1 else ''} "
-                     f"({SERVER_CPUS}) shared by gateway and emulator are saturated.")
-        elif emu_g >= 90 and gw < emu_g:
-            line += " Gateway run: the emulator is the bottleneck."
-        elif gw >= 90:
-            line += " Gateway run: the gateway is the bottleneck."
+            line += (f" The server CPU ({SERVER_CPUS}) shared by gateway and emulator is "
+                     f"saturated.")
         if max(wrk_d, wrk_g) >= 90:
             line += " wrk reached ≥90% of a core: the load generator may limit the figures."
         notes.append(line)
+    other = [r[s][t]["cpu_pct"]["other_processes"] for r in runs
+             for s in ("read_c64", "read_c1", "create_c64") for t in ("direct", "gateway")]
+    notes.append(f"other processes on this machine used {statistics.median(other):.0f}% of a core "
+                 f"(median; max {max(other):.0f}%) during the measured load runs"
+                 + (": the figures are disturbed by other work, rerun on a quiet machine."
+                    if max(other) >= 20 else "."))
     return notes
 
 
@@ -547,6 +592,14 @@ def main():
             "create_direct_rps": med(lambda r: r["create_c64"]["direct"]["rps"]),
             "create_gateway_rps": med(lambda r: r["create_c64"]["gateway"]["rps"]),
             "create_ratio": med(lambda r: r["create_c64"]["ratio"]),
+            "gateway_cpu_us_per_read": med(
+                lambda r: r["read_c64"]["gateway"]["cpu_us_per_request"]["gateway"]),
+            "emulator_cpu_us_per_read": med(
+                lambda r: r["read_c64"]["direct"]["cpu_us_per_request"]["emulator"]),
+            "gateway_cpu_us_per_create": med(
+                lambda r: r["create_c64"]["gateway"]["cpu_us_per_request"]["gateway"]),
+            "emulator_cpu_us_per_create": med(
+                lambda r: r["create_c64"]["direct"]["cpu_us_per_request"]["emulator"]),
         }
         for c in ("c1", "c64"):
             for p in ("p50", "p99"):
@@ -567,7 +620,17 @@ def main():
             "batch_direct_rps": results["batch"]["direct_rps"],
             "batch_gateway_rps": results["batch"]["gateway_rps"],
             "batch_ratio": results["batch"]["ratio"],
+            "batch_gateway_cpu_us_per_record":
+                results["batch"]["cpu_us_per_record"]["gateway"]["gateway"],
+            "batch_emulator_cpu_us_per_record":
+                results["batch"]["cpu_us_per_record"]["gateway"]["emulator"],
         })
+        refused = {k: v for k, v in results["stampede"]["statuses"].items() if k != "200"}
+        if refused:
+            results["bottleneck"].append(
+                f"stampede: {sum(refused.values())} of {STAMPEDE} cold concurrent requests were "
+                f"not answered 200 ({refused}); 503 here is the gateway's upstream concurrency "
+                f"cap (CONTACTNOW_MAX_CONCURRENCY, default 256, refused at once, not queued).")
     finally:
         stack.stop()
     results["summary"] = summary
@@ -587,6 +650,10 @@ def print_table(results):
         (f"create throughput ratio, {CONNS} conns (median of {n})",
          f"{s['create_ratio']:.3f}  ({s['create_gateway_rps']:.0f} / {s['create_direct_rps']:.0f} req/s)",
          ">= 0.60", v["create_ratio"]),
+        (f"CPU per read / create, {CONNS} conns: gateway vs emulator",
+         f"{s['gateway_cpu_us_per_read']:.0f} / {s['gateway_cpu_us_per_create']:.0f} us vs "
+         f"{s['emulator_cpu_us_per_read']:.0f} / {s['emulator_cpu_us_per_create']:.0f} us",
+         "-", "info"),
         (f"added p50, 1 conn (median of {n})",
          f"{s['added_p50_c1_us']:.0f} us  ({s['gateway_p50_c1_us']:.0f} - {s['direct_p50_c1_us']:.0f})",
          "<= 100 us", v["added_p50_c1_us"]),
@@ -610,6 +677,9 @@ def print_table(results):
         (f"batch ratio, {BATCH_TOTAL} records in arrays of {BATCH_SIZE} (median of {n})",
          f"{s['batch_ratio']:.3f}  ({s['batch_gateway_rps']:.0f} / {s['batch_direct_rps']:.0f} rec/s)",
          ">= 0.95", v["batch_ratio"]),
+        ("batch CPU per record: gateway vs emulator",
+         f"{s['batch_gateway_cpu_us_per_record']:.2f} us vs "
+         f"{s['batch_emulator_cpu_us_per_record']:.2f} us", "-", "info"),
     ]
     widths = [max(len(str(r[i])) for r in rows + [("metric", "measured", "target", "")])
               for i in range(4)]
@@ -617,7 +687,8 @@ def print_table(results):
     print()
     print(f"machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_gib']} GiB, Linux {m['kernel']}; "
           f"{m['wrk']}")
-    print(f"pinning: {results['config']['pinning']}")
+    print(f"pinning: {results['config']['pinning']}; load average at start "
+          f"{' '.join(m['loadavg_at_start'])}")
     print()
     print(line(("metric", "measured", "target", "")))
     print(line(tuple("-" * w for w in widths)))
