@@ -176,8 +176,23 @@ impl Jwks {
 /// Verifies bearer tokens.
 pub struct Authenticator {
     sources: Vec<KeySource>,
-    settings: AuthSettings,
+    /// One prepared `Validation` per asymmetric or HMAC algorithm a key may pin.
+    validations: HashMap<Algorithm, Validation>,
 }
+
+/// The algorithms a key source may pin.
+const ALGORITHMS: [Algorithm; 10] = [
+    Algorithm::HS256,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
 
 /// A permission carried in the `scope` claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -267,9 +282,13 @@ impl Authenticator {
         if sources.is_empty() {
             return Err("GATEWAY_JWT_HS256_SECRET: a JWT key source is required (or GATEWAY_JWT_PUBLIC_KEY_FILE, GATEWAY_JWT_JWKS_URL)".into());
         }
+        let validations = ALGORITHMS
+            .into_iter()
+            .map(|algorithm| (algorithm, validation(settings, algorithm)))
+            .collect();
         Ok(Self {
             sources,
-            settings: settings.clone(),
+            validations,
         })
     }
 
@@ -289,22 +308,6 @@ impl Authenticator {
         }
     }
 
-    fn validation(&self, algorithm: Algorithm) -> Validation {
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        match &self.settings.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
-        }
-        if let Some(issuer) = &self.settings.issuer {
-            validation.set_issuer(&[issuer]);
-        }
-        validation
-    }
-
     /// Verifies a bearer token and returns its caller; the error is a reason for the log.
     pub async fn verify(&self, token: &str) -> Result<Caller, String> {
         if token.len() > MAX_TOKEN_BYTES {
@@ -321,28 +324,54 @@ impl Authenticator {
                 "token names its own key (jku/x5u/jwk/x5c); never fetched or trusted".into(),
             );
         }
-        let mut last_error = format!("no configured key verifies {:?}", header.alg);
+        let mut last_error = None;
         for source in &self.sources {
-            let candidate = match source {
-                KeySource::Hs256(key) => Some((key.clone(), Algorithm::HS256)),
-                KeySource::PublicKey(key, algorithm) => Some((key.clone(), *algorithm)),
-                KeySource::Jwks(jwks) => match &header.kid {
-                    Some(kid) => jwks.key_refetching(kid).await,
-                    None => None,
-                },
+            let fetched;
+            let (key, algorithm) = match source {
+                KeySource::Hs256(key) => (key, Algorithm::HS256),
+                KeySource::PublicKey(key, algorithm) => (key, *algorithm),
+                KeySource::Jwks(jwks) => {
+                    let Some(kid) = &header.kid else { continue };
+                    let Some(found) = jwks.key_refetching(kid).await else {
+                        continue;
+                    };
+                    fetched = found;
+                    (&fetched.0, fetched.1)
+                }
             };
-            let Some((key, algorithm)) =
-                candidate.filter(|(_, algorithm)| *algorithm == header.alg)
-            else {
+            if algorithm != header.alg {
+                continue;
+            }
+            let Some(validation) = self.validations.get(&algorithm) else {
                 continue;
             };
-            match jsonwebtoken::decode::<Claims>(token, &key, &self.validation(algorithm)) {
+            match jsonwebtoken::decode::<Claims>(token, key, validation) {
                 Ok(data) => return Caller::from_claims(data.claims),
-                Err(e) => last_error = format!("token rejected: {e}"),
+                Err(e) => last_error = Some(e),
             }
         }
-        Err(last_error)
+        Err(match last_error {
+            Some(error) => format!("token rejected: {error}"),
+            None => format!("no configured key verifies {:?}", header.alg),
+        })
     }
+}
+
+/// The checks of a token signed with `algorithm`.
+fn validation(settings: &AuthSettings, algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECONDS;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp", "sub"]);
+    match &settings.audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
+    if let Some(issuer) = &settings.issuer {
+        validation.set_issuer(&[issuer]);
+    }
+    validation
 }
 
 /// Reads a PEM public key and the one algorithm it verifies.

@@ -266,12 +266,13 @@ impl Idempotency {
 
     /// Runs `write` at most once per (caller, key, fingerprint); see the module docs.
     /// `is_create` applies the `required` setting.
+    /// `fingerprint` is only computed when the request carries a key.
     pub async fn run<F>(
         &self,
         sub: &str,
         key: IdempotencyKey,
         is_create: bool,
-        fingerprint: String,
+        fingerprint: impl FnOnce() -> String,
         write: F,
     ) -> Result<HttpResponse, Error>
     where
@@ -284,6 +285,7 @@ impl Idempotency {
             return write.await.map(|reply| reply.response(false));
         };
         let store_key = format!("ecnow-gateway:idem:{}:{}", hex(sub), hex(&key));
+        let fingerprint = fingerprint();
         if let Some(existing) = self.reserve(&store_key, &fingerprint).await? {
             tracing::info!(state = existing.state_name(), "idempotency key seen before");
             return existing

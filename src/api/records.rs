@@ -300,7 +300,7 @@ pub async fn create_records(
     let dataset = DatasetId::parse("dataset", &dataset)?;
     caller.require_dataset(dataset)?;
     let records = NewRecord::parse_body(&body.0)?;
-    let print = fingerprint("POST", request.path(), &body.0);
+    let print = || fingerprint("POST", request.path(), &body.0);
     let write = async {
         match body.0.is_object() {
             true => create_one(&client, dataset, &records).await,
@@ -494,7 +494,7 @@ pub async fn update_dataset_record(
     let id = RecordId::parse("id", &path.1)?;
     caller.require_dataset(dataset)?;
     let patch = RecordPatch::parse_body(&body.0, false)?;
-    let print = fingerprint("PATCH", request.path(), &body.0);
+    let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
     idempotency.run(&caller.sub, key, false, print, write).await
 }
@@ -545,7 +545,7 @@ pub async fn update_record(
         UpdateTarget::Dataset(dataset) => caller.require_dataset(*dataset)?,
         UpdateTarget::Table(table) => caller.require_table(table)?,
     }
-    let print = fingerprint("PATCH", request.path(), &body.0);
+    let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, target, &patch);
     idempotency.run(&caller.sub, key, false, print, write).await
 }

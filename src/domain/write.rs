@@ -209,9 +209,9 @@ impl NewRecord {
         let mut custom = BTreeMap::new();
         let mut phone_given = false;
         for (name, value) in object {
-            let field = format!("{prefix}{name}");
+            let field = || format!("{prefix}{name}");
             if name == "custom" {
-                parse_custom(value, &field, &mut errors, |name, value| {
+                parse_custom(value, &field(), &mut errors, |name, value| {
                     if let Some(value) = value {
                         custom.insert(name, value);
                     }
@@ -222,15 +222,15 @@ impl NewRecord {
                 Some(column) => match parse_value(column, value) {
                     Err(message) if column.is_phone() => {
                         phone_given = true;
-                        errors.push(FieldError::new(field, message));
+                        errors.push(FieldError::new(field(), message));
                     }
                     Ok(Some(text)) => {
                         values.insert(column, text);
                     }
                     Ok(None) => {}
-                    Err(message) => errors.push(FieldError::new(field, message)),
+                    Err(message) => errors.push(FieldError::new(field(), message)),
                 },
-                None => errors.push(FieldError::new(field, unknown_field_message(name, false))),
+                None => errors.push(FieldError::new(field(), unknown_field_message(name, false))),
             }
         }
         if !phone_given && !values.keys().any(|column| column.is_phone()) {
@@ -436,10 +436,11 @@ fn parse_custom(
         return;
     };
     for (name, value) in object {
-        let path = format!("{field}.{name}");
         match (CustomFieldName::parse(name), text(value, MAX_TEXT)) {
             (Ok(name), Ok(value)) => accept(name, value),
-            (Err(message), _) | (_, Err(message)) => errors.push(FieldError::new(path, message)),
+            (Err(message), _) | (_, Err(message)) => {
+                errors.push(FieldError::new(format!("{field}.{name}"), message));
+            }
         }
     }
 }

@@ -120,12 +120,12 @@ struct Fields {
     list: Option<Vec<Row>>,
 }
 
-fn scalar(value: &Value) -> Result<Option<String>, Error> {
+fn scalar(value: Value) -> Result<Option<String>, Error> {
     match value {
         Value::Null => Ok(None),
-        Value::String(text) => Ok(Some(text.clone())),
+        Value::String(text) => Ok(Some(text)),
         Value::Number(number) => Ok(Some(number.to_string())),
-        Value::Bool(flag) => Ok(Some(if *flag { "1" } else { "0" }.into())),
+        Value::Bool(flag) => Ok(Some(if flag { "1" } else { "0" }.into())),
         _ => Err(bad_answer("a nested value where a scalar belongs")),
     }
 }
@@ -151,7 +151,7 @@ fn json_fields(body: &[u8]) -> Result<Fields, Error> {
                 .map(|item| match item {
                     Value::Object(row) => row
                         .into_iter()
-                        .map(|(name, value)| Ok((name, scalar(&value)?)))
+                        .map(|(name, value)| Ok((name, scalar(value)?)))
                         .collect::<Result<Row, Error>>(),
                     _ => Err(bad_answer("a `list` item is not an object")),
                 })
@@ -160,7 +160,7 @@ fn json_fields(body: &[u8]) -> Result<Fields, Error> {
         } else {
             fields
                 .scalars
-                .insert(name.to_ascii_lowercase(), scalar(&value)?);
+                .insert(name.to_ascii_lowercase(), scalar(value)?);
         }
     }
     Ok(fields)
@@ -313,13 +313,33 @@ fn column_of(name: &str) -> Option<Column> {
         .find(|column| read_name(*column).eq_ignore_ascii_case(name))
 }
 
+/// `YYYY-MM-DD HH:MM:SS`, read by position (the upstream's one datetime format).
+fn fixed_datetime(value: &str) -> Option<NaiveDateTime> {
+    let b = value.as_bytes();
+    let shaped = b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shaped {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| value.get(range)?.parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?.and_hms_opt(
+        number(11..13)?,
+        number(14..16)?,
+        number(17..19)?,
+    )
+}
+
 fn parse_datetime(value: &str, column: Column) -> Result<Option<NaiveDateTime>, Error> {
     if value.starts_with("0000-00-00") {
         return Ok(None);
     }
-    NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S")
+    fixed_datetime(value)
         .map(Some)
-        .map_err(|_| bad_answer(format!("`{}` is not a datetime", read_name(column))))
+        .ok_or_else(|| bad_answer(format!("`{}` is not a datetime", read_name(column))))
 }
 
 fn parse_number<T: std::str::FromStr>(value: &str, column: Column) -> Result<T, Error> {
