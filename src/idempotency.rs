@@ -147,6 +147,8 @@ impl FromRequest for IdempotencyKey {
         let mut values = request.headers().get_all(KEY_HEADER);
         ready(match (values.next(), values.next()) {
             (None, _) => Ok(Self(None)),
+            // An empty header is no key (some clients send optional headers empty).
+            (Some(value), None) if value.is_empty() => Ok(Self(None)),
             (Some(value), None) => {
                 IdempotencyKey::parse(value.as_bytes()).map(|key| Self(Some(key)))
             }

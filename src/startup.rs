@@ -100,9 +100,12 @@ impl Application {
                 .into_utoipa_app()
                 .configure(api::routes)
                 .split_for_parts();
-            app.service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/openapi.json", document.clone()))
-                .route("/swagger-ui", web::get().to(swagger_redirect))
-                .default_service(web::to(api::fallback))
+            app.service(
+                SwaggerUi::new("/swagger-ui/{_:.*}")
+                    .external_url_unchecked("/openapi.json", document.clone()),
+            )
+            .route("/swagger-ui", web::get().to(swagger_redirect))
+            .default_service(web::to(api::fallback))
         })
         .shutdown_timeout(DRAIN_SECONDS)
         .disable_signals();

@@ -102,21 +102,24 @@ impl Modify for ProblemExamples {
     }
 }
 
-/// The full document: the fixed parts and every route registered by [`super::routes`].
-pub fn document() -> Document {
+/// The full document: the fixed parts, every route registered by [`super::routes`], examples
+/// for every response, and the request constraints the derives cannot express.
+pub fn document() -> serde_json::Value {
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(super::routes)
         .split_for_parts();
     ProblemExamples.modify(&mut doc);
-    with_response_examples(doc)
+    let mut value = serde_json::to_value(&doc).expect("the document serialises");
+    add_response_examples(&mut value);
+    super::constraints::tighten(&mut value);
+    value
 }
 
 /// Copies each referenced schema's example onto the responses that lack one, so every status of
 /// every operation shows an example body.
-fn with_response_examples(doc: Document) -> Document {
-    let mut value = serde_json::to_value(&doc).expect("the document serialises");
+fn add_response_examples(value: &mut serde_json::Value) {
     let examples: serde_json::Map<String, serde_json::Value> = value["components"]["schemas"]
         .as_object()
         .map(|schemas| {
@@ -157,14 +160,11 @@ fn with_response_examples(doc: Document) -> Document {
             }
         }
     }
-    serde_json::from_value(value).expect("the document deserialises")
 }
 
 /// The document as the committed `openapi/openapi.json` holds it (pretty, trailing newline).
 pub fn document_json() -> String {
-    let mut json = document()
-        .to_pretty_json()
-        .expect("the document serialises");
+    let mut json = serde_json::to_string_pretty(&document()).expect("the document serialises");
     json.push('\n');
     json
 }

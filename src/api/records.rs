@@ -373,6 +373,14 @@ async fn create_batch(
             }
         }
     }
+    if result.created == 0
+        && result
+            .info
+            .iter()
+            .all(|line| line.contains("does not exist"))
+    {
+        return Err(Error::NotFound(format!("dataset {dataset} does not exist")));
+    }
     let status = match (result.created, result.rejected) {
         (_, 0) => StatusCode::CREATED,
         (0, _) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -594,6 +602,7 @@ pub async fn list_campaign_records(
     ),
     responses(
         (status = 200, description = "The record", body = Record),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the table", body = Problem, content_type = "application/problem+json"),

@@ -202,20 +202,15 @@ impl ReadFilter {
                 }
             }
         }
-        filter.time = match (time_field, from, to) {
-            (None, None, None) => None,
-            (Some(_), None, None) => {
-                return Err(Error::bad_field("from", "time_field needs from and/or to"));
-            }
-            (None, _, _) => return Err(Error::bad_field("time_field", "from/to need time_field")),
-            (Some(field), from, to) => {
-                if let (Some(from), Some(to)) = (from, to)
-                    && from > to
-                {
-                    return Err(Error::bad_field("from", "from is after to"));
-                }
-                Some(TimeRange { field, from, to })
-            }
+        // `time_field` alone filters nothing; `from`/`to` alone apply to `process_date`. A range
+        // whose start is after its end matches nothing, as upstream.
+        filter.time = match (from, to) {
+            (None, None) => None,
+            (from, to) => Some(TimeRange {
+                field: time_field.unwrap_or(TimeField::ProcessDate),
+                from,
+                to,
+            }),
         };
         Ok(filter)
     }
@@ -291,9 +286,8 @@ mod tests {
             "mode=all",
             "search[loaddate]=x",
             "search[a-b]=x",
-            "from=2019-01-01",
-            "time_field=callback",
-            "time_field=callback&from=2019-02-01&to=2019-01-01",
+            "from=2019-13-01",
+            "time_field=sometimes",
             "limit=5&limit=6",
             "search[x]=",
             "dataset=200",

@@ -58,9 +58,11 @@ pub struct Record {
     pub outcome_code: Option<u32>,
     /// Process type (`New Prospect`, `COMPLETE`, …).
     pub process_type: Option<String>,
-    /// When the record was last processed.
+    /// When the record was last processed (ISO 8601, no offset: the account's local time).
+    #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2019-01-07T10:15:00")]
     pub process_date: Option<NaiveDateTime>,
-    /// Callback time, if one is set.
+    /// Callback time, if one is set (ISO 8601, no offset).
+    #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2019-02-01T10:15:00")]
     pub callback_at: Option<NaiveDateTime>,
     /// Notes for the callback.
     pub callback_notes: Option<String>,

@@ -355,13 +355,6 @@ impl RecordPatch {
                 )),
             }
         }
-        if errors.is_empty()
-            && patch.changes.is_empty()
-            && patch.custom.is_empty()
-            && patch.notes_append.is_none()
-        {
-            errors.push(FieldError::new("", "nothing to update"));
-        }
         if errors.is_empty() {
             Ok(patch)
         } else {
@@ -382,7 +375,15 @@ fn unknown_field_message(name: &str, names_target: bool) -> String {
 
 fn dataset_value(value: &Value) -> Option<DatasetId> {
     match value {
-        Value::Number(number) => number.as_u64().and_then(|n| DatasetId::try_from(n).ok()),
+        Value::Number(number) => number
+            .as_u64()
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < 9.1e15)
+                    .map(|f| f as u64)
+            })
+            .and_then(|n| DatasetId::try_from(n).ok()),
         Value::String(text) => DatasetId::parse("dataset", text).ok(),
         _ => None,
     }
@@ -428,12 +429,16 @@ fn parse_custom(
     errors: &mut Vec<FieldError>,
     mut accept: impl FnMut(CustomFieldName, Option<String>),
 ) {
-    let Some(object) = value.as_object() else {
-        errors.push(FieldError::new(
-            field,
-            "must be an object of custom columns",
-        ));
-        return;
+    let object = match value {
+        Value::Object(object) => object,
+        Value::Null => return,
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                "must be an object of custom columns",
+            ));
+            return;
+        }
     };
     for (name, value) in object {
         match (CustomFieldName::parse(name), text(value, MAX_TEXT)) {
@@ -529,7 +534,10 @@ mod tests {
             RecordPatch::parse_body(&json!({"dataset": 100, "table": "t", "notes": "x"}), true)
                 .is_err()
         );
-        assert!(RecordPatch::parse_body(&json!({"dataset": 100}), true).is_err());
+        assert!(
+            RecordPatch::parse_body(&json!({"dataset": 100}), true).is_ok(),
+            "a no-op update"
+        );
         assert!(RecordPatch::parse_body(&json!({"dataset": 100, "notes": "x"}), false).is_err());
     }
 }

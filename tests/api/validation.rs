@@ -125,7 +125,6 @@ async fn invalid_writes_are_refused_before_the_upstream() {
             json!({"dataset": 100, "table": "t", "notes": "x"}),
             422,
         ),
-        ("/records/550000", json!({"dataset": 100}), 422),
         (
             "/records/550000",
             json!({"dataset": "1x", "notes": "x"}),
@@ -179,7 +178,7 @@ async fn invalid_reads_are_refused_before_the_upstream() {
         "/datasets/100/records?mode=everything",
         "/datasets/100/records?dataset=200",
         "/datasets/100/records?search[loaddate]=2019",
-        "/datasets/100/records?from=2019-01-01",
+        "/datasets/100/records?from=2019-01-01T25:00:00",
         "/datasets/100/records?limit=5&limit=6",
         "/datasets/abc/records",
         "/datasets/100/records/550000?x=1",
