@@ -33,7 +33,7 @@ from ecnow_gateway_client.models import (
     Problem,
     Record,
     RecordList,
-    RecordPatchBody,
+    DatasetRecordPatchBody,
     UpdatedRecord,
 )
 
@@ -135,7 +135,7 @@ def run(base_url: str, token: str) -> None:
         done.append("read by id -> 200, typed Record with the fields sent")
 
         # 3. update: set a field, clear one with null, append to the notes
-        patch = RecordPatchBody(last_name=new_last_name, postcode=None, notes_append="Called back")
+        patch = DatasetRecordPatchBody(last_name=new_last_name, postcode=None, notes_append="Called back")
         upd = expect(
             update_dataset_record.sync_detailed(DATASET, rid, client=client, body=patch),
             HTTPStatus.OK,

@@ -98,10 +98,10 @@ pub fn tighten(doc: &mut Value) {
         "A record to create: the writable fields, at least one phone; unknown fields are refused.",
         fields(true),
         json!({
-            "anyOf": PHONES
-                .iter()
-                .map(|p| json!({"required": [p], "properties": {*p: {"type": "string"}}}))
-                .collect::<Vec<_>>(),
+            // At least one phone as a string: not (every phone absent or null). Said with `not`
+            // rather than `anyOf` so that client generators keep one record model.
+            "not": {"properties": {"mobile_phone": {"type": "null"}, "home_phone": {"type": "null"},
+                                   "work_phone": {"type": "null"}}},
             "example": example,
         }),
     );
@@ -156,8 +156,15 @@ pub fn tighten(doc: &mut Value) {
                     {"$ref": "#/components/schemas/CreatedRecord"},
                     {"$ref": "#/components/schemas/BatchResult"},
                 ]});
-                responses["422"]["content"]["application/json"] =
-                    json!({"schema": {"$ref": "#/components/schemas/BatchResult"}});
+                // A refused batch answers its counts (application/json), anything else a problem:
+                // one union under both types, so that generated clients can read either.
+                let refused = json!({"oneOf": [
+                    {"$ref": "#/components/schemas/Problem"},
+                    {"$ref": "#/components/schemas/BatchResult"},
+                ]});
+                for content_type in ["application/problem+json", "application/json"] {
+                    responses["422"]["content"][content_type]["schema"] = refused.clone();
+                }
             }
         }
     }
