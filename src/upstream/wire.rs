@@ -325,6 +325,13 @@ fn fixed_datetime(value: &str) -> Option<NaiveDateTime> {
     if !shaped {
         return None;
     }
+    let digits = [0..4, 5..7, 8..10, 11..13, 14..16, 17..19];
+    if !digits
+        .iter()
+        .all(|range| b[range.clone()].iter().all(u8::is_ascii_digit))
+    {
+        return None;
+    }
     let number = |range: std::ops::Range<usize>| value.get(range)?.parse::<u32>().ok();
     NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?.and_hms_opt(
         number(11..13)?,
@@ -577,6 +584,18 @@ mod tests {
         }
         let row = vec![("id".to_string(), Some("abc".to_string()))];
         assert!(record_from_row(row).is_err());
+        for bad in [
+            "+019-+1-07 10:15:00",
+            "2019-01-07T10:15:00",
+            "2019-02-30 10:15:00",
+            "2019-01-07 24:00:00",
+        ] {
+            assert!(fixed_datetime(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            fixed_datetime("2019-01-07 10:15:00").unwrap().to_string(),
+            "2019-01-07 10:15:00"
+        );
     }
 
     #[test]
