@@ -411,6 +411,10 @@ fn text(value: &Value, max: usize) -> Result<Option<String>, String> {
 }
 
 fn parse_value(column: Column, value: &Value) -> Result<Option<String>, String> {
+    if column.is_phone() && value.as_str() == Some("") {
+        // A phone is a number or `null` (no value / clear), never an empty string.
+        return Err("a phone must be 6 to 20 characters long (use null for none)".into());
+    }
     let max = if column == Column::Notes {
         MAX_NOTES
     } else {
@@ -494,6 +498,13 @@ mod tests {
             assert!(Phone::parse(bad).is_err(), "{bad:?}");
         }
         assert!(Phone::parse("+44 (0)7123-456789").is_ok());
+        let empty = json!({"mobile_phone": "", "home_phone": "0712345678"});
+        assert!(
+            NewRecord::parse_body(&empty).is_err(),
+            "an empty phone is refused, not dropped"
+        );
+        assert!(RecordPatch::parse_body(&json!({"mobile_phone": ""}), false).is_err());
+        assert!(RecordPatch::parse_body(&json!({"mobile_phone": null}), false).is_ok());
         for bad in [
             "FirstName",
             "DATASET",
