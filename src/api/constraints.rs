@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::Column;
+
 /// Text the domain accepts: no control characters but tab and line breaks.
 const TEXT: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
 /// A phone: 6 to 20 of digits, spaces, `+ - ( )`, with a digit.
@@ -13,23 +15,6 @@ const PHONE: &str = "^[ +()\\-]*[0-9][0-9 +()\\-]*$";
 const CUSTOM_NAME: &str = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
 /// The largest id: 2^53 - 1.
 const MAX_ID: u64 = (1 << 53) - 1;
-const WRITABLE: [&str; 14] = [
-    "title",
-    "first_name",
-    "last_name",
-    "mobile_phone",
-    "home_phone",
-    "work_phone",
-    "address1",
-    "address2",
-    "address3",
-    "address4",
-    "address5",
-    "address6",
-    "postcode",
-    "notes",
-];
-const PHONES: [&str; 3] = ["mobile_phone", "home_phone", "work_phone"];
 
 fn text(max: u64, nullable: bool) -> Value {
     let kind = if nullable {
@@ -61,9 +46,10 @@ fn custom(nullable_values: bool) -> Value {
 /// The writable fields of a record body (`null` is no value on creates, a clear on updates).
 fn fields(for_create: bool) -> serde_json::Map<String, Value> {
     let mut properties = serde_json::Map::new();
-    for name in WRITABLE {
+    for column in Column::writable() {
+        let name = column.name();
         let schema = match name {
-            _ if PHONES.contains(&name) => phone(true),
+            _ if column.is_phone() => phone(true),
             "notes" => text(4000, true),
             _ => text(255, true),
         };
@@ -100,8 +86,10 @@ pub fn tighten(doc: &mut Value) {
         json!({
             // At least one phone as a string: not (every phone absent or null). Said with `not`
             // rather than `anyOf` so that client generators keep one record model.
-            "not": {"properties": {"mobile_phone": {"type": "null"}, "home_phone": {"type": "null"},
-                                   "work_phone": {"type": "null"}}},
+            "not": {"properties": Column::writable()
+                .filter(|column| column.is_phone())
+                .map(|column| (column.name().to_owned(), json!({"type": "null"})))
+                .collect::<serde_json::Map<_, _>>()},
             "example": example,
         }),
     );
