@@ -1,7 +1,5 @@
 //! The record resources: create, read and update ContactNow records.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::Serialize;
@@ -153,45 +151,13 @@ pub struct ReadQuery {
     pub limit: Option<u32>,
 }
 
-/// The writable fields of a record (documentation of the create body; at least one phone).
+/// The create body's record. Only a name and an example here: its schema (writable fields, at
+/// least one phone, no unknown fields) is written in `constraints`, beside the other rules the
+/// derive cannot express, and mirrors `NewRecord::parse`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"title": "Mr", "first_name": "Joe", "last_name": "Blogs",
     "mobile_phone": "07123456789", "custom": {"company_name": "Company Name"}}))]
-pub struct NewRecordBody {
-    /// Title.
-    pub title: Option<String>,
-    /// First name.
-    pub first_name: Option<String>,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Mobile phone: 6 to 20 of digits, spaces, `+ - ( )`.
-    #[schema(pattern = r"^[0-9 +()\-]{6,20}$")]
-    pub mobile_phone: Option<String>,
-    /// Home phone.
-    #[schema(pattern = r"^[0-9 +()\-]{6,20}$")]
-    pub home_phone: Option<String>,
-    /// Work phone.
-    #[schema(pattern = r"^[0-9 +()\-]{6,20}$")]
-    pub work_phone: Option<String>,
-    /// Address line 1.
-    pub address1: Option<String>,
-    /// Address line 2.
-    pub address2: Option<String>,
-    /// Address line 3.
-    pub address3: Option<String>,
-    /// Address line 4.
-    pub address4: Option<String>,
-    /// Address line 5.
-    pub address5: Option<String>,
-    /// Address line 6.
-    pub address6: Option<String>,
-    /// Postcode.
-    pub postcode: Option<String>,
-    /// Notes.
-    pub notes: Option<String>,
-    /// Custom columns: names `^[A-Za-z][A-Za-z0-9_]{0,63}$`, string values.
-    pub custom: Option<BTreeMap<String, String>>,
-}
+pub struct NewRecordBody {}
 
 /// A create body: one record, or an array of 1 to 1000.
 #[derive(Debug, Serialize, ToSchema)]
@@ -204,47 +170,11 @@ pub enum CreateBody {
 }
 
 /// An update body: any writable field (`null` clears it), `notes_append`, and on
-/// `PATCH /records/{id}` exactly one of `dataset` / `table`.
+/// `PATCH /records/{id}` exactly one of `dataset` / `table`. Its schema is written in
+/// `constraints` and mirrors `RecordPatch::parse_body`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"}))]
-pub struct RecordPatchBody {
-    /// The record's dataset (only on `PATCH /records/{id}`).
-    pub dataset: Option<u64>,
-    /// The record's campaign table (only on `PATCH /records/{id}`).
-    pub table: Option<String>,
-    /// Title.
-    pub title: Option<String>,
-    /// First name.
-    pub first_name: Option<String>,
-    /// Last name.
-    pub last_name: Option<String>,
-    /// Mobile phone.
-    pub mobile_phone: Option<String>,
-    /// Home phone.
-    pub home_phone: Option<String>,
-    /// Work phone.
-    pub work_phone: Option<String>,
-    /// Address line 1.
-    pub address1: Option<String>,
-    /// Address line 2.
-    pub address2: Option<String>,
-    /// Address line 3.
-    pub address3: Option<String>,
-    /// Address line 4.
-    pub address4: Option<String>,
-    /// Address line 5.
-    pub address5: Option<String>,
-    /// Address line 6.
-    pub address6: Option<String>,
-    /// Postcode.
-    pub postcode: Option<String>,
-    /// Notes (replaces them).
-    pub notes: Option<String>,
-    /// Text appended to the notes.
-    pub notes_append: Option<String>,
-    /// Custom columns to set (`null` clears).
-    pub custom: Option<BTreeMap<String, Option<String>>>,
-}
+pub struct RecordPatchBody {}
 
 fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
     match request.query_string() {
