@@ -178,6 +178,52 @@ pub struct Authenticator {
     sources: Vec<KeySource>,
     /// One prepared `Validation` per asymmetric or HMAC algorithm a key may pin.
     validations: HashMap<Algorithm, Validation>,
+    /// Tokens that passed verification, by their exact text, with their expiry.
+    verified: moka::sync::Cache<Arc<str>, Verified>,
+}
+
+/// The longest a verified token is trusted without verifying it again, so that a key removed
+/// from a JWKS stops working within this time.
+pub const VERIFIED_TTL: Duration = Duration::from_secs(60);
+/// The most bytes of tokens the verified-token cache holds.
+const VERIFIED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// A token that passed verification: its caller and its `exp`, checked again on every use.
+#[derive(Clone)]
+struct Verified {
+    caller: Caller,
+    exp: u64,
+}
+
+impl Verified {
+    /// Whether the token is still within its `exp` (plus the leeway) at `now`.
+    fn valid_at(&self, now: u64) -> bool {
+        now <= self.exp.saturating_add(LEEWAY_SECONDS)
+    }
+}
+
+/// Keeps a verified token for [`VERIFIED_TTL`], or less when it expires sooner.
+struct UntilExpiry;
+
+impl moka::Expiry<Arc<str>, Verified> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _: &Arc<str>,
+        verified: &Verified,
+        _: Instant,
+    ) -> Option<Duration> {
+        let left = verified
+            .exp
+            .saturating_add(LEEWAY_SECONDS)
+            .saturating_sub(unix_now());
+        Some(VERIFIED_TTL.min(Duration::from_secs(left)))
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The algorithms a key source may pin.
@@ -286,9 +332,17 @@ impl Authenticator {
             .into_iter()
             .map(|algorithm| (algorithm, validation(settings, algorithm)))
             .collect();
+        let verified = moka::sync::Cache::builder()
+            .max_capacity(VERIFIED_CACHE_BYTES)
+            .weigher(|token: &Arc<str>, _: &Verified| {
+                u32::try_from(token.len() + 256).unwrap_or(u32::MAX)
+            })
+            .expire_after(UntilExpiry)
+            .build();
         Ok(Self {
             sources,
             validations,
+            verified,
         })
     }
 
@@ -309,10 +363,33 @@ impl Authenticator {
     }
 
     /// Verifies a bearer token and returns its caller; the error is a reason for the log.
+    ///
+    /// A token verified in the last [`VERIFIED_TTL`] is taken from a cache keyed by its exact
+    /// text (its `exp` is still checked): the signature check and claim parsing were most of
+    /// the gateway's own CPU per request. Only successes are cached.
     pub async fn verify(&self, token: &str) -> Result<Caller, String> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err("token larger than 8 KiB".into());
         }
+        if let Some(verified) = self.verified.get(token) {
+            if verified.valid_at(unix_now()) {
+                return Ok(verified.caller);
+            }
+            self.verified.invalidate(token);
+        }
+        let (caller, exp) = self.verify_signed(token).await?;
+        self.verified.insert(
+            token.into(),
+            Verified {
+                caller: caller.clone(),
+                exp,
+            },
+        );
+        Ok(caller)
+    }
+
+    /// Checks the signature and claims of a token with the configured keys.
+    async fn verify_signed(&self, token: &str) -> Result<(Caller, u64), String> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
         if header.jku.is_some()
@@ -346,7 +423,10 @@ impl Authenticator {
                 continue;
             };
             match jsonwebtoken::decode::<Claims>(token, key, validation) {
-                Ok(data) => return Caller::from_claims(data.claims),
+                Ok(data) => {
+                    let exp = data.claims.exp;
+                    return Caller::from_claims(data.claims).map(|caller| (caller, exp));
+                }
                 Err(e) => last_error = Some(e),
             }
         }
@@ -582,4 +662,87 @@ pub fn mint(secret: &SecretString, request: &TokenRequest) -> Result<String, Str
     let key =
         EncodingKey::from_secret(secret.expose_secret().as_bytes()).map_err(|e| e.to_string())?;
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use moka::Expiry;
+
+    use super::*;
+
+    fn verified(exp: u64) -> Verified {
+        Verified {
+            caller: Caller {
+                sub: "svc".into(),
+                read: true,
+                write: false,
+                datasets: None,
+                tables: None,
+            },
+            exp,
+        }
+    }
+
+    #[test]
+    fn a_verified_token_is_trusted_until_its_exp_and_at_most_the_ttl() {
+        let now = unix_now();
+        let token: Arc<str> = "a.b.c".into();
+        let long = verified(now + 3600);
+        assert!(long.valid_at(now));
+        assert!(long.valid_at(now + 3600 + LEEWAY_SECONDS));
+        assert!(!long.valid_at(now + 3600 + LEEWAY_SECONDS + 1));
+        assert_eq!(
+            UntilExpiry.expire_after_create(&token, &long, Instant::now()),
+            Some(VERIFIED_TTL)
+        );
+        let short = UntilExpiry
+            .expire_after_create(&token, &verified(now + 5), Instant::now())
+            .unwrap();
+        assert!(
+            short <= Duration::from_secs(5 + LEEWAY_SECONDS),
+            "{short:?}"
+        );
+        assert!(
+            short >= Duration::from_secs(3 + LEEWAY_SECONDS),
+            "{short:?}"
+        );
+        let expired = verified(now.saturating_sub(LEEWAY_SECONDS + 10));
+        assert!(!expired.valid_at(now));
+        assert_eq!(
+            UntilExpiry.expire_after_create(&token, &expired, Instant::now()),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_tokens_that_verify_are_remembered() {
+        let secret = SecretString::from("0123456789abcdef0123456789abcdef");
+        let authenticator = Authenticator::new(&AuthSettings {
+            hs256_secret: Some(secret.clone()),
+            ..AuthSettings::default()
+        })
+        .unwrap();
+        let token = mint(
+            &secret,
+            &TokenRequest {
+                sub: "svc".into(),
+                scope: "records:read".into(),
+                datasets: None,
+                tables: None,
+                ttl: Duration::from_secs(600),
+            },
+        )
+        .unwrap();
+        let forged = format!("{}x", token.trim_end_matches(|c| c != '.'));
+        assert!(authenticator.verify(&forged).await.is_err());
+        assert!(authenticator.verified.get(forged.as_str()).is_none());
+        let caller = authenticator.verify(&token).await.unwrap();
+        assert_eq!(caller.sub, "svc");
+        assert!(authenticator.verified.get(token.as_str()).is_some());
+        let again = authenticator.verify(&token).await.unwrap();
+        assert_eq!(
+            (again.sub, again.read, again.write),
+            ("svc".into(), true, false)
+        );
+    }
 }

@@ -211,6 +211,7 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         format: args.format,
         timeout: Duration::from_secs(10),
         max_concurrency: args.http.upstream_max_concurrency.max(1),
+        queue_timeout: args.http.queue_timeout(),
         breaker: args.http.breaker(),
     };
     let emulator_server = Emulator::new(emulator_config)

@@ -154,13 +154,21 @@ pub struct HttpArgs {
         default_value_t = 0
     )]
     pub rate_limit_burst: u32,
-    /// The most upstream exchanges in flight at once; more answer 503 at once.
+    /// The most upstream exchanges in flight at once; more wait for a free slot.
     #[arg(
         long = "upstream-max-concurrency",
         env = "CONTACTNOW_MAX_CONCURRENCY",
         default_value_t = 256
     )]
     pub upstream_max_concurrency: usize,
+    /// How long an exchange waits for a free slot before answering 503, in milliseconds
+    /// (0: answer 503 at once).
+    #[arg(
+        long = "upstream-queue-timeout-ms",
+        env = "CONTACTNOW_QUEUE_TIMEOUT_MS",
+        default_value_t = 1_000
+    )]
+    pub upstream_queue_timeout_ms: u64,
     /// Consecutive upstream failures that open the circuit breaker.
     #[arg(
         long = "breaker-failures",
@@ -191,6 +199,11 @@ impl HttpArgs {
             failures: self.breaker_failures.max(1),
             cooldown: Duration::from_millis(self.breaker_cooldown_ms),
         }
+    }
+
+    /// The wait for a free upstream slot.
+    pub fn queue_timeout(&self) -> Duration {
+        Duration::from_millis(self.upstream_queue_timeout_ms)
     }
 
     /// The per-caller rate limit (requests a second, burst), if on.
@@ -338,6 +351,7 @@ impl Settings {
                 format: args.format,
                 timeout: parse_timeout(&args.timeout_ms)?,
                 max_concurrency: args.http.upstream_max_concurrency.max(1),
+                queue_timeout: args.http.queue_timeout(),
                 breaker: args.http.breaker(),
             },
             auth: args.jwt.settings()?,

@@ -97,6 +97,10 @@ pub enum Error {
     /// The upstream could not be reached, or refused our credentials.
     #[error("upstream unavailable: {0}")]
     UpstreamUnavailable(String),
+    /// Every upstream slot (`CONTACTNOW_MAX_CONCURRENCY`) stayed busy for the queue timeout;
+    /// nothing was sent.
+    #[error("every upstream slot is busy")]
+    UpstreamBusy,
     /// The upstream answered with an HTTP error, a redirect, or something that is not a valid
     /// answer. The string is for the log.
     #[error("upstream failed: {0}")]
@@ -161,6 +165,7 @@ impl Error {
             Self::UpstreamRejected(_) => "upstream_rejected",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::UpstreamBusy => "upstream_busy",
             Self::UpstreamFailed(_) => "upstream_failed",
             Self::Internal(_) => "internal_error",
         }
@@ -183,6 +188,7 @@ impl Error {
             Self::UpstreamRejected(_) => "Rejected by ContactNow",
             Self::UpstreamTimeout => "ContactNow too slow",
             Self::UpstreamUnavailable(_) => "ContactNow unavailable",
+            Self::UpstreamBusy => "ContactNow busy",
             Self::UpstreamFailed(_) => "ContactNow failed",
             Self::Internal(_) => "Internal error",
         }
@@ -219,6 +225,10 @@ impl Error {
             Self::UpstreamRejected(message) => message.clone(),
             Self::UpstreamTimeout => "ContactNow did not answer in time".into(),
             Self::UpstreamUnavailable(_) => "ContactNow cannot be reached at the moment".into(),
+            Self::UpstreamBusy => {
+                "the gateway's calls to ContactNow are all in use; nothing was sent, retry shortly"
+                    .into()
+            }
             Self::UpstreamFailed(_) => {
                 "ContactNow answered with an error or an invalid answer".into()
             }
@@ -264,7 +274,7 @@ impl ResponseError for Error {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::UpstreamUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamUnavailable(_) | Self::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -295,7 +305,8 @@ impl ResponseError for Error {
             Self::TooManyRequests { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            Self::Conflict {
+            Self::UpstreamBusy
+            | Self::Conflict {
                 code: "idempotency_in_flight",
                 ..
             } => {

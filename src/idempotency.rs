@@ -304,7 +304,9 @@ impl Idempotency {
         let ending = match &result {
             Ok(reply) => Ending::Final(reply.clone()),
             Err(error) => match error {
-                Error::UpstreamUnavailable(_) | Error::StoreUnavailable(_) => Ending::Release,
+                Error::UpstreamUnavailable(_)
+                | Error::UpstreamBusy
+                | Error::StoreUnavailable(_) => Ending::Release,
                 Error::UpstreamTimeout | Error::UpstreamFailed(_) | Error::Internal(_) => {
                     Ending::Unknown
                 }

@@ -211,7 +211,7 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, every record refused, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -336,7 +336,7 @@ async fn create_batch(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

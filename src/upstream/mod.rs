@@ -51,6 +51,8 @@ pub struct UpstreamSettings {
     pub timeout: Duration,
     /// The most exchanges in flight at once (`CONTACTNOW_MAX_CONCURRENCY`).
     pub max_concurrency: usize,
+    /// How long an exchange waits for one of those slots (`CONTACTNOW_QUEUE_TIMEOUT_MS`).
+    pub queue_timeout: Duration,
     /// The circuit breaker.
     pub breaker: BreakerSettings,
 }
@@ -124,6 +126,7 @@ pub struct ContactNowClient {
     tokens: TokenCache,
     metrics: Arc<Metrics>,
     slots: tokio::sync::Semaphore,
+    queue_timeout: Duration,
     breaker: Breaker,
 }
 
@@ -170,6 +173,7 @@ impl ContactNowClient {
             tokens: TokenCache::new(),
             metrics,
             slots: tokio::sync::Semaphore::new(settings.max_concurrency.max(1)),
+            queue_timeout: settings.queue_timeout,
             breaker: Breaker::new(settings.breaker),
         })
     }
@@ -375,10 +379,7 @@ impl ContactNowClient {
         args: &[(Cow<'_, str>, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Answer, Error> {
-        let _slot = self
-            .slots
-            .try_acquire()
-            .map_err(|_| Error::UpstreamUnavailable("too many upstream calls in flight".into()))?;
+        let _slot = self.slot().await?;
         let url = query::ecnow_url(
             &self.ecnow_url,
             token.expose(),
@@ -430,6 +431,19 @@ impl ContactNowClient {
         self.metrics
             .upstream_call(action.as_str(), outcome, elapsed);
         answer
+    }
+
+    /// One of the `CONTACTNOW_MAX_CONCURRENCY` upstream slots, waited for at most
+    /// `CONTACTNOW_QUEUE_TIMEOUT_MS` (a cold burst queues instead of failing).
+    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        let slot = match self.queue_timeout {
+            Duration::ZERO => self.slots.try_acquire().ok(),
+            wait => tokio::time::timeout(wait, self.slots.acquire())
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
+        slot.ok_or(Error::UpstreamBusy)
     }
 
     /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`].

@@ -273,9 +273,10 @@ async fn callers_are_rate_limited_by_sub_with_retry_after() {
 }
 
 #[tokio::test]
-async fn upstream_concurrency_is_capped_with_a_fast_503() {
+async fn upstream_concurrency_is_capped_with_a_fast_503_when_queueing_is_off() {
     let app = spawn_app_with(AppOptions {
         max_concurrency: 1,
+        queue_timeout: Duration::ZERO,
         ..AppOptions::default()
     })
     .await;
@@ -286,9 +287,36 @@ async fn upstream_concurrency_is_capped_with_a_fast_503() {
         app.get("/datasets/100/records?limit=1").await
     });
     assert_eq!(a.status(), 200);
-    assert_eq!(b.headers()["retry-after"], "5");
-    problem_of(b, 503).await;
+    assert_eq!(b.headers()["retry-after"], "1");
+    assert_eq!(problem_of(b, 503).await["code"], "upstream_busy");
     assert_eq!(app.emulator().calls().read, 1);
+}
+
+#[tokio::test]
+async fn a_request_over_the_cap_waits_for_a_slot_up_to_the_queue_timeout() {
+    let app = spawn_app_with(AppOptions {
+        max_concurrency: 1,
+        queue_timeout: Duration::from_millis(450),
+        ..AppOptions::default()
+    })
+    .await;
+    json_of(app.get("/readyz").await, 200).await;
+    app.emulator().set_latency(Duration::from_millis(300));
+    // One slot, 300 ms per read: the first runs at once, the second waits about 300 ms and
+    // runs, the third would wait about 600 ms and gives up at 450 ms.
+    let read = || app.get("/datasets/100/records?limit=1");
+    let (a, b, c) = tokio::join!(read(), read(), read());
+    let mut statuses = vec![a.status(), b.status(), c.status()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 503]);
+    for answer in [a, b, c] {
+        if answer.status() == 503 {
+            assert_eq!(answer.headers()["retry-after"], "1");
+            let problem = problem_of(answer, 503).await;
+            assert_eq!(problem["code"], "upstream_busy");
+        }
+    }
+    assert_eq!(app.emulator().calls().read, 2);
 }
 
 #[tokio::test]

@@ -81,6 +81,7 @@ pub struct AppOptions {
     pub auth: Option<AuthSettings>,
     pub rate_limit: Option<RateLimit>,
     pub max_concurrency: usize,
+    pub queue_timeout: Duration,
     pub breaker: BreakerSettings,
 }
 
@@ -100,6 +101,7 @@ impl Default for AppOptions {
             auth: None,
             rate_limit: None,
             max_concurrency: 256,
+            queue_timeout: Duration::from_secs(1),
             breaker: BreakerSettings::default(),
         }
     }
@@ -159,6 +161,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             format: options.format,
             timeout: options.timeout,
             max_concurrency: options.max_concurrency,
+            queue_timeout: options.queue_timeout,
             breaker: options.breaker,
         },
         auth: options.auth.unwrap_or_else(|| AuthSettings {
