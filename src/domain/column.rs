@@ -64,7 +64,8 @@ pub enum Column {
 }
 
 impl Column {
-    /// Every column, writable ones first, in upstream write order.
+    /// Every column, writable ones first, in upstream write order (and declaration order, so
+    /// `column as usize` is its index here).
     pub const ALL: [Column; 28] = [
         Column::Title,
         Column::FirstName,

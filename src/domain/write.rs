@@ -392,16 +392,22 @@ fn dataset_value(value: &Value) -> Option<DatasetId> {
 /// A text value: a string without NUL or control characters other than tab and newlines;
 /// `null` or `""` is no value.
 fn text(value: &Value, max: usize) -> Result<Option<String>, String> {
+    // Printable ASCII (the usual case) is checked bytewise; anything else char by char.
+    let printable = |text: &str| {
+        text.bytes()
+            .all(|b| (b' '..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
+    };
     match value {
         Value::Null => Ok(None),
         Value::String(text) if text.is_empty() => Ok(None),
-        Value::String(text) if text.chars().count() > max => {
+        Value::String(text) if text.len() > max && text.chars().count() > max => {
             Err(format!("must be at most {max} characters"))
         }
         Value::String(text)
-            if text
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
+            if !printable(text)
+                && text
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
         {
             Err("must not contain control characters".into())
         }

@@ -542,6 +542,13 @@ mod tests {
     fn columns_have_lower_case_write_names() {
         assert_eq!(wire::write_name(Column::FirstName), "firstname");
         assert_eq!(wire::write_name(Column::MobilePhone), "mobilephone");
+        for (index, column) in Column::ALL.into_iter().enumerate() {
+            assert_eq!(column as usize, index, "{column:?}");
+            assert_eq!(
+                wire::write_name(column),
+                wire::read_name(column).to_lowercase()
+            );
+        }
         assert_eq!(wire::read_name(Column::CallbackAt), "callback");
     }
 }

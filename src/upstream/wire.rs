@@ -393,9 +393,17 @@ pub(crate) fn read_name(column: Column) -> &'static str {
     }
 }
 
-/// The upstream's write name of a writable column (`firstname`).
-pub(crate) fn write_name(column: Column) -> String {
-    read_name(column).to_ascii_lowercase()
+/// The upstream's write names (`firstname`), in [`Column::ALL`] order.
+static WRITE_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    Column::ALL
+        .into_iter()
+        .map(|column| read_name(column).to_ascii_lowercase())
+        .collect()
+});
+
+/// The upstream's write name of a column (`firstname`): its read name, lower-cased.
+pub(crate) fn write_name(column: Column) -> &'static str {
+    &WRITE_NAMES[column as usize]
 }
 
 /// The columns by lower-cased read name, sorted, for a binary search.
