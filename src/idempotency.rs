@@ -288,7 +288,7 @@ impl Idempotency {
         };
         let store_key = format!("ecnow-gateway:idem:{}:{}", hex(sub), hex(&key));
         let fingerprint = fingerprint();
-        if let Some(existing) = self.reserve(&store_key, &fingerprint).await? {
+        if let Some(existing) = Box::pin(self.reserve(&store_key, &fingerprint)).await? {
             tracing::info!(state = existing.state_name(), "idempotency key seen before");
             return existing
                 .verdict(&fingerprint)
@@ -321,7 +321,7 @@ impl Idempotency {
                 }),
             },
         };
-        guard.settle(ending).await?;
+        Box::pin(guard.settle(ending)).await?;
         result.map(|reply| reply.response(false))
     }
 

@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 use url::Url;
@@ -343,17 +344,18 @@ impl ContactNowClient {
 
     /// One `ecnow.php` call with the cached token; a token the upstream rejects is dropped,
     /// a new one fetched, and the call retried once.
+    ///
+    /// The body is shared, not copied, for the retry; the token lookup and each exchange are
+    /// boxed so that every handler's future stays small (they were 40 KB, copied per request).
     async fn exchange(
         &self,
         action: Action,
         args: &[(Cow<'_, str>, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Envelope, Error> {
-        let token = self.token().await?;
-        match self
-            .exchange_with(&token, action, args, body.clone())
-            .await?
-        {
+        let body = body.map(Bytes::from);
+        let token = Box::pin(self.token()).await?;
+        match Box::pin(self.exchange_with(&token, action, args, body.clone())).await? {
             Answer::Envelope(envelope) => return Ok(envelope),
             Answer::TokenRejected => {
                 tracing::info!(
@@ -363,8 +365,8 @@ impl ContactNowClient {
                 self.tokens.drop_rejected(&token).await;
             }
         }
-        let token = self.token().await?;
-        match self.exchange_with(&token, action, args, body).await? {
+        let token = Box::pin(self.token()).await?;
+        match Box::pin(self.exchange_with(&token, action, args, body)).await? {
             Answer::Envelope(envelope) => Ok(envelope),
             Answer::TokenRejected => Err(Error::UpstreamUnavailable(
                 "a fresh token was rejected too".into(),
@@ -377,7 +379,7 @@ impl ContactNowClient {
         token: &Token,
         action: Action,
         args: &[(Cow<'_, str>, String)],
-        body: Option<Vec<u8>>,
+        body: Option<Bytes>,
     ) -> Result<Answer, Error> {
         let _slot = self.slot().await?;
         let url = query::ecnow_url(

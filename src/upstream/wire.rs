@@ -36,8 +36,47 @@ impl WireFormat {
     }
 }
 
-/// One row of a read, as the upstream names and spells it.
-pub type Row = Vec<(String, Option<String>)>;
+/// One row of a read: its columns in the order sent, values as the upstream spells them.
+pub type Row = Vec<(RowKey, Option<String>)>;
+
+/// A column of a read row, resolved while parsing so that standard names are never allocated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowKey {
+    /// A standard column (its upstream name in any case).
+    Column(Column),
+    /// A custom column, by its own name.
+    Custom(String),
+}
+
+impl RowKey {
+    /// The key an upstream column name stands for.
+    pub fn of(name: &str) -> Self {
+        column_of(name).map_or_else(|| RowKey::Custom(name.to_owned()), RowKey::Column)
+    }
+
+    fn of_owned(name: String) -> Self {
+        column_of(&name).map_or(RowKey::Custom(name), RowKey::Column)
+    }
+}
+
+impl<'de> Deserialize<'de> for RowKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = RowKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a column name")
+            }
+            fn visit_str<E>(self, name: &str) -> Result<RowKey, E> {
+                Ok(RowKey::of(name))
+            }
+            fn visit_string<E>(self, name: String) -> Result<RowKey, E> {
+                Ok(RowKey::of_owned(name))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
 
 /// The answer envelope shared by `token.php` and `ecnow.php`.
 #[derive(Debug, Default)]
@@ -247,8 +286,8 @@ impl<'de> Deserialize<'de> for JsonRow {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
                 let mut row = Vec::with_capacity(map.size_hint().unwrap_or(32).min(256));
-                while let Some((name, Scalar(value))) = map.next_entry::<String, Scalar>()? {
-                    row.push((name, value));
+                while let Some((key, Scalar(value))) = map.next_entry::<RowKey, Scalar>()? {
+                    row.push((key, value));
                 }
                 Ok(JsonRow(row))
             }
@@ -301,7 +340,7 @@ fn xml_fields(body: &[u8]) -> Result<Fields, Error> {
                         fields.scalars.insert(name.to_ascii_lowercase(), None);
                     }
                     2 => fields.list.get_or_insert_with(Vec::new).push(Vec::new()),
-                    3 => row.push((name, None)),
+                    3 => row.push((RowKey::of_owned(name), None)),
                     _ => return Err(bad_answer("XML nested too deep")),
                 }
             }
@@ -337,7 +376,7 @@ fn xml_fields(body: &[u8]) -> Result<Fields, Error> {
                         .list
                         .get_or_insert_with(Vec::new)
                         .push(std::mem::take(&mut row)),
-                    _ => row.push((name, value)),
+                    _ => row.push((RowKey::of_owned(name), value)),
                 }
                 text.clear();
             }
@@ -507,12 +546,16 @@ pub fn record_from_row(row: Row) -> Result<Record, Error> {
         custom: BTreeMap::new(),
     };
     let (mut has_id, mut has_dataset) = (false, false);
-    for (name, value) in row {
+    for (key, value) in row {
         let value = value.filter(|v| !v.is_empty());
-        let Some(column) = column_of(&name) else {
-            record.custom.insert(name, value);
-            continue;
+        let column = match key {
+            RowKey::Column(column) => column,
+            RowKey::Custom(name) => {
+                record.custom.insert(name, value);
+                continue;
+            }
         };
+        let name = read_name(column);
         let Some(value) = value else {
             if column == Column::Id || column == Column::DatasetId {
                 return Err(bad_answer(format!("a row with an empty `{name}`")));
@@ -696,7 +739,8 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
-        let row = vec![("id".to_string(), Some("abc".to_string()))];
+        let row = vec![(RowKey::of("ID"), Some("abc".to_string()))];
+        assert_eq!(row[0].0, RowKey::Column(Column::Id));
         assert!(record_from_row(row).is_err());
         for bad in [
             "+019-+1-07 10:15:00",
