@@ -630,7 +630,8 @@ def main():
             results["bottleneck"].append(
                 f"stampede: {sum(refused.values())} of {STAMPEDE} cold concurrent requests were "
                 f"not answered 200 ({refused}); 503 here is the gateway's upstream concurrency "
-                f"cap (CONTACTNOW_MAX_CONCURRENCY, default 256, refused at once, not queued).")
+                f"cap (CONTACTNOW_MAX_CONCURRENCY, default 256) after waiting "
+                f"CONTACTNOW_QUEUE_TIMEOUT_MS (default 1000) for a slot.")
     finally:
         stack.stop()
     results["summary"] = summary

@@ -334,8 +334,8 @@ impl Authenticator {
             .collect();
         let verified = moka::sync::Cache::builder()
             .max_capacity(VERIFIED_CACHE_BYTES)
-            .weigher(|token: &Arc<str>, _: &Verified| {
-                u32::try_from(token.len() + 256).unwrap_or(u32::MAX)
+            .weigher(|token: &Arc<str>, verified: &Verified| {
+                u32::try_from(token.len() + verified.caller.heap_bytes() + 256).unwrap_or(u32::MAX)
             })
             .expire_after(UntilExpiry)
             .build();
@@ -509,6 +509,16 @@ impl Caller {
             datasets,
             tables,
         })
+    }
+
+    /// Roughly the heap memory the caller holds (for the verified-token cache's bound).
+    fn heap_bytes(&self) -> usize {
+        let datasets = self.datasets.as_ref().map_or(0, |d| d.len() * 8);
+        let tables = self
+            .tables
+            .as_ref()
+            .map_or(0, |t| t.iter().map(|table| table.as_str().len() + 24).sum());
+        self.sub.len() + datasets + tables
     }
 
     /// Refuses a caller without `scope`.
@@ -744,5 +754,13 @@ mod tests {
             (again.sub, again.read, again.write),
             ("svc".into(), true, false)
         );
+        // A remembered token past its `exp` is verified again, and this one no longer passes.
+        let stale: Arc<str> = "stale.token.text".into();
+        let now = unix_now();
+        authenticator
+            .verified
+            .insert(Arc::clone(&stale), verified(now - LEEWAY_SECONDS - 10));
+        assert!(authenticator.verify(&stale).await.is_err());
+        assert!(authenticator.verified.get(&*stale).is_none());
     }
 }

@@ -10,6 +10,8 @@
 //! by replicas; a Redis that cannot be reached makes keyed writes 503, never a silent duplicate.
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -20,6 +22,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+
+tokio::task_local! {
+    /// Set once the keyed write running on this task has sent something upstream.
+    static SENT: Arc<AtomicBool>;
+}
+
+/// Records that the keyed write running on this task (if any) is about to reach the upstream:
+/// from then on, a write that is cancelled has an unknown outcome. Until then, cancelling it
+/// (the caller went away while it queued for an upstream slot, say) releases its key.
+pub fn mark_sent() {
+    let _ = SENT.try_with(|sent| sent.store(true, Ordering::Relaxed));
+}
 
 /// The request header.
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -294,13 +308,15 @@ impl Idempotency {
                 .verdict(&fingerprint)
                 .map(|reply| reply.response(true));
         }
+        let sent = Arc::new(AtomicBool::new(false));
         let mut guard = Guard {
             layer: self,
             key: store_key,
             fingerprint,
+            sent: Arc::clone(&sent),
             settled: false,
         };
-        let result = write.await;
+        let result = SENT.scope(sent, write).await;
         let ending = match &result {
             Ok(reply) => Ending::Final(reply.clone()),
             Err(error) => match error {
@@ -386,23 +402,7 @@ impl Idempotency {
             }
             Backend::Redis(pool) => {
                 let mut connection = pool.get().await.map_err(store_error)?;
-                let command = match entry {
-                    Some(entry) => {
-                        let mut command = redis::cmd("SET");
-                        command
-                            .arg(key)
-                            .arg(serde_json::to_string(&entry).expect("entries serialise"))
-                            .arg("PX")
-                            .arg(self.settings.ttl.as_millis() as u64);
-                        command
-                    }
-                    None => {
-                        let mut command = redis::cmd("DEL");
-                        command.arg(key);
-                        command
-                    }
-                };
-                command
+                store_command(key, entry, self.settings.ttl)
                     .query_async::<()>(&mut connection)
                     .await
                     .map_err(store_error)
@@ -411,12 +411,33 @@ impl Idempotency {
     }
 }
 
-/// Marks a reserved key unknown if the write never settles it (the handler was cancelled, e.g.
-/// the caller went away while the upstream call was in flight).
+/// The Redis command that stores `entry` under `key` for `ttl`, or deletes the key.
+fn store_command(key: &str, entry: Option<Entry>, ttl: Duration) -> redis::Cmd {
+    match entry {
+        Some(entry) => {
+            let mut command = redis::cmd("SET");
+            command
+                .arg(key)
+                .arg(serde_json::to_string(&entry).expect("entries serialise"))
+                .arg("PX")
+                .arg(ttl.as_millis() as u64);
+            command
+        }
+        None => {
+            let mut command = redis::cmd("DEL");
+            command.arg(key);
+            command
+        }
+    }
+}
+
+/// Settles a reserved key if the write never does (the handler was cancelled, e.g. the caller
+/// went away): unknown once the write reached the upstream, released before.
 struct Guard<'a> {
     layer: &'a Idempotency,
     key: String,
     fingerprint: String,
+    sent: Arc<AtomicBool>,
     settled: bool,
 }
 
@@ -438,27 +459,23 @@ impl Drop for Guard<'_> {
         if self.settled {
             return;
         }
-        let entry = Entry::Unknown {
+        let entry = self.sent.load(Ordering::Relaxed).then(|| Entry::Unknown {
             fingerprint: std::mem::take(&mut self.fingerprint),
-        };
+        });
+        let key = std::mem::take(&mut self.key);
         match &self.layer.backend {
-            Backend::Memory(cache) => cache.insert(std::mem::take(&mut self.key), entry),
+            Backend::Memory(cache) => match entry {
+                Some(entry) => cache.insert(key, entry),
+                None => cache.invalidate(&key),
+            },
             Backend::Redis(pool) => {
-                let (pool, key, ttl) = (
+                let (pool, command) = (
                     pool.clone(),
-                    std::mem::take(&mut self.key),
-                    self.layer.settings.ttl,
+                    store_command(&key, entry, self.layer.settings.ttl),
                 );
                 tokio::spawn(async move {
                     if let Ok(mut connection) = pool.get().await {
-                        let value = serde_json::to_string(&entry).expect("entries serialise");
-                        let _: Result<(), _> = redis::cmd("SET")
-                            .arg(key)
-                            .arg(value)
-                            .arg("PX")
-                            .arg(ttl.as_millis() as u64)
-                            .query_async(&mut connection)
-                            .await;
+                        let _: Result<(), _> = command.query_async(&mut connection).await;
                     }
                 });
             }
@@ -497,6 +514,35 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_write_releases_its_key_unless_it_reached_the_upstream() {
+        let layer = Idempotency::new(IdempotencySettings::default()).unwrap();
+        let key = |k: &str| IdempotencyKey(Some(k.into()));
+        let created = || async { Ok(Reply::json(StatusCode::CREATED, &serde_json::json!({}))) };
+        async fn cancel(write: impl Future<Output = Result<HttpResponse, Error>>) {
+            let cut = tokio::time::timeout(Duration::from_millis(20), write).await;
+            assert!(cut.is_err(), "the write was meant to be cancelled");
+        }
+        // Cancelled while queueing: nothing was sent, a retry runs.
+        cancel(layer.run("svc", key("queued"), true, String::new, async {
+            std::future::pending::<Result<Reply, Error>>().await
+        }))
+        .await;
+        let retry = layer.run("svc", key("queued"), true, String::new, created());
+        assert_eq!(retry.await.unwrap().status(), StatusCode::CREATED);
+        // Cancelled after sending: the outcome is unknown, a retry is refused.
+        cancel(layer.run("svc", key("sent"), true, String::new, async {
+            mark_sent();
+            std::future::pending::<Result<Reply, Error>>().await
+        }))
+        .await;
+        let retry = layer.run("svc", key("sent"), true, String::new, created());
+        match retry.await {
+            Err(Error::Conflict { code, .. }) => assert_eq!(code, "idempotency_outcome_unknown"),
+            other => panic!("expected an unknown outcome, got {other:?}"),
         }
     }
 

@@ -372,6 +372,8 @@ pub async fn list_dataset_records(
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -413,6 +415,8 @@ pub async fn get_dataset_record(
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -458,6 +462,8 @@ pub async fn update_dataset_record(
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -504,6 +510,8 @@ pub async fn update_record(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -537,6 +545,8 @@ pub async fn list_campaign_records(
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the table", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -381,7 +381,11 @@ impl ContactNowClient {
         args: &[(Cow<'_, str>, String)],
         body: Option<Bytes>,
     ) -> Result<Answer, Error> {
-        let _slot = self.slot().await?;
+        let queued = std::time::Instant::now();
+        let _slot = self.slot().await.inspect_err(|_| {
+            self.metrics
+                .upstream_call(action.as_str(), "busy", queued.elapsed())
+        })?;
         let url = query::ecnow_url(
             &self.ecnow_url,
             token.expose(),
@@ -410,6 +414,7 @@ impl ContactNowClient {
         );
         let started = std::time::Instant::now();
         let answer = async {
+            crate::idempotency::mark_sent();
             let body = self.send(request).await?;
             classify(action, Envelope::parse(self.format, &body)?)
         }

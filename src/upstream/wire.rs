@@ -596,7 +596,11 @@ pub fn record_from_row(row: Row) -> Result<Record, Error> {
                     None
                 } else {
                     let date = value.get(..10).unwrap_or(&value);
-                    Some(fixed_date(date).ok_or_else(|| bad_answer("`loaddate` is not a date"))?)
+                    // By position first; chrono's reader for the looser forms it used to accept.
+                    let parsed = fixed_date(date)
+                        .or_else(|| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
+                        .ok_or_else(|| bad_answer("`loaddate` is not a date"))?;
+                    Some(parsed)
                 }
             }
             Column::SourceFile => record.source_file = Some(value),
@@ -695,6 +699,38 @@ mod tests {
             "load_date": "2019-01-07", "source_file": "api_data_100.dat", "urn": null,
             "vendor_urn": null, "custom": {"company_name": "Company Name", "test_field": null}});
         assert_eq!(serde_json::to_value(record).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_list_sent_as_an_object_keeps_the_order_sent() {
+        let rows: String = (0..12)
+            .map(|n| format!(r#""{n}":{{"id":"{}","datasetid":"100"}}"#, 550000 + n))
+            .collect::<Vec<_>>()
+            .join(",");
+        let body = format!(r#"{{"success":true,"total":12,"list":{{{rows}}}}}"#);
+        let envelope = Envelope::parse(WireFormat::Json, body.as_bytes()).unwrap();
+        let ids: Vec<u64> = envelope
+            .list
+            .unwrap()
+            .into_iter()
+            .map(|row| record_from_row(row).unwrap().id)
+            .collect();
+        assert_eq!(ids, (550000..550012).collect::<Vec<_>>());
+        let empty = Envelope::parse(WireFormat::Json, br#"{"success":1,"list":null}"#).unwrap();
+        assert_eq!(empty.list.map(|rows| rows.len()), Some(0));
+        for nested in [
+            &br#"{"success":true,"total":{"n":1}}"#[..],
+            br#"{"success":true,"list":[[1]]}"#,
+        ] {
+            assert!(Envelope::parse(WireFormat::Json, nested).is_err());
+        }
+        let loose = vec![
+            (RowKey::of("id"), Some("1".to_string())),
+            (RowKey::of("datasetid"), Some("100".to_string())),
+            (RowKey::of("loaddate"), Some("2019-1-7".to_string())),
+        ];
+        let load_date = record_from_row(loose).unwrap().load_date.unwrap();
+        assert_eq!(load_date.to_string(), "2019-01-07");
     }
 
     #[test]

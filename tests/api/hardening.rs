@@ -296,14 +296,14 @@ async fn upstream_concurrency_is_capped_with_a_fast_503_when_queueing_is_off() {
 async fn a_request_over_the_cap_waits_for_a_slot_up_to_the_queue_timeout() {
     let app = spawn_app_with(AppOptions {
         max_concurrency: 1,
-        queue_timeout: Duration::from_millis(450),
+        queue_timeout: Duration::from_millis(750),
         ..AppOptions::default()
     })
     .await;
     json_of(app.get("/readyz").await, 200).await;
-    app.emulator().set_latency(Duration::from_millis(300));
-    // One slot, 300 ms per read: the first runs at once, the second waits about 300 ms and
-    // runs, the third would wait about 600 ms and gives up at 450 ms.
+    app.emulator().set_latency(Duration::from_millis(500));
+    // One slot, 500 ms per read: the first runs at once, the second waits about 500 ms and
+    // runs, the third would wait about 1,000 ms and gives up at 750 ms.
     let read = || app.get("/datasets/100/records?limit=1");
     let (a, b, c) = tokio::join!(read(), read(), read());
     let mut statuses = vec![a.status(), b.status(), c.status()];
@@ -317,6 +317,19 @@ async fn a_request_over_the_cap_waits_for_a_slot_up_to_the_queue_timeout() {
         }
     }
     assert_eq!(app.emulator().calls().read, 2);
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"action="read",outcome="busy"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
