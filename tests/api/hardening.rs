@@ -317,15 +317,7 @@ async fn a_request_over_the_cap_waits_for_a_slot_up_to_the_queue_timeout() {
         }
     }
     assert_eq!(app.emulator().calls().read, 2);
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(r#"action="read",outcome="busy"} 1"#),
         "{metrics}"
@@ -355,15 +347,7 @@ async fn the_circuit_breaker_opens_answers_fast_and_probes_once() {
         before,
         "an open breaker sends nothing"
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains("ecnow_gateway_upstream_circuit_state 1"),
         "{metrics}"

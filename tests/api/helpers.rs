@@ -210,6 +210,13 @@ pub fn full_token() -> String {
 }
 
 impl TestApp {
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     pub fn emulator(&self) -> &Emulator {
         match &self.upstream {
             Upstream::Emulator(emulator) => emulator,
