@@ -733,6 +733,49 @@ mod tests {
         assert_eq!(load_date.to_string(), "2019-01-07");
     }
 
+    mod properties {
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #[test]
+            fn json_rows_arrive_as_sent(
+                rows in vec(
+                    btree_map("[A-Za-z_][A-Za-z0-9_]{0,10}", proptest::option::of(".{0,10}"), 0..6),
+                    0..5,
+                ),
+                as_object in any::<bool>(),
+            ) {
+                let items: Vec<serde_json::Value> =
+                    rows.iter().map(|row| serde_json::json!(row)).collect();
+                let list = if as_object {
+                    serde_json::Value::Object(
+                        items.iter().enumerate().map(|(n, row)| (n.to_string(), row.clone())).collect(),
+                    )
+                } else {
+                    serde_json::Value::Array(items)
+                };
+                let body = serde_json::json!({"Success": true, "TOTAL": rows.len(), "list": list});
+                let envelope = Envelope::parse(WireFormat::Json, body.to_string().as_bytes()).unwrap();
+                prop_assert!(envelope.success);
+                prop_assert_eq!(envelope.total, Some(rows.len() as u64));
+                let expected: Vec<Row> = rows
+                    .iter()
+                    .map(|row| row.iter().map(|(k, v)| (RowKey::of(k), v.clone())).collect())
+                    .collect();
+                prop_assert_eq!(envelope.list.unwrap(), expected);
+            }
+
+            #[test]
+            fn any_bytes_are_parsed_or_refused_without_panicking(bytes in vec(any::<u8>(), 0..400)) {
+                let _ = crate::fuzzing::upstream_answer(WireFormat::Json, &bytes);
+                let _ = crate::fuzzing::upstream_answer(WireFormat::Xml, &bytes);
+            }
+        }
+    }
+
     #[test]
     fn xml_answers_parse_like_json_ones() {
         let xml = br#"<?xml version="1.0" encoding="utf-8" ?><result><success>1</success>
