@@ -754,7 +754,9 @@ mod tests {
             (again.sub, again.read, again.write),
             ("svc".into(), true, false)
         );
-        // A remembered token past its `exp` is verified again, and this one no longer passes.
+        // A remembered token past its `exp` is never used (the cache's expiry and the `exp`
+        // check on use both refuse it; `valid_at` is tested on its own above): it is verified
+        // again, and this text does not verify.
         let stale: Arc<str> = "stale.token.text".into();
         let now = unix_now();
         authenticator

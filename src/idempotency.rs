@@ -314,17 +314,26 @@ impl Idempotency {
             key: store_key,
             fingerprint,
             sent: Arc::clone(&sent),
+            pending: None,
             settled: false,
         };
-        let result = SENT.scope(sent, write).await;
+        let result = SENT.scope(Arc::clone(&sent), write).await;
+        let reached_upstream = sent.load(Ordering::Relaxed);
         let ending = match &result {
             Ok(reply) => Ending::Final(reply.clone()),
             Err(error) => match error {
                 Error::UpstreamUnavailable(_)
                 | Error::UpstreamBusy
                 | Error::StoreUnavailable(_) => Ending::Release,
-                Error::UpstreamTimeout | Error::UpstreamFailed(_) | Error::Internal(_) => {
+                Error::UpstreamTimeout | Error::UpstreamFailed(_) | Error::Internal(_)
+                    if reached_upstream =>
+                {
                     Ending::Unknown
+                }
+                // The same faults before anything was written (a token endpoint answering
+                // nonsense, say): nothing can exist, so a retry may run.
+                Error::UpstreamTimeout | Error::UpstreamFailed(_) | Error::Internal(_) => {
+                    Ending::Release
                 }
                 other => Ending::Final(Reply {
                     status: actix_web::ResponseError::status_code(other).as_u16(),
@@ -438,19 +447,24 @@ struct Guard<'a> {
     key: String,
     fingerprint: String,
     sent: Arc<AtomicBool>,
+    /// What `settle` is storing, kept until it is stored so that a cancel in between still
+    /// stores it.
+    pending: Option<Option<Entry>>,
     settled: bool,
 }
 
 impl Guard<'_> {
     async fn settle(&mut self, ending: Ending) -> Result<(), Error> {
-        self.settled = true;
         let fingerprint = self.fingerprint.clone();
         let entry = match ending {
             Ending::Final(reply) => Some(Entry::Done { fingerprint, reply }),
             Ending::Release => None,
             Ending::Unknown => Some(Entry::Unknown { fingerprint }),
         };
-        self.layer.write_entry(&self.key, entry).await
+        self.pending = Some(entry.clone());
+        self.layer.write_entry(&self.key, entry).await?;
+        self.settled = true;
+        Ok(())
     }
 }
 
@@ -459,9 +473,12 @@ impl Drop for Guard<'_> {
         if self.settled {
             return;
         }
-        let entry = self.sent.load(Ordering::Relaxed).then(|| Entry::Unknown {
-            fingerprint: std::mem::take(&mut self.fingerprint),
-        });
+        let entry = match self.pending.take() {
+            Some(settling) => settling,
+            None => self.sent.load(Ordering::Relaxed).then(|| Entry::Unknown {
+                fingerprint: std::mem::take(&mut self.fingerprint),
+            }),
+        };
         let key = std::mem::take(&mut self.key);
         match &self.layer.backend {
             Backend::Memory(cache) => match entry {
@@ -539,6 +556,30 @@ mod tests {
             std::future::pending::<Result<Reply, Error>>().await
         }))
         .await;
+        let retry = layer.run("svc", key("sent"), true, String::new, created());
+        match retry.await {
+            Err(Error::Conflict { code, .. }) => assert_eq!(code, "idempotency_outcome_unknown"),
+            other => panic!("expected an unknown outcome, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_unknown_only_if_the_write_reached_the_upstream() {
+        let layer = Idempotency::new(IdempotencySettings::default()).unwrap();
+        let key = |k: &str| IdempotencyKey(Some(k.into()));
+        let created = || async { Ok(Reply::json(StatusCode::CREATED, &serde_json::json!({}))) };
+        let failed = |sent: bool| async move {
+            if sent {
+                mark_sent();
+            }
+            Err::<Reply, _>(Error::UpstreamFailed("garbage answer".into()))
+        };
+        let first = layer.run("svc", key("unsent"), true, String::new, failed(false));
+        assert!(matches!(first.await, Err(Error::UpstreamFailed(_))));
+        let retry = layer.run("svc", key("unsent"), true, String::new, created());
+        assert_eq!(retry.await.unwrap().status(), StatusCode::CREATED);
+        let first = layer.run("svc", key("sent"), true, String::new, failed(true));
+        assert!(matches!(first.await, Err(Error::UpstreamFailed(_))));
         let retry = layer.run("svc", key("sent"), true, String::new, created());
         match retry.await {
             Err(Error::Conflict { code, .. }) => assert_eq!(code, "idempotency_outcome_unknown"),

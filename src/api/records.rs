@@ -211,7 +211,7 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, every record refused, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the idempotency store unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -415,7 +415,7 @@ pub async fn get_dataset_record(
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the idempotency store unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -462,7 +462,7 @@ pub async fn update_dataset_record(
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the idempotency store unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -414,7 +414,9 @@ impl ContactNowClient {
         );
         let started = std::time::Instant::now();
         let answer = async {
-            crate::idempotency::mark_sent();
+            if !matches!(action, Action::Read) {
+                crate::idempotency::mark_sent();
+            }
             let body = self.send(request).await?;
             classify(action, Envelope::parse(self.format, &body)?)
         }
