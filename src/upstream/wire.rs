@@ -445,26 +445,33 @@ pub(crate) fn write_name(column: Column) -> &'static str {
     &WRITE_NAMES[column as usize]
 }
 
-/// The columns by lower-cased read name, sorted, for a binary search.
-static COLUMNS_BY_NAME: LazyLock<Vec<(String, Column)>> = LazyLock::new(|| {
-    let mut names: Vec<_> = Column::ALL
-        .into_iter()
-        .map(|column| (read_name(column).to_ascii_lowercase(), column))
-        .collect();
-    names.sort();
-    names
+/// The longest upstream column name.
+const LONGEST_NAME: usize = 32;
+
+/// The columns by the length of their read name: a name is compared only with the one to three
+/// columns whose names are as long (it is looked up for every field of every row).
+static COLUMNS_BY_LENGTH: LazyLock<Vec<Vec<Column>>> = LazyLock::new(|| {
+    let mut by_length = vec![Vec::new(); LONGEST_NAME + 1];
+    for column in Column::ALL {
+        by_length[read_name(column).len()].push(column);
+    }
+    by_length
 });
 
 /// The standard column an upstream name (in any case) stands for.
 fn column_of(name: &str) -> Option<Column> {
-    let mut buffer = [0u8; 32];
-    let lowered = buffer.get_mut(..name.len())?;
-    lowered.copy_from_slice(name.as_bytes());
-    lowered.make_ascii_lowercase();
-    COLUMNS_BY_NAME
-        .binary_search_by(|(known, _)| known.as_bytes().cmp(lowered))
-        .ok()
-        .map(|index| COLUMNS_BY_NAME[index].1)
+    // Names of one length differ mostly in their last byte (`Address1` … `Address6`): compare
+    // that first, the whole name only then.
+    let last = name.as_bytes().last()?.to_ascii_lowercase();
+    COLUMNS_BY_LENGTH
+        .get(name.len())?
+        .iter()
+        .copied()
+        .find(|column| {
+            let known = read_name(*column);
+            known.as_bytes()[known.len() - 1].to_ascii_lowercase() == last
+                && known.eq_ignore_ascii_case(name)
+        })
 }
 
 /// The number written in `b[range]`, when every byte there is an ASCII digit.
