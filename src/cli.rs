@@ -13,7 +13,7 @@ use crate::config::{self, ConfigError, HttpArgs, JwtArgs, ServeArgs, Settings};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::startup::Application;
 use crate::telemetry::{self, LogFormat};
-use crate::upstream::{UpstreamSettings, WireFormat};
+use crate::upstream::WireFormat;
 
 const EXAMPLES: &str = "Examples:
   ecnow-gateway sandbox                      # gateway + emulator on 127.0.0.1:8080, prints a dev token
@@ -204,28 +204,17 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         .local_addr()
         .map_err(|e| ConfigError(e.to_string()))?
         .port();
-    let upstream = UpstreamSettings {
-        base_url: config::parse_base_url(&format!("http://127.0.0.1:{upstream_port}/"))?,
-        username: emulator_config.username.clone(),
-        api_key: emulator_config.api_key.clone().into(),
-        format: args.format,
-        timeout: Duration::from_secs(10),
-        max_concurrency: args.http.upstream_max_concurrency.max(1),
-        queue_timeout: args.http.queue_timeout(),
-        breaker: args.http.breaker(),
-    };
+    let upstream = args.http.upstream(
+        config::parse_base_url(&format!("http://127.0.0.1:{upstream_port}/"))?,
+        emulator_config.username.clone(),
+        emulator_config.api_key.clone().into(),
+        args.format,
+        Duration::from_secs(10),
+    );
     let emulator_server = Emulator::new(emulator_config)
         .serve(upstream_listener)
         .map_err(|e| ConfigError(format!("emulator: {e}")))?;
-    let settings = Settings {
-        listen,
-        upstream,
-        auth,
-        body_limit: args.http.body_limit,
-        workers: None,
-        idempotency: args.http.idempotency()?,
-        rate_limit: args.http.rate_limit(),
-    };
+    let settings = args.http.settings(listen, upstream, auth)?;
     let application = Application::build(&settings)?;
     let token = auth::mint(
         &secret,

@@ -193,8 +193,49 @@ pub struct HttpArgs {
 }
 
 impl HttpArgs {
+    /// The upstream at `base_url`, signed in as `username`, with the limits and the circuit
+    /// breaker these arguments set.
+    pub fn upstream(
+        &self,
+        base_url: Url,
+        username: String,
+        api_key: SecretString,
+        format: WireFormat,
+        timeout: Duration,
+    ) -> UpstreamSettings {
+        UpstreamSettings {
+            base_url,
+            username,
+            api_key,
+            format,
+            timeout,
+            max_concurrency: self.upstream_max_concurrency.max(1),
+            queue_timeout: self.queue_timeout(),
+            breaker: self.breaker(),
+        }
+    }
+
+    /// The gateway's settings around `upstream` and `auth`: body limit, idempotency store and
+    /// rate limit from these arguments.
+    pub fn settings(
+        &self,
+        listen: SocketAddr,
+        upstream: UpstreamSettings,
+        auth: AuthSettings,
+    ) -> Result<Settings, ConfigError> {
+        Ok(Settings {
+            listen,
+            upstream,
+            auth,
+            body_limit: self.body_limit,
+            workers: None,
+            idempotency: self.idempotency()?,
+            rate_limit: self.rate_limit(),
+        })
+    }
+
     /// The circuit breaker settings.
-    pub fn breaker(&self) -> BreakerSettings {
+    fn breaker(&self) -> BreakerSettings {
         BreakerSettings {
             failures: self.breaker_failures.max(1),
             cooldown: Duration::from_millis(self.breaker_cooldown_ms),
@@ -202,19 +243,19 @@ impl HttpArgs {
     }
 
     /// The wait for a free upstream slot.
-    pub fn queue_timeout(&self) -> Duration {
+    fn queue_timeout(&self) -> Duration {
         Duration::from_millis(self.upstream_queue_timeout_ms)
     }
 
     /// The per-caller rate limit (requests a second, burst), if on.
-    pub fn rate_limit(&self) -> Option<RateLimit> {
+    fn rate_limit(&self) -> Option<RateLimit> {
         let per_second = NonZeroU32::new(self.rate_limit_per_second)?;
         let burst = NonZeroU32::new(self.rate_limit_burst).unwrap_or(per_second);
         Some(RateLimit { per_second, burst })
     }
 
     /// The checked idempotency settings.
-    pub fn idempotency(&self) -> Result<IdempotencySettings, ConfigError> {
+    fn idempotency(&self) -> Result<IdempotencySettings, ConfigError> {
         let required = match self.idempotency_required.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" | "" => false,
@@ -342,24 +383,15 @@ fn required(value: &Option<String>, name: &str) -> Result<String, ConfigError> {
 impl Settings {
     /// The settings of `serve`.
     pub fn for_serve(args: &ServeArgs) -> Result<Self, ConfigError> {
-        Ok(Self {
-            listen: parse_listen(&args.listen)?,
-            upstream: UpstreamSettings {
-                base_url: parse_base_url(&required(&args.base_url, "CONTACTNOW_BASE_URL")?)?,
-                username: required(&args.username, "CONTACTNOW_USERNAME")?,
-                api_key: required(&args.api_key, "CONTACTNOW_API_KEY")?.into(),
-                format: args.format,
-                timeout: parse_timeout(&args.timeout_ms)?,
-                max_concurrency: args.http.upstream_max_concurrency.max(1),
-                queue_timeout: args.http.queue_timeout(),
-                breaker: args.http.breaker(),
-            },
-            auth: args.jwt.settings()?,
-            body_limit: args.http.body_limit,
-            workers: None,
-            idempotency: args.http.idempotency()?,
-            rate_limit: args.http.rate_limit(),
-        })
+        let listen = parse_listen(&args.listen)?;
+        let upstream = args.http.upstream(
+            parse_base_url(&required(&args.base_url, "CONTACTNOW_BASE_URL")?)?,
+            required(&args.username, "CONTACTNOW_USERNAME")?,
+            required(&args.api_key, "CONTACTNOW_API_KEY")?.into(),
+            args.format,
+            parse_timeout(&args.timeout_ms)?,
+        );
+        args.http.settings(listen, upstream, args.jwt.settings()?)
     }
 }
 

@@ -74,14 +74,12 @@ pub enum Error {
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
-    /// A write with this `Idempotency-Key` is running, or its outcome is unknown.
-    #[error("idempotency conflict: {code}")]
-    Conflict {
-        /// `idempotency_in_flight` or `idempotency_outcome_unknown`.
-        code: &'static str,
-        /// What to do about it.
-        detail: String,
-    },
+    /// A write with this `Idempotency-Key` is still running.
+    #[error("idempotency conflict: idempotency_in_flight")]
+    KeyInFlight,
+    /// The first write with this `Idempotency-Key` reached ContactNow, but its outcome is unknown.
+    #[error("idempotency conflict: idempotency_outcome_unknown")]
+    OutcomeUnknown,
     /// An `Idempotency-Key` reused with another request.
     #[error("idempotency key reused with another request")]
     KeyReused,
@@ -159,7 +157,8 @@ impl Error {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::Conflict { code, .. } => code,
+            Self::KeyInFlight => "idempotency_in_flight",
+            Self::OutcomeUnknown => "idempotency_outcome_unknown",
             Self::KeyReused => "idempotency_key_reused",
             Self::StoreUnavailable(_) => "store_unavailable",
             Self::UpstreamRejected(_) => "upstream_rejected",
@@ -182,7 +181,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::UnsupportedMediaType => "Unsupported media type",
-            Self::Conflict { .. } => "Conflicting request",
+            Self::KeyInFlight | Self::OutcomeUnknown => "Conflicting request",
             Self::KeyReused => "Idempotency key reused",
             Self::StoreUnavailable(_) => "Idempotency store unavailable",
             Self::UpstreamRejected(_) => "Rejected by ContactNow",
@@ -214,7 +213,14 @@ impl Error {
             Self::TooManyRequests { retry_after } => {
                 format!("rate limit reached; retry in {retry_after} s")
             }
-            Self::Conflict { detail, .. } => detail.clone(),
+            Self::KeyInFlight => {
+                "a request with this Idempotency-Key is still running; retry later".into()
+            }
+            Self::OutcomeUnknown => {
+                "the first request with this Idempotency-Key reached ContactNow but its outcome is \
+                 unknown; read the records back (by phone or URN) before writing again with a new key"
+                    .into()
+            }
             Self::KeyReused => {
                 "this Idempotency-Key was used with a different request (method, path or body)"
                     .into()
@@ -264,7 +270,7 @@ impl ResponseError for Error {
             Self::Validation(_) | Self::UpstreamRejected(_) | Self::KeyReused => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::KeyInFlight | Self::OutcomeUnknown => StatusCode::CONFLICT,
             Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -305,11 +311,7 @@ impl ResponseError for Error {
             Self::TooManyRequests { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            Self::UpstreamBusy
-            | Self::Conflict {
-                code: "idempotency_in_flight",
-                ..
-            } => {
+            Self::UpstreamBusy | Self::KeyInFlight => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}

@@ -3,18 +3,13 @@
 
 use crate::domain::{NewRecord, ReadFilter, RecordPatch};
 use crate::upstream::WireFormat;
-use crate::upstream::wire::{Envelope, record_from_row};
+use crate::upstream::wire::{Envelope, records};
 
 /// Parses an upstream answer (JSON or XML) and every row of its list, as a read would.
 pub fn upstream_answer(format: WireFormat, data: &[u8]) -> bool {
-    match Envelope::parse(format, data) {
-        Ok(envelope) => envelope
-            .list
-            .unwrap_or_default()
-            .into_iter()
-            .all(|row| record_from_row(row).is_ok()),
-        Err(_) => false,
-    }
+    Envelope::parse(format, data)
+        .and_then(|envelope| records(envelope.list))
+        .is_ok()
 }
 
 /// Parses a request body as a create and as both kinds of update.

@@ -93,17 +93,17 @@ impl Reply {
         self
     }
 
-    fn response(&self, replayed: bool) -> HttpResponse {
+    fn into_response(self, replayed: bool) -> HttpResponse {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::OK);
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, self.content_type.as_str()));
-        if let Some(location) = &self.location {
-            response.insert_header((header::LOCATION, location.as_str()));
+        if let Some(location) = self.location {
+            response.insert_header((header::LOCATION, location));
         }
         if replayed {
             response.insert_header((REPLAYED_HEADER, "true"));
         }
-        response.body(self.body.clone())
+        response.body(self.body)
     }
 }
 
@@ -111,7 +111,7 @@ impl Responder for Reply {
     type Body = BoxBody;
 
     fn respond_to(self, _: &HttpRequest) -> HttpResponse {
-        self.response(false)
+        self.into_response(false)
     }
 }
 
@@ -178,8 +178,32 @@ pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> String
     hash.update(b"\n");
     hash.update(path.as_bytes());
     hash.update(b"\n");
-    hash.update(body.to_string().as_bytes());
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    serde_json::to_writer(HashWriter(&mut hash), body).expect("JSON values serialise");
+    lower_hex(&hash.finalize())
+}
+
+/// Feeds serialised JSON straight into the hash instead of building the whole text first.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `bytes` as lower-case hexadecimal.
+fn lower_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
 }
 
 /// What the store holds for a key.
@@ -215,16 +239,8 @@ impl Entry {
         }
         match self {
             Entry::Done { reply, .. } => Ok(reply.clone()),
-            Entry::InFlight { .. } => Err(Error::Conflict {
-                code: "idempotency_in_flight",
-                detail: "a request with this Idempotency-Key is still running; retry later".into(),
-            }),
-            Entry::Unknown { .. } => Err(Error::Conflict {
-                code: "idempotency_outcome_unknown",
-                detail: "the first request with this Idempotency-Key reached ContactNow but its outcome is \
-                         unknown; read the records back (by phone or URN) before writing again with a new key"
-                    .into(),
-            }),
+            Entry::InFlight { .. } => Err(Error::KeyInFlight),
+            Entry::Unknown { .. } => Err(Error::OutcomeUnknown),
         }
     }
 }
@@ -298,7 +314,7 @@ impl Idempotency {
             if is_create && self.settings.required {
                 return Err(Error::bad_field("Idempotency-Key", "required on creates"));
             }
-            return write.await.map(|reply| reply.response(false));
+            return write.await.map(|reply| reply.into_response(false));
         };
         let store_key = format!("ecnow-gateway:idem:{}:{}", hex(sub), hex(&key));
         let fingerprint = fingerprint();
@@ -306,7 +322,7 @@ impl Idempotency {
             tracing::info!(state = existing.state_name(), "idempotency key seen before");
             return existing
                 .verdict(&fingerprint)
-                .map(|reply| reply.response(true));
+                .map(|reply| reply.into_response(true));
         }
         let sent = Arc::new(AtomicBool::new(false));
         let mut guard = Guard {
@@ -347,7 +363,7 @@ impl Idempotency {
             },
         };
         Box::pin(guard.settle(ending)).await?;
-        result.map(|reply| reply.response(false))
+        result.map(|reply| reply.into_response(false))
     }
 
     /// Reserves the key for `fingerprint`; returns what was there if it was taken.
@@ -501,8 +517,7 @@ impl Drop for Guard<'_> {
 }
 
 fn hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    lower_hex(&Sha256::digest(text.as_bytes())[..16])
 }
 
 #[cfg(test)]
@@ -558,7 +573,7 @@ mod tests {
         .await;
         let retry = layer.run("svc", key("sent"), true, String::new, created());
         match retry.await {
-            Err(Error::Conflict { code, .. }) => assert_eq!(code, "idempotency_outcome_unknown"),
+            Err(error) => assert_eq!(error.code(), "idempotency_outcome_unknown"),
             other => panic!("expected an unknown outcome, got {other:?}"),
         }
     }
@@ -582,7 +597,7 @@ mod tests {
         assert!(matches!(first.await, Err(Error::UpstreamFailed(_))));
         let retry = layer.run("svc", key("sent"), true, String::new, created());
         match retry.await {
-            Err(Error::Conflict { code, .. }) => assert_eq!(code, "idempotency_outcome_unknown"),
+            Err(error) => assert_eq!(error.code(), "idempotency_outcome_unknown"),
             other => panic!("expected an unknown outcome, got {other:?}"),
         }
     }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -116,14 +117,20 @@ impl Metrics {
     }
 
     /// Records an answered request.
-    pub fn request_finished(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub fn request_finished(
+        &self,
+        method: &str,
+        route: &str,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
         self.in_flight.dec();
-        let status = status.to_string();
+        let status = status.as_str();
         self.requests
-            .with_label_values(&[method, route, &status])
+            .with_label_values(&[method, route, status])
             .inc();
         self.request_seconds
-            .with_label_values(&[route, &status])
+            .with_label_values(&[route, status])
             .observe(elapsed.as_secs_f64());
     }
 

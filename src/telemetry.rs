@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
@@ -93,7 +94,7 @@ pub async fn request_context(
     );
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
-    let method = request.method().to_string();
+    let method = request.method().clone();
     if let Some(metrics) = &metrics {
         metrics.request_started();
     }
@@ -105,7 +106,12 @@ pub async fn request_context(
         Ok(response) => response,
         Err(error) => {
             if let Some(metrics) = &metrics {
-                metrics.request_finished(&method, "unmatched", 500, started.elapsed());
+                metrics.request_finished(
+                    method.as_str(),
+                    "unmatched",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    started.elapsed(),
+                );
             }
             return Err(error);
         }
@@ -114,13 +120,13 @@ pub async fn request_context(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".into());
-    let status = response.status().as_u16();
+    let status = response.status();
     span.record("route", route.as_str());
-    span.record("status", status);
+    span.record("status", status.as_u16());
     span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request finished"));
     if let Some(metrics) = &metrics {
-        metrics.request_finished(&method, &route, status, started.elapsed());
+        metrics.request_finished(method.as_str(), &route, status, started.elapsed());
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

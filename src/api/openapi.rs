@@ -59,10 +59,7 @@ fn sample_error(status: &str) -> Option<Error> {
         "401" => Error::Unauthenticated(String::new()),
         "403" => Error::Forbidden("the token does not grant dataset 200".into()),
         "404" => Error::NotFound("Record id [999999] does not exist.".into()),
-        "409" => Error::Conflict {
-            code: "idempotency_in_flight",
-            detail: "a request with this Idempotency-Key is still running; retry later".into(),
-        },
+        "409" => Error::KeyInFlight,
         "413" => Error::PayloadTooLarge { limit: 1_048_576 },
         "415" => Error::UnsupportedMediaType,
         "422" => Error::Validation(vec![FieldError::new(

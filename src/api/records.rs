@@ -46,22 +46,20 @@ pub struct BatchResult {
 
 /// A page of records.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"total": 1, "records": [{
-    "id": 550431, "dataset_id": 100, "title": "Mr", "first_name": "Joe", "last_name": "Blogs",
-    "mobile_phone": "07123456789", "home_phone": null, "work_phone": null,
-    "address1": null, "address2": null, "address3": null, "address4": null, "address5": null,
-    "address6": null, "postcode": null, "notes": null,
-    "outcome_code": 100, "process_type": "New Prospect", "process_date": null,
-    "callback_at": null, "callback_notes": null, "callback_same_time": false,
-    "agent_ref": null, "agent_specific": false, "load_date": "2019-01-07",
-    "source_file": "api_data_100.dat", "urn": null, "vendor_urn": null,
-    "custom": {"company_name": "Company Name", "test_field": null}}]}))]
+#[schema(example = RecordList::example)]
 pub struct RecordList {
     /// Every match, even those `limit` cut.
     #[schema(example = 1)]
     pub total: u64,
     /// The records returned.
     pub records: Vec<Record>,
+}
+
+impl RecordList {
+    /// A page holding the example record.
+    pub fn example() -> serde_json::Value {
+        serde_json::json!({"total": 1, "records": [Record::example()]})
+    }
 }
 
 /// The answer to an update.

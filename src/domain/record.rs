@@ -10,17 +10,7 @@ use utoipa::ToSchema;
 /// outcome codes, ISO 8601 datetimes without offset (the account's local time), and every
 /// column the gateway does not know under `custom`.
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": 550431, "dataset_id": 100, "title": "Mr", "first_name": "Joe", "last_name": "Blogs",
-    "mobile_phone": "07123456789", "home_phone": null, "work_phone": null,
-    "address1": null, "address2": null, "address3": null, "address4": null, "address5": null,
-    "address6": null, "postcode": null, "notes": null,
-    "outcome_code": 100, "process_type": "New Prospect", "process_date": null,
-    "callback_at": null, "callback_notes": null, "callback_same_time": false,
-    "agent_ref": null, "agent_specific": false, "load_date": "2019-01-07",
-    "source_file": "api_data_100.dat", "urn": null, "vendor_urn": null,
-    "custom": {"company_name": "Company Name", "test_field": null}
-}))]
+#[schema(example = Record::example)]
 pub struct Record {
     /// Record id.
     pub id: u64,
@@ -82,4 +72,22 @@ pub struct Record {
     pub vendor_urn: Option<String>,
     /// Custom columns by their own names.
     pub custom: BTreeMap<String, Option<String>>,
+}
+
+impl Record {
+    /// The record of the vendor article's read example, as the gateway answers it (the
+    /// OpenAPI examples of `Record` and of record pages).
+    pub fn example() -> serde_json::Value {
+        serde_json::json!({
+            "id": 550431, "dataset_id": 100, "title": "Mr", "first_name": "Joe", "last_name": "Blogs",
+            "mobile_phone": "07123456789", "home_phone": null, "work_phone": null,
+            "address1": null, "address2": null, "address3": null, "address4": null, "address5": null,
+            "address6": null, "postcode": null, "notes": null,
+            "outcome_code": 100, "process_type": "New Prospect", "process_date": null,
+            "callback_at": null, "callback_notes": null, "callback_same_time": false,
+            "agent_ref": null, "agent_specific": false, "load_date": "2019-01-07",
+            "source_file": "api_data_100.dat", "urn": null, "vendor_urn": null,
+            "custom": {"company_name": "Company Name", "test_field": null}
+        })
+    }
 }

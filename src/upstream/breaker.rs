@@ -109,6 +109,14 @@ impl Breaker {
         };
     }
 
+    /// Whether the breaker is open: calls are refused until the cooldown ends.
+    pub fn is_open(&self) -> bool {
+        matches!(
+            *self.state.lock().expect("breaker lock"),
+            State::Open { .. }
+        )
+    }
+
     /// 0 closed, 1 open, 2 probing (for the `circuit_state` gauge).
     pub fn state_code(&self) -> i64 {
         match *self.state.lock().expect("breaker lock") {

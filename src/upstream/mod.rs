@@ -31,8 +31,8 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use breaker::{Breaker, BreakerSettings};
 use token::{Token, TokenCache};
+use wire::Envelope;
 pub use wire::WireFormat;
-use wire::{Envelope, WireRow};
 
 /// The largest upstream answer read, in bytes.
 pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
@@ -186,7 +186,7 @@ impl ContactNowClient {
 
     /// Whether the circuit breaker is open: the upstream is known to be unreachable now.
     pub fn upstream_known_down(&self) -> bool {
-        self.breaker.state_code() == 1
+        self.breaker.is_open()
     }
 
     /// Makes sure a token is held, fetching one if needed.
@@ -231,11 +231,7 @@ impl ContactNowClient {
     ) -> Result<RecordPage, Error> {
         let args = query::read_arguments(source, id, filter);
         let envelope = self.exchange(Action::Read, &args, None).await?;
-        let rows = envelope.list.unwrap_or_default();
-        let records = rows
-            .into_iter()
-            .map(wire::record_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let records = wire::records(envelope.list)?;
         let total = envelope.total.unwrap_or(records.len() as u64);
         Ok(RecordPage { total, records })
     }
@@ -248,35 +244,9 @@ impl ContactNowClient {
         target: &UpdateTarget,
         patch: &RecordPatch,
     ) -> Result<UpdateOutcome, Error> {
-        let id_text = id.to_string();
-        let mut row: Vec<(Cow<'_, str>, Cow<'_, str>)> =
-            vec![("id".into(), id_text.as_str().into())];
-        match target {
-            UpdateTarget::Dataset(dataset) => {
-                row.push(("dataset".into(), dataset.to_string().into()))
-            }
-            UpdateTarget::Table(table) => row.push(("table".into(), table.as_str().into())),
-        }
-        row.extend(
-            patch
-                .changes()
-                .map(|(c, v)| (wire::write_name(c).into(), v.unwrap_or("").into())),
-        );
-        row.extend(
-            patch
-                .custom()
-                .map(|(n, v)| (n.as_str().into(), v.unwrap_or("").into())),
-        );
-        if let Some(notes) = patch.notes_append() {
-            row.push(("notes_append".into(), notes.into()));
-        }
-        let body = WireRow::payload(&[WireRow(row)], self.format);
+        let body = wire::update_payload(id, target, patch, self.format);
         let envelope = self
-            .exchange(
-                Action::Update,
-                &[("id".into(), id_text.clone())],
-                Some(body),
-            )
+            .exchange(Action::Update, &[("id".into(), id.to_string())], Some(body))
             .await?;
         if envelope.bad.unwrap_or(0) > 0 || (envelope.total == Some(0) && envelope.error.is_some())
         {

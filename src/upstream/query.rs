@@ -65,12 +65,11 @@ pub fn read_arguments(
             TimeField::ProcessDate => "processdate",
         };
         args.push(("timetype".into(), field.into()));
-        let wire_time = |t: &chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
         if let Some(from) = &time.from {
-            args.push(("tstart".into(), wire_time(from)));
+            args.push(("tstart".into(), wire::wire_datetime(from)));
         }
         if let Some(to) = &time.to {
-            args.push(("tstop".into(), wire_time(to)));
+            args.push(("tstop".into(), wire::wire_datetime(to)));
         }
     }
     for (field, value) in &filter.search {

@@ -14,7 +14,7 @@ use quick_xml::events::Event;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::domain::{Column, DatasetId, NewRecord, Record};
+use crate::domain::{Column, DatasetId, NewRecord, Record, RecordId, RecordPatch, UpdateTarget};
 use crate::error::Error;
 
 /// The wire format spoken to the upstream (`CONTACTNOW_FORMAT`).
@@ -445,13 +445,11 @@ pub(crate) fn write_name(column: Column) -> &'static str {
     &WRITE_NAMES[column as usize]
 }
 
-/// The longest upstream column name.
-const LONGEST_NAME: usize = 32;
-
-/// The columns by the length of their read name: a name is compared only with the one to three
-/// columns whose names are as long (it is looked up for every field of every row).
+/// The columns by the length of their read name: a name is compared only with the few columns
+/// whose names are as long (it is looked up for every field of every row).
 static COLUMNS_BY_LENGTH: LazyLock<Vec<Vec<Column>>> = LazyLock::new(|| {
-    let mut by_length = vec![Vec::new(); LONGEST_NAME + 1];
+    let longest = Column::ALL.map(|column| read_name(column).len());
+    let mut by_length = vec![Vec::new(); longest.into_iter().max().unwrap_or(0) + 1];
     for column in Column::ALL {
         by_length[read_name(column).len()].push(column);
     }
@@ -517,6 +515,19 @@ fn parse_number<T: std::str::FromStr>(value: &str, column: Column) -> Result<T, 
         .trim()
         .parse()
         .map_err(|_| bad_answer(format!("`{}` is not a number", read_name(column))))
+}
+
+/// The records of a read's `list` (none when it has no list).
+pub fn records(list: Option<Vec<Row>>) -> Result<Vec<Record>, Error> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(record_from_row)
+        .collect()
+}
+
+/// The upstream's datetime format, for query arguments (answers are read by position).
+pub(crate) fn wire_datetime(value: &NaiveDateTime) -> String {
+    value.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// Turns an upstream row into a [`Record`]; every unknown column goes under `custom`.
@@ -619,6 +630,36 @@ pub fn record_from_row(row: Row) -> Result<Record, Error> {
         return Err(bad_answer("a row without `id` or `datasetid`"));
     }
     Ok(record)
+}
+
+/// The payload of an `update` of record `id`: `id`, the dataset or table, the changed
+/// standard columns by their write names (a cleared one as `""`), the custom columns, then
+/// `notes_append`.
+pub fn update_payload(
+    id: RecordId,
+    target: &UpdateTarget,
+    patch: &RecordPatch,
+    format: WireFormat,
+) -> Vec<u8> {
+    let mut row: Vec<(Cow<'_, str>, Cow<'_, str>)> = vec![("id".into(), id.to_string().into())];
+    match target {
+        UpdateTarget::Dataset(dataset) => row.push(("dataset".into(), dataset.to_string().into())),
+        UpdateTarget::Table(table) => row.push(("table".into(), table.as_str().into())),
+    }
+    row.extend(
+        patch
+            .changes()
+            .map(|(c, v)| (write_name(c).into(), v.unwrap_or("").into())),
+    );
+    row.extend(
+        patch
+            .custom()
+            .map(|(n, v)| (n.as_str().into(), v.unwrap_or("").into())),
+    );
+    if let Some(notes) = patch.notes_append() {
+        row.push(("notes_append".into(), notes.into()));
+    }
+    WireRow::payload(&[WireRow(row)], format)
 }
 
 /// The payload of a `create`: one row per record, `dataset` first, then the standard columns by
