@@ -114,7 +114,16 @@ impl Jwks {
 
     /// Fetches the document and replaces the keys; on failure the last keys stay.
     pub async fn refresh(&self) {
+        self.refresh_if_older_than(Duration::ZERO).await;
+    }
+
+    /// [`Jwks::refresh`], unless the last fetch is younger than `age`. The check and the fetch
+    /// hold one lock, so that requests racing on an unknown `kid` fetch once between them.
+    async fn refresh_if_older_than(&self, age: Duration) {
         let mut last_fetch = self.last_fetch.lock().await;
+        if last_fetch.is_some_and(|at| at.elapsed() < age) {
+            return;
+        }
         *last_fetch = Some(Instant::now());
         let fetched = async {
             let response = self
@@ -161,14 +170,7 @@ impl Jwks {
         if let Some(key) = self.key(kid) {
             return Some(key);
         }
-        let due = self
-            .last_fetch
-            .lock()
-            .await
-            .is_none_or(|at| at.elapsed() >= JWKS_REFETCH_INTERVAL);
-        if due {
-            self.refresh().await;
-        }
+        self.refresh_if_older_than(JWKS_REFETCH_INTERVAL).await;
         self.key(kid)
     }
 }
