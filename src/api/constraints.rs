@@ -6,6 +6,8 @@
 use serde_json::{Value, json};
 
 use crate::domain::Column;
+use crate::domain::filter::{MAX_SEARCH_CHARS, MAX_SEARCHES};
+use crate::upstream::query::MAX_READ_URL_BYTES;
 
 /// Text the domain accepts: no control characters but tab and line breaks.
 const TEXT: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
@@ -189,9 +191,17 @@ fn tighten_parameters(operation: &mut Value) {
             "from" | "to" => schema["format"] = json!("date"),
             _ if name.starts_with("search[") => {
                 schema["minLength"] = json!(1);
-                schema["maxLength"] = json!(255);
+                schema["maxLength"] = json!(MAX_SEARCH_CHARS);
             }
             _ => {}
+        }
+        if name.starts_with("search[") {
+            let described = parameter["description"].as_str().unwrap_or_default();
+            parameter["description"] = json!(format!(
+                "{described} At most {MAX_SEARCHES} `search[…]` parameters per read, and the \
+                 read's ContactNow URL (every argument percent-encoded) at most \
+                 {MAX_READ_URL_BYTES} bytes; more is a 400."
+            ));
         }
     }
 }

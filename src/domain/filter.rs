@@ -9,6 +9,10 @@ use crate::error::Error;
 pub const DEFAULT_LIMIT: u32 = 100;
 /// The largest `limit`.
 pub const MAX_LIMIT: u32 = 1000;
+/// The most `search[…]` parameters one read may carry.
+pub const MAX_SEARCHES: usize = 20;
+/// The longest `search[…]` value, in characters.
+pub const MAX_SEARCH_CHARS: usize = 255;
 
 /// Which records a read keeps by their process state (`mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,10 +196,16 @@ impl ReadFilter {
                 other => {
                     let field = search_field(other)
                         .ok_or_else(|| Error::bad_field(other, "unknown query parameter"))??;
-                    if value.is_empty() || value.chars().count() > 255 {
+                    if filter.search.len() == MAX_SEARCHES {
                         return Err(Error::bad_field(
                             other,
-                            "a search value of 1 to 255 characters",
+                            format!("a read takes at most {MAX_SEARCHES} search[…] parameters"),
+                        ));
+                    }
+                    if value.is_empty() || value.chars().count() > MAX_SEARCH_CHARS {
+                        return Err(Error::bad_field(
+                            other,
+                            format!("a search value of 1 to {MAX_SEARCH_CHARS} characters"),
                         ));
                     }
                     filter.search.push((field, value.into_owned()));
@@ -273,6 +283,21 @@ mod tests {
         assert_eq!(filter.search[0].0, SearchField::Column(Column::LastName));
         let time = filter.time.unwrap();
         assert_eq!(time.to.unwrap().to_string(), "2019-01-31 12:00:00");
+    }
+
+    #[test]
+    fn searches_are_capped_in_count_and_length() {
+        let searches = |count: usize, value: &str| {
+            (1..=count)
+                .map(|n| format!("search[c{n}]={value}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let longest = "x".repeat(MAX_SEARCH_CHARS);
+        let filter = ReadFilter::parse_query(&searches(MAX_SEARCHES, &longest)).unwrap();
+        assert_eq!(filter.search.len(), MAX_SEARCHES);
+        assert!(ReadFilter::parse_query(&searches(MAX_SEARCHES + 1, "a")).is_err());
+        assert!(ReadFilter::parse_query(&searches(1, &format!("{longest}x"))).is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! A circuit breaker for the upstream: after `failures` consecutive transport failures
-//! (timeouts, refused connections, HTTP errors) it opens and answers at once for `cooldown`, then
+//! A circuit breaker for the upstream: after `failures` consecutive availability failures
+//! (timeouts, refused connections, HTTP 5xx, answers that cannot be read whole; never an HTTP
+//! 4xx, which a caller's own request provoked) it opens and answers at once for `cooldown`, then
 //! lets one probe through; the probe's success closes it, its failure opens it again.
 
 use std::sync::Mutex;

@@ -110,6 +110,17 @@ impl Action {
     }
 }
 
+/// A failed exchange, by what it says about the upstream's availability.
+enum Failure {
+    /// The upstream is unreachable or broken: a connect error, a timeout, an HTTP 5xx, a
+    /// redirect, an answer that cannot be read whole. Counts against the circuit breaker.
+    Unavailable(Error),
+    /// The upstream answered HTTP 4xx (e.g. 414 for a URL too long): it is up and refused this
+    /// one request, which a caller shaped. Never counts against the breaker, so no caller can
+    /// open it for everyone; the caller gets a 502.
+    Refused(Error),
+}
+
 /// What one exchange produced.
 enum Answer {
     Envelope(Envelope),
@@ -230,6 +241,7 @@ impl ContactNowClient {
         filter: &ReadFilter,
     ) -> Result<RecordPage, Error> {
         let args = query::read_arguments(source, id, filter);
+        query::check_url_budget(&self.ecnow_url, self.format, &args)?;
         let envelope = self.exchange(Action::Read, &args, None).await?;
         let records = wire::records(envelope.list)?;
         let total = envelope.total.unwrap_or(records.len() as u64);
@@ -425,36 +437,46 @@ impl ContactNowClient {
         slot.ok_or(Error::UpstreamBusy)
     }
 
-    /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`].
+    /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`]. Only
+    /// availability failures count against the circuit breaker (see [`Failure`]).
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
         let permit = self.breaker.admit()?;
         let result = self.receive(request).await;
-        permit.report(result.is_ok());
+        permit.report(!matches!(result, Err(Failure::Unavailable(_))));
         self.metrics.set_circuit_state(self.breaker.state_code());
-        result
+        result.map_err(|(Failure::Unavailable(error) | Failure::Refused(error))| error)
     }
 
-    async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
-        let mut response = request.send().await.map_err(transport_error)?;
+    async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
+        let unavailable = |error: reqwest::Error| Failure::Unavailable(transport_error(error));
+        let too_large = || Failure::Unavailable(Error::UpstreamFailed("answer too large".into()));
+        let mut response = request.send().await.map_err(unavailable)?;
         let status = response.status();
         if status.is_redirection() {
-            return Err(Error::UpstreamFailed(format!(
+            return Err(Failure::Unavailable(Error::UpstreamFailed(format!(
                 "redirect ({status}) not followed"
-            )));
+            ))));
+        }
+        if status.is_client_error() {
+            return Err(Failure::Refused(Error::UpstreamFailed(format!(
+                "HTTP {status}: ContactNow refused the request"
+            ))));
         }
         if !status.is_success() {
-            return Err(Error::UpstreamFailed(format!("HTTP {status}")));
+            return Err(Failure::Unavailable(Error::UpstreamFailed(format!(
+                "HTTP {status}"
+            ))));
         }
         if response
             .content_length()
             .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
         {
-            return Err(Error::UpstreamFailed("answer too large".into()));
+            return Err(too_large());
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
             if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(Error::UpstreamFailed("answer too large".into()));
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }

@@ -7,6 +7,31 @@ use url::Url;
 
 use super::wire::{self, WireFormat};
 use crate::domain::{ReadFilter, RecordId, SearchField, Source, filter::TimeField};
+use crate::error::Error;
+
+/// The longest `ecnow.php` URL a read may send, in bytes: the base URL and every argument,
+/// percent-encoded, the token's value aside. Web servers commonly refuse longer request lines
+/// (HTTP 414), so a read over it is refused with 400 before anything is sent.
+pub const MAX_READ_URL_BYTES: usize = 8 * 1024;
+
+/// Refuses (400) read arguments whose URL would be longer than [`MAX_READ_URL_BYTES`].
+pub fn check_url_budget(
+    base: &Url,
+    format: WireFormat,
+    args: &[(Cow<'_, str>, String)],
+) -> Result<(), Error> {
+    let length = ecnow_url(base, "", "read", format, args).as_str().len();
+    if length > MAX_READ_URL_BYTES {
+        return Err(Error::bad_field(
+            "query",
+            format!(
+                "too long: the read would send ContactNow a URL of {length} bytes, over the \
+                 {MAX_READ_URL_BYTES}-byte budget; use fewer or shorter search values"
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// The URL of one `ecnow.php` call: the common arguments, then `args` in order.
 pub fn ecnow_url(
@@ -162,6 +187,24 @@ mod tests {
                 prop_assert!(text.contains(value.as_str()));
             }
         }
+    }
+
+    #[test]
+    fn the_url_budget_fits_the_longest_plain_searches_and_refuses_wider_ones() {
+        use crate::domain::filter::{MAX_SEARCH_CHARS, MAX_SEARCHES};
+        let source = Source::Dataset(DatasetId::try_from(100).unwrap());
+        let query = |value: &str| {
+            (1..=MAX_SEARCHES)
+                .map(|n| format!("search[c{n}]={value}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let plain = ReadFilter::parse_query(&query(&"x".repeat(MAX_SEARCH_CHARS))).unwrap();
+        let args = read_arguments(&source, None, &plain);
+        assert!(check_url_budget(&base(), WireFormat::Json, &args).is_ok());
+        let wide = ReadFilter::parse_query(&query(&"%C3%A9".repeat(MAX_SEARCH_CHARS))).unwrap();
+        let args = read_arguments(&source, None, &wide);
+        assert!(check_url_budget(&base(), WireFormat::Json, &args).is_err());
     }
 
     fn urlencode(value: &str) -> String {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod containment;
 mod faults;
 mod hardening;
 mod helpers;

@@ -1,0 +1,107 @@
+//! What one caller, or a lying upstream, must not be able to do to everyone: open the circuit
+//! breaker with oversized reads, make every probe resend refused credentials, show a row of
+//! another dataset, or smuggle text the wire cannot carry.
+
+use std::time::Duration;
+
+use ecnow_gateway::upstream::breaker::BreakerSettings;
+use wiremock::matchers::{path, query_param};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::{
+    AppOptions, ecnow_requests, json_of, mount_token, problem_of, spawn_app, spawn_app_with,
+};
+
+#[tokio::test]
+async fn reads_over_the_search_cap_or_the_url_budget_are_400_and_send_nothing() {
+    let app = spawn_app().await;
+    let searches = |count: usize, value: &str| {
+        (1..=count)
+            .map(|n| format!("search[c{n}]={value}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    // The red team's read: 100 searches of 255 characters, about 27 KB.
+    let long = "x".repeat(255);
+    let problem = problem_of(
+        app.get(&format!("/datasets/100/records?{}", searches(100, &long)))
+            .await,
+        400,
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("at most 20"),
+        "{problem}"
+    );
+    problem_of(
+        app.get(&format!("/datasets/100/records?{}", searches(21, "a")))
+            .await,
+        400,
+    )
+    .await;
+    // Twenty searches of 255 two-byte characters: each value is 1530 bytes percent-encoded.
+    let wide = "%C3%A9".repeat(255);
+    let problem = problem_of(
+        app.get(&format!(
+            "/campaigns/sandbox_campaign/records?{}",
+            searches(20, &wide)
+        ))
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "query", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("8192-byte budget"),
+        "{problem}"
+    );
+    problem_of(
+        app.get(&format!(
+            "/datasets/100/records?search[last_name]={}",
+            "x".repeat(256)
+        ))
+        .await,
+        400,
+    )
+    .await;
+    let calls = app.emulator().calls();
+    assert_eq!((calls.read, calls.token_get), (0, 0), "{calls:?}");
+}
+
+#[tokio::test]
+async fn upstream_4xx_answers_never_open_the_circuit_breaker() {
+    let app = spawn_app_with(AppOptions {
+        emulator: None,
+        breaker: BreakerSettings {
+            failures: 2,
+            cooldown: Duration::from_secs(10),
+        },
+        ..AppOptions::default()
+    })
+    .await;
+    mount_token(app.mock(), 1).await;
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("action", "read"))
+        .respond_with(ResponseTemplate::new(414))
+        .mount(app.mock())
+        .await;
+    for _ in 0..5 {
+        let problem = problem_of(app.get("/datasets/100/records?limit=1").await, 502).await;
+        assert_eq!(problem["code"], "upstream_failed");
+    }
+    assert_eq!(
+        ecnow_requests(app.mock()).await.len(),
+        5,
+        "every read reached the upstream: the breaker stayed closed"
+    );
+    let ready = json_of(app.http.get(app.url("/readyz")).send().await.unwrap(), 200).await;
+    assert_eq!(ready["status"], "ready");
+    assert!(
+        app.metrics_text()
+            .await
+            .contains("ecnow_gateway_upstream_circuit_state 0")
+    );
+}
