@@ -92,9 +92,15 @@ pub enum Error {
     /// The upstream did not answer within the deadline.
     #[error("upstream timed out")]
     UpstreamTimeout,
-    /// The upstream could not be reached, or refused our credentials.
+    /// The upstream could not be reached.
     #[error("upstream unavailable: {0}")]
     UpstreamUnavailable(String),
+    /// ContactNow refused the gateway's API credentials: an operator must act, nothing the caller
+    /// sends can change it. The refusal is remembered and `token.php` asked again at most once
+    /// per [`crate::upstream::AUTH_RETRY_INTERVAL`]. The string (the upstream's words) is for
+    /// the log.
+    #[error("upstream refused the API credentials: {0}")]
+    UpstreamAuthFailed(String),
     /// Every upstream slot (`CONTACTNOW_MAX_CONCURRENCY`) stayed busy for the queue timeout;
     /// nothing was sent.
     #[error("every upstream slot is busy")]
@@ -164,6 +170,7 @@ impl Error {
             Self::UpstreamRejected(_) => "upstream_rejected",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
+            Self::UpstreamAuthFailed(_) => "upstream_auth_failed",
             Self::UpstreamBusy => "upstream_busy",
             Self::UpstreamFailed(_) => "upstream_failed",
             Self::Internal(_) => "internal_error",
@@ -187,6 +194,7 @@ impl Error {
             Self::UpstreamRejected(_) => "Rejected by ContactNow",
             Self::UpstreamTimeout => "ContactNow too slow",
             Self::UpstreamUnavailable(_) => "ContactNow unavailable",
+            Self::UpstreamAuthFailed(_) => "ContactNow refused the gateway's credentials",
             Self::UpstreamBusy => "ContactNow busy",
             Self::UpstreamFailed(_) => "ContactNow failed",
             Self::Internal(_) => "Internal error",
@@ -231,6 +239,11 @@ impl Error {
             Self::UpstreamRejected(message) => message.clone(),
             Self::UpstreamTimeout => "ContactNow did not answer in time".into(),
             Self::UpstreamUnavailable(_) => "ContactNow cannot be reached at the moment".into(),
+            Self::UpstreamAuthFailed(_) => {
+                "ContactNow refused the gateway's API credentials; an operator must correct them \
+                 (nothing in the request can change this)"
+                    .into()
+            }
             Self::UpstreamBusy => {
                 "the gateway's calls to ContactNow are all in use; nothing was sent, retry shortly"
                     .into()
@@ -280,7 +293,9 @@ impl ResponseError for Error {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::UpstreamUnavailable(_) | Self::UpstreamBusy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamUnavailable(_) | Self::UpstreamAuthFailed(_) | Self::UpstreamBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -307,6 +322,10 @@ impl ResponseError for Error {
             }
             Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            Self::UpstreamAuthFailed(_) => {
+                let retry_after = crate::upstream::AUTH_RETRY_INTERVAL.as_secs();
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             Self::TooManyRequests { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));

@@ -136,6 +136,15 @@ pub fn tighten(doc: &mut Value) {
         };
         for (method, operation) in item.iter_mut() {
             tighten_parameters(operation);
+            if let Some(unavailable) = operation["responses"]["503"]["description"].as_str()
+                && !unavailable.contains("upstream_auth_failed")
+            {
+                // Every route that reaches ContactNow needs its token first.
+                operation["responses"]["503"]["description"] = json!(format!(
+                    "{unavailable}; or ContactNow refused the gateway's API credentials \
+                     (`upstream_auth_failed`)"
+                ));
+            }
             if method == "patch" && path.starts_with("/datasets/") {
                 operation["requestBody"]["content"]["application/json"]["schema"] =
                     json!({"$ref": "#/components/schemas/DatasetRecordPatchBody"});

@@ -31,11 +31,13 @@ pub async fn healthz() -> HttpResponse {
 ///
 /// `200` when it is not draining, the upstream is not known to be down (circuit breaker open),
 /// and an upstream token is held or can be obtained now; `503` otherwise. For readiness probes.
+/// When ContactNow refused the API credentials the `503` has `code` `upstream_auth_failed`, and
+/// probes are answered from that refusal: `token.php` is asked again at most once every 10 s.
 #[utoipa::path(
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "No upstream token can be obtained", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No upstream token can be obtained (`upstream_auth_failed` when ContactNow refused the API credentials), the upstream is known to be down, or the gateway is draining", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
@@ -51,7 +53,7 @@ pub async fn readyz(
     }
     if !client.holds_token() {
         client.ensure_token().await.map_err(|error| match error {
-            Error::UpstreamUnavailable(_) => error,
+            Error::UpstreamUnavailable(_) | Error::UpstreamAuthFailed(_) => error,
             other => Error::UpstreamUnavailable(other.to_string()),
         })?;
     }

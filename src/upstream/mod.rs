@@ -30,6 +30,7 @@ use crate::domain::{
 use crate::error::Error;
 use crate::metrics::Metrics;
 use breaker::{Breaker, BreakerSettings};
+pub use token::AUTH_RETRY_INTERVAL;
 use token::{Token, TokenCache};
 use wire::Envelope;
 pub use wire::WireFormat;
@@ -311,13 +312,14 @@ impl ContactNowClient {
                 "token answer without token or expire".into(),
             )),
             (false, _, _) => {
+                // token.php takes nothing but the credentials: any refusal (`Authentication
+                // failure` and the like) is theirs, and is remembered by the token cache.
                 let reason = envelope.error.unwrap_or_default();
-                if reason.eq_ignore_ascii_case("Authentication failure") {
-                    tracing::error!(
-                        "ContactNow refused the API credentials: check CONTACTNOW_USERNAME and CONTACTNOW_API_KEY"
-                    );
-                }
-                Err(Error::UpstreamUnavailable(format!(
+                tracing::error!(
+                    reason,
+                    "ContactNow refused the API credentials: check CONTACTNOW_USERNAME and CONTACTNOW_API_KEY"
+                );
+                Err(Error::UpstreamAuthFailed(format!(
                     "token endpoint refused: {reason}"
                 )))
             }

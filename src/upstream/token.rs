@@ -3,6 +3,10 @@
 //! One entry, one fetch however many requests arrive at once (`try_get_with` coalesces
 //! concurrent loads and caches no error), and an expiry set to refresh the token before it runs
 //! out: min(60 s, 10 % of its lifetime) before `expire`.
+//!
+//! A refusal of the credentials is remembered for [`AUTH_RETRY_INTERVAL`]: until then every
+//! request gets it back without a call, so probes and callers cannot make the gateway resend a
+//! refused API key (and risk a vendor lockout) more than once per interval.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -13,6 +17,10 @@ use moka::future::Cache;
 use moka::ops::compute::Op;
 
 use crate::error::Error;
+
+/// How long a refusal of the API credentials is remembered: `token.php` is asked again at most
+/// once per this interval while it refuses them.
+pub const AUTH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 
 /// An upstream token. Its value is never printed: `Debug` shows a placeholder.
 #[derive(Clone, PartialEq, Eq)]
@@ -52,6 +60,9 @@ pub(crate) struct TokenCache {
     /// The last token fetched: `token.php` hands back the same token while it is valid, so a
     /// refresh that returns it again keeps it until its real expiry instead of refetching.
     last: Mutex<Option<Token>>,
+    /// The last refusal of the credentials ([`Error::UpstreamAuthFailed`]) and when it came;
+    /// cleared by a token.
+    refused: Mutex<Option<(Instant, Error)>>,
 }
 
 impl TokenCache {
@@ -63,16 +74,30 @@ impl TokenCache {
                 .expire_after(RefreshBeforeExpiry)
                 .build(),
             last: Mutex::new(None),
+            refused: Mutex::new(None),
         }
     }
 
-    /// The cached token, or the result of one shared `fetch` (value and unix `expire`).
+    /// The cached token, or the result of one shared `fetch` (value and unix `expire`); while a
+    /// refusal of the credentials is younger than [`AUTH_RETRY_INTERVAL`], that refusal and no
+    /// fetch. Loads run one at a time, so the check and the fetch cannot race.
     pub async fn get<F>(&self, fetch: F) -> Result<Token, Error>
     where
         F: Future<Output = Result<(String, i64), Error>>,
     {
         let load = async {
-            let (value, expire) = fetch.await?;
+            if let Some((at, refusal)) = &*self.refused.lock().expect("token lock poisoned")
+                && at.elapsed() < AUTH_RETRY_INTERVAL
+            {
+                return Err(refusal.clone());
+            }
+            let (value, expire) = fetch.await.inspect_err(|error| {
+                if matches!(error, Error::UpstreamAuthFailed(_)) {
+                    *self.refused.lock().expect("token lock poisoned") =
+                        Some((Instant::now(), error.clone()));
+                }
+            })?;
+            *self.refused.lock().expect("token lock poisoned") = None;
             let token = Token(value.into());
             let remaining = remaining_until(expire);
             let mut last = self.last.lock().expect("token lock poisoned");

@@ -4,12 +4,17 @@
 
 use std::time::Duration;
 
+use ecnow_gateway::emulator::EmulatorConfig;
+use ecnow_gateway::upstream::AUTH_RETRY_INTERVAL;
 use ecnow_gateway::upstream::breaker::BreakerSettings;
+use futures_util::future::join_all;
+use serde_json::json;
 use wiremock::matchers::{path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::{
-    AppOptions, ecnow_requests, json_of, mount_token, problem_of, spawn_app, spawn_app_with,
+    API_USER, AppOptions, ecnow_requests, json_of, mount_token, problem_of, spawn_app,
+    spawn_app_with,
 };
 
 #[tokio::test]
@@ -103,5 +108,65 @@ async fn upstream_4xx_answers_never_open_the_circuit_breaker() {
         app.metrics_text()
             .await
             .contains("ecnow_gateway_upstream_circuit_state 0")
+    );
+}
+
+#[tokio::test]
+async fn refused_credentials_are_asked_again_at_most_once_per_interval() {
+    let app = spawn_app_with(AppOptions {
+        emulator: Some(EmulatorConfig {
+            username: API_USER.into(),
+            api_key: "a-revoked-key".into(),
+            ..EmulatorConfig::default()
+        }),
+        ..AppOptions::default()
+    })
+    .await;
+    let probes = join_all((0..50).map(|_| app.http.get(app.url("/readyz")).send())).await;
+    for probe in probes {
+        let problem = problem_of(probe.unwrap(), 503).await;
+        assert_eq!(problem["code"], "upstream_auth_failed", "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("credentials"),
+            "/readyz says why: {problem}"
+        );
+    }
+    let read = app.get("/datasets/100/records").await;
+    assert_eq!(read.headers()["retry-after"], "10");
+    let answers = [
+        read,
+        app.get("/datasets/100/records/550000").await,
+        app.post(
+            "/datasets/100/records",
+            &json!({"mobile_phone": "07123456789"}),
+        )
+        .await,
+        app.patch("/datasets/100/records/550000", &json!({"notes": "x"}))
+            .await,
+    ];
+    for answer in answers {
+        let problem = problem_of(answer, 503).await;
+        assert_eq!(problem["code"], "upstream_auth_failed", "{problem}");
+    }
+    let calls = app.emulator().calls();
+    assert_eq!(
+        calls.token_get, 1,
+        "one refusal serves every probe and caller: {calls:?}"
+    );
+    assert_eq!(
+        (calls.read, calls.create, calls.update),
+        (0, 0, 0),
+        "{calls:?}"
+    );
+
+    tokio::time::sleep(AUTH_RETRY_INTERVAL + Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        let probe = app.http.get(app.url("/readyz")).send().await.unwrap();
+        problem_of(probe, 503).await;
+    }
+    assert_eq!(
+        app.emulator().calls().token_get,
+        2,
+        "asked again once the interval passed, and once only"
     );
 }

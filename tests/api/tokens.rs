@@ -90,7 +90,7 @@ async fn wrong_api_credentials_answer_503_and_not_ready() {
     })
     .await;
     let problem = problem_of(app.get("/datasets/100/records").await, 503).await;
-    assert_eq!(problem["code"], "upstream_unavailable");
+    assert_eq!(problem["code"], "upstream_auth_failed");
     problem_of(app.http.get(app.url("/readyz")).send().await.unwrap(), 503).await;
     assert_eq!(app.emulator().calls().read, 0);
     let logs = crate::helpers::captured_logs();
