@@ -27,6 +27,7 @@ pub struct Metrics {
     token_fetches: IntCounterVec,
     token_cache_hits: IntCounter,
     circuit_state: IntGauge,
+    upstream_foreign_rows: IntCounter,
 }
 
 fn registered<C: prometheus::core::Collector + Clone + 'static>(
@@ -107,6 +108,14 @@ impl Metrics {
                 )
                 .expect("valid gauge"),
             ),
+            upstream_foreign_rows: registered(
+                &registry,
+                IntCounter::new(
+                    "upstream_foreign_rows_total",
+                    "Rows ContactNow answered outside the dataset or id read, dropped",
+                )
+                .expect("valid counter"),
+            ),
             registry,
         }
     }
@@ -157,6 +166,11 @@ impl Metrics {
     /// Sets the circuit breaker state (0 closed, 1 open, 2 probing).
     pub fn set_circuit_state(&self, state: i64) {
         self.circuit_state.set(state);
+    }
+
+    /// Counts rows of a read answer that were outside the dataset or id asked for, dropped.
+    pub fn upstream_foreign_rows(&self, rows: u64) {
+        self.upstream_foreign_rows.inc_by(rows);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -48,7 +48,8 @@ pub struct BatchResult {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = RecordList::example)]
 pub struct RecordList {
-    /// Every match, even those `limit` cut.
+    /// Every match, even those `limit` cut: ContactNow's count, less the rows of this page that
+    /// were dropped for being outside the dataset read.
     #[schema(example = 1)]
     pub total: u64,
     /// The records returned.

@@ -234,6 +234,11 @@ impl ContactNowClient {
     }
 
     /// Reads records of a dataset or table, optionally one id.
+    ///
+    /// The upstream's filters are not trusted (an `id` search overrides the others): a row of
+    /// another dataset than a dataset read's, or of another id than an id read's, is dropped,
+    /// logged and counted (`upstream_foreign_rows_total`), and `total` is lowered by the rows
+    /// dropped. A row does not name its campaign table, so a table read keeps every row.
     #[tracing::instrument(name = "upstream read", skip_all)]
     pub async fn read(
         &self,
@@ -244,8 +249,28 @@ impl ContactNowClient {
         let args = query::read_arguments(source, id, filter);
         query::check_url_budget(&self.ecnow_url, self.format, &args)?;
         let envelope = self.exchange(Action::Read, &args, None).await?;
-        let records = wire::records(envelope.list)?;
-        let total = envelope.total.unwrap_or(records.len() as u64);
+        let mut records = wire::records(envelope.list)?;
+        let returned = records.len();
+        records.retain(|record| {
+            let in_dataset = match source {
+                Source::Dataset(dataset) => record.dataset_id == dataset.get(),
+                Source::Table(_) => true,
+            };
+            in_dataset && id.is_none_or(|id| record.id == id.get())
+        });
+        let foreign = (returned - records.len()) as u64;
+        if foreign > 0 {
+            tracing::warn!(
+                foreign,
+                "ContactNow answered a read with rows outside what was asked; they were dropped"
+            );
+            self.metrics.upstream_foreign_rows(foreign);
+        }
+        let total = envelope
+            .total
+            .unwrap_or(returned as u64)
+            .saturating_sub(foreign)
+            .max(records.len() as u64);
         Ok(RecordPage { total, records })
     }
 

@@ -8,13 +8,14 @@ use ecnow_gateway::emulator::EmulatorConfig;
 use ecnow_gateway::upstream::AUTH_RETRY_INTERVAL;
 use ecnow_gateway::upstream::breaker::BreakerSettings;
 use futures_util::future::join_all;
+use reqwest::Method;
 use serde_json::json;
-use wiremock::matchers::{path, query_param};
+use wiremock::matchers::{path, query_param, query_param_is_missing};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::{
-    API_USER, AppOptions, ecnow_requests, json_of, mount_token, problem_of, spawn_app,
-    spawn_app_with,
+    API_USER, AppOptions, ecnow_requests, json_of, mount_ecnow, mount_token, problem_of, spawn_app,
+    spawn_app_with, spawn_app_with_mock, token_for,
 };
 
 #[tokio::test]
@@ -168,5 +169,68 @@ async fn refused_credentials_are_asked_again_at_most_once_per_interval() {
         app.emulator().calls().token_get,
         2,
         "asked again once the interval passed, and once only"
+    );
+}
+
+#[tokio::test]
+async fn rows_of_another_dataset_are_never_shown_nor_let_an_update_through() {
+    let app = spawn_app_with_mock().await;
+    mount_token(app.mock(), 1).await;
+    let row = |id: &str, dataset: &str| json!({"id": id, "datasetid": dataset, "FirstName": "Joe"});
+    // A lying upstream: an `id` search overrides the dataset filter.
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("action", "read"))
+        .and(query_param("id", "777"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"success": true, "total": 1, "list": [row("777", "200")]})),
+        )
+        .mount(app.mock())
+        .await;
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("action", "read"))
+        .and(query_param_is_missing("id"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "total": 3,
+            "list": [row("550000", "100"), row("777", "200"), row("550001", "100")],
+        })))
+        .mount(app.mock())
+        .await;
+    mount_ecnow(
+        app.mock(),
+        "update",
+        json!({"success": true, "total": 1}),
+        0,
+    )
+    .await;
+
+    let problem = problem_of(app.get("/datasets/100/records/777").await, 404).await;
+    assert_eq!(problem["code"], "not_found");
+    let list = json_of(app.get("/datasets/100/records").await, 200).await;
+    let shown: Vec<(u64, u64)> = list["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["dataset_id"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(shown, [(550000, 100), (550001, 100)]);
+    assert_eq!(list["total"], 2, "total less the dropped row");
+
+    let dataset_100 = token_for("records:read records:write", Some(vec![100]), None);
+    for (route, body) in [
+        ("/records/777", json!({"dataset": 100, "notes": "mine now"})),
+        ("/datasets/100/records/777", json!({"notes": "mine now"})),
+    ] {
+        let response = app
+            .send(Method::PATCH, route, Some(&dataset_100), Some(&body))
+            .await;
+        problem_of(response, 404).await;
+    }
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "ecnow_gateway_upstream_foreign_rows_total 4"),
+        "{metrics}"
     );
 }
