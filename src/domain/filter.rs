@@ -123,12 +123,12 @@ impl ReadFilter {
         let mut filter = ReadFilter::default();
         let mut seen: Vec<String> = Vec::new();
         let (mut time_field, mut from, mut to) = (None, None, None);
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if seen.iter().any(|k| *k == key) {
+        for (key, value) in query_pairs(query)? {
+            if seen.contains(&key) {
                 return Err(Error::bad_field(key, "given more than once"));
             }
-            seen.push(key.to_string());
-            match key.as_ref() {
+            seen.push(key.clone());
+            match key.as_str() {
                 "outcome" => {
                     filter.outcomes = value
                         .split(',')
@@ -162,14 +162,14 @@ impl ReadFilter {
                             "1 to 64 of A-Z, a-z, 0-9, _, -, .",
                         ));
                     }
-                    filter.agent = Some(value.into_owned());
+                    filter.agent = Some(value);
                 }
                 "phone" => {
                     filter.phone =
                         Some(Phone::parse(&value).map_err(|m| Error::bad_field("phone", m))?);
                 }
                 "time_field" => {
-                    time_field = Some(match value.as_ref() {
+                    time_field = Some(match value.as_str() {
                         "callback" => TimeField::Callback,
                         "process_date" => TimeField::ProcessDate,
                         _ => {
@@ -180,7 +180,7 @@ impl ReadFilter {
                 "from" => from = Some(parse_time(&value, false).ok_or_else(|| bad_time("from"))?),
                 "to" => to = Some(parse_time(&value, true).ok_or_else(|| bad_time("to"))?),
                 "match" => {
-                    filter.exact = match value.as_ref() {
+                    filter.exact = match value.as_str() {
                         "exact" => true,
                         "wildcard" => false,
                         _ => return Err(Error::bad_field("match", "exact or wildcard")),
@@ -208,7 +208,7 @@ impl ReadFilter {
                             format!("a search value of 1 to {MAX_SEARCH_CHARS} characters"),
                         ));
                     }
-                    filter.search.push((field, value.into_owned()));
+                    filter.search.push((field, value));
                 }
             }
         }
@@ -224,6 +224,29 @@ impl ReadFilter {
         };
         Ok(filter)
     }
+}
+
+/// The `name=value` pairs of a query string, decoded as `application/x-www-form-urlencoded`
+/// (`+` is a space) but strictly: a name or value that is not UTF-8 once percent-decoded is
+/// refused, never replaced with U+FFFD (a lossy decoder would send the upstream another value
+/// than the caller's).
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Error> {
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(&text.replace('+', " "))
+            .decode_utf8()
+            .map(std::borrow::Cow::into_owned)
+    };
+    let not_utf8 = "not valid UTF-8 once percent-decoded";
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode(name).map_err(|_| Error::bad_field("query", not_utf8))?;
+            let value = decode(value).map_err(|_| Error::bad_field(name.as_str(), not_utf8))?;
+            Ok((name, value))
+        })
+        .collect()
 }
 
 /// `Some(Ok(field))` for a valid `search[<field>]` key, `Some(Err)` for a malformed field
@@ -317,6 +340,9 @@ mod tests {
             "search[x]=",
             "dataset=200",
             "phone=abc",
+            "search[last_name]=%FF%FE",
+            "search%5B%FF%5D=x",
+            "agent=%C3",
         ] {
             assert!(ReadFilter::parse_query(bad).is_err(), "{bad}");
         }

@@ -234,3 +234,28 @@ async fn rows_of_another_dataset_are_never_shown_nor_let_an_update_through() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn query_text_that_is_not_utf8_is_400_never_rewritten() {
+    let app = spawn_app().await;
+    for (query, field) in [
+        ("search[last_name]=%FF%FE", "search[last_name]"),
+        ("search%5Blast_name%5D=Bl%C3", "search[last_name]"),
+        ("agent=%C3", "agent"),
+        ("search%5B%FF%5D=x", "query"),
+        ("limit=5&%FE=1", "query"),
+    ] {
+        let problem = problem_of(
+            app.get(&format!("/datasets/100/records?{query}")).await,
+            400,
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("UTF-8"),
+            "{query}: {problem}"
+        );
+    }
+    let calls = app.emulator().calls();
+    assert_eq!((calls.read, calls.token_get), (0, 0), "{calls:?}");
+}
