@@ -9,8 +9,10 @@ use crate::domain::Column;
 use crate::domain::filter::{MAX_SEARCH_CHARS, MAX_SEARCHES};
 use crate::upstream::query::MAX_READ_URL_BYTES;
 
-/// Text the domain accepts: no control characters but tab and line breaks.
-const TEXT: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+/// Text the domain accepts (`is_wire_text`): no control characters but tab and line breaks, no
+/// noncharacters. The pattern names those of the first plane; the domain refuses those of every
+/// plane (U+1FFFE, …), which a pattern without the `u` flag cannot name in a character class.
+const TEXT: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uFDD0-\\uFDEF\\uFFFE\\uFFFF]*$";
 /// A phone: 6 to 20 of digits, spaces, `+ - ( )`, with a digit.
 const PHONE: &str = "^[ +()\\-]*[0-9][0-9 +()\\-]*$";
 /// A custom column name.
@@ -201,6 +203,7 @@ fn tighten_parameters(operation: &mut Value) {
             _ if name.starts_with("search[") => {
                 schema["minLength"] = json!(1);
                 schema["maxLength"] = json!(MAX_SEARCH_CHARS);
+                schema["pattern"] = json!(TEXT);
             }
             _ => {}
         }

@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+use super::write::{NOT_WIRE_TEXT, is_wire_text};
 use super::{Column, CustomFieldName, Phone};
 use crate::error::Error;
 
@@ -208,6 +209,9 @@ impl ReadFilter {
                             format!("a search value of 1 to {MAX_SEARCH_CHARS} characters"),
                         ));
                     }
+                    if !is_wire_text(&value) {
+                        return Err(Error::bad_field(other, NOT_WIRE_TEXT));
+                    }
                     filter.search.push((field, value));
                 }
             }
@@ -343,6 +347,8 @@ mod tests {
             "search[last_name]=%FF%FE",
             "search%5B%FF%5D=x",
             "agent=%C3",
+            "search[last_name]=%EF%BF%BF",
+            "search[last_name]=a%1Bb",
         ] {
             assert!(ReadFilter::parse_query(bad).is_err(), "{bad}");
         }

@@ -389,28 +389,38 @@ fn dataset_value(value: &Value) -> Option<DatasetId> {
     }
 }
 
-/// A text value: a string without NUL or control characters other than tab and newlines;
-/// `null` or `""` is no value.
-fn text(value: &Value, max: usize) -> Result<Option<String>, String> {
+/// Why a text is refused by [`is_wire_text`].
+pub const NOT_WIRE_TEXT: &str =
+    "must not contain control characters (but tab and line breaks) or Unicode noncharacters";
+
+/// Whether `text` can travel in both wire formats, so that what is accepted does not depend on
+/// `CONTACTNOW_FORMAT`: no control character but tab, CR and LF (XML 1.0 cannot carry the C0
+/// ones; DEL and C1 are refused alike), and no Unicode noncharacter (U+FDD0 to U+FDEF and the
+/// last two code points of every plane; XML 1.0 cannot carry U+FFFE and U+FFFF). Lone
+/// surrogates cannot occur in a Rust string.
+pub fn is_wire_text(text: &str) -> bool {
     // Printable ASCII (the usual case) is checked bytewise; anything else char by char.
-    let printable = |text: &str| {
-        text.bytes()
-            .all(|b| (b' '..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'))
-    };
+    let printable = text
+        .bytes()
+        .all(|b| (b' '..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
+    printable
+        || text.chars().all(|c| {
+            let code = u32::from(c);
+            let noncharacter = (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE;
+            !noncharacter && (!c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        })
+}
+
+/// A text value: a string that [`is_wire_text`], of at most `max` characters; `null` or `""`
+/// is no value.
+fn text(value: &Value, max: usize) -> Result<Option<String>, String> {
     match value {
         Value::Null => Ok(None),
         Value::String(text) if text.is_empty() => Ok(None),
         Value::String(text) if text.len() > max && text.chars().count() > max => {
             Err(format!("must be at most {max} characters"))
         }
-        Value::String(text)
-            if !printable(text)
-                && text
-                    .chars()
-                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
-        {
-            Err("must not contain control characters".into())
-        }
+        Value::String(text) if !is_wire_text(text) => Err(NOT_WIRE_TEXT.into()),
         Value::String(text) => Ok(Some(text.clone())),
         _ => Err("must be a string".into()),
     }
@@ -522,6 +532,35 @@ mod tests {
             assert!(CustomFieldName::parse(bad).is_err(), "{bad:?}");
         }
         assert!(CustomFieldName::parse("company_name").is_ok());
+    }
+
+    #[test]
+    fn text_the_wire_cannot_carry_is_refused() {
+        for bad in [
+            "\u{0}",
+            "a\u{1}",
+            "\u{1b}[0m",
+            "\u{7f}",
+            "\u{85}",
+            "\u{FFFE}",
+            "\u{FFFF}",
+            "\u{FDD0}",
+            "\u{FDEF}",
+            "\u{1FFFE}",
+            "\u{10FFFF}",
+        ] {
+            assert!(!is_wire_text(bad), "{bad:?}");
+        }
+        for good in [
+            "Joe",
+            "a\tb\r\nc",
+            "Zoë 東京 🙂",
+            "\u{FDCF}",
+            "\u{FFFD}",
+            "\u{1FFFD}",
+        ] {
+            assert!(is_wire_text(good), "{good:?}");
+        }
     }
 
     #[test]

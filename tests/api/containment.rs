@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use ecnow_gateway::emulator::EmulatorConfig;
-use ecnow_gateway::upstream::AUTH_RETRY_INTERVAL;
 use ecnow_gateway::upstream::breaker::BreakerSettings;
+use ecnow_gateway::upstream::{AUTH_RETRY_INTERVAL, WireFormat};
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::json;
@@ -258,4 +258,94 @@ async fn query_text_that_is_not_utf8_is_400_never_rewritten() {
     }
     let calls = app.emulator().calls();
     assert_eq!((calls.read, calls.token_get), (0, 0), "{calls:?}");
+}
+
+/// Every text field of creates and updates, and search values, refuse what XML 1.0 cannot carry,
+/// in both formats alike, before anything is sent.
+async fn text_the_wire_cannot_carry_is_refused_before_sending(format: WireFormat) {
+    let app = spawn_app_with(AppOptions {
+        format,
+        ..AppOptions::default()
+    })
+    .await;
+    let phone = "07123456789";
+    for (body, field) in [
+        (
+            json!({"first_name": "Joe\u{FFFF}", "mobile_phone": phone}),
+            "first_name",
+        ),
+        (
+            json!({"notes": "a\u{FFFE}b", "mobile_phone": phone}),
+            "notes",
+        ),
+        (
+            json!({"last_name": "\u{FDD0}", "mobile_phone": phone}),
+            "last_name",
+        ),
+        (
+            json!({"address1": "\u{1FFFF}", "mobile_phone": phone}),
+            "address1",
+        ),
+        (
+            json!({"postcode": "\u{1b}[2J", "mobile_phone": phone}),
+            "postcode",
+        ),
+        (
+            json!({"custom": {"company_name": "ACME\u{FFFF}"}, "mobile_phone": phone}),
+            "custom.company_name",
+        ),
+        (
+            json!([{"mobile_phone": phone}, {"title": "\u{FFFF}", "mobile_phone": phone}]),
+            "[1].title",
+        ),
+    ] {
+        let problem = problem_of(app.post("/datasets/100/records", &body).await, 422).await;
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("noncharacters"),
+            "{problem}"
+        );
+    }
+    for (route, body) in [
+        (
+            "/datasets/100/records/550000",
+            json!({"notes_append": "\u{FFFF}"}),
+        ),
+        (
+            "/datasets/100/records/550000",
+            json!({"first_name": "x\u{FDEF}"}),
+        ),
+        (
+            "/records/550000",
+            json!({"dataset": 100, "custom": {"company_name": "\u{10FFFE}"}}),
+        ),
+    ] {
+        problem_of(app.patch(route, &body).await, 422).await;
+    }
+    for query in ["search[last_name]=%EF%BF%BF", "search[company_name]=a%07b"] {
+        problem_of(
+            app.get(&format!("/datasets/100/records?{query}")).await,
+            400,
+        )
+        .await;
+    }
+    let calls = app.emulator().calls();
+    assert_eq!(
+        (calls.create, calls.update, calls.read, calls.token_get),
+        (0, 0, 0, 0),
+        "nothing reached the upstream: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn text_the_wire_cannot_carry_is_refused_over_json() {
+    text_the_wire_cannot_carry_is_refused_before_sending(WireFormat::Json).await;
+}
+
+#[tokio::test]
+async fn text_the_wire_cannot_carry_is_refused_over_xml() {
+    text_the_wire_cannot_carry_is_refused_before_sending(WireFormat::Xml).await;
 }
