@@ -55,6 +55,30 @@ fn enc(text: &str) -> String {
     out
 }
 
+/// A POST field: name and value.
+type Field<'a> = (&'a str, &'a str);
+
+/// The boundary PHP's curl puts between the POST fields of an array (`CURLOPT_POSTFIELDS`).
+const CURL_BOUNDARY: &str = "------------------------d74496d66958873e";
+/// The label the vendor's PHP wrapper puts on every POST, raw JSON payloads included.
+const URLENCODED: &str = "application/x-www-form-urlencoded";
+
+/// A `multipart/form-data` body as PHP's curl builds it from an array of POST fields, and its
+/// `Content-Type`.
+fn multipart(fields: &[Field]) -> (String, String) {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{CURL_BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{CURL_BOUNDARY}--\r\n"));
+    (
+        format!("multipart/form-data; boundary={CURL_BOUNDARY}"),
+        body,
+    )
+}
+
 impl Sandbox {
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.expect("request");
@@ -85,6 +109,23 @@ impl Sandbox {
                 .body(body.to_owned()),
         )
         .await
+    }
+
+    /// A POST with this `Content-Type`.
+    async fn post_as(&self, path_and_query: &str, content_type: &str, body: &str) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}/{path_and_query}", self.base))
+                .header("content-type", content_type)
+                .body(body.to_owned()),
+        )
+        .await
+    }
+
+    /// A POST of multipart fields, as the vendor's PHP wrapper sends read filters.
+    async fn post_fields(&self, path_and_query: &str, fields: &[Field<'_>]) -> Answer {
+        let (content_type, body) = multipart(fields);
+        self.post_as(path_and_query, &content_type, &body).await
     }
 
     async fn token(&self) -> String {
@@ -949,4 +990,196 @@ async fn concurrent_creates_get_distinct_sequential_ids() {
     assert_eq!(keys, (550_005..550_055).collect::<Vec<u64>>());
     assert_eq!(sandbox.emulator.records_in_dataset(200), 50);
     assert_eq!(sandbox.emulator.calls().create, 50);
+}
+
+/// The query string the vendor's PHP wrapper builds: `method`, `action`, then `token`,
+/// `format`, `campaign` and `raw`.
+fn wrapper_query(token: &str, action: &str, format: &str) -> String {
+    format!(
+        "ecnow.php?method=ecnow_records&action={action}&token={token}&format={format}&campaign=1&raw=1"
+    )
+}
+
+#[tokio::test]
+async fn reads_take_their_filters_from_multipart_post_fields() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let query = wrapper_query(&token, "read", "json");
+    let cases: [(&[Field], &[&str]); 6] = [
+        (&[("dataset", "100"), ("limit", "2")], &["550000", "550001"]),
+        (
+            &[("dataset", "100"), ("search[LastName]", "Blogs")],
+            &["550000"],
+        ),
+        (&[("dataset", "100"), ("ddi", "07700900456")], &["550004"]),
+        (&[("dataset", "100"), ("outcome", "200")], &["550002"]),
+        (&[("dataset", "100"), ("id", "550003")], &["550003"]),
+        (
+            &[("table", "sandbox_campaign"), ("search[firstname]", "Chlo")],
+            &["550003"],
+        ),
+    ];
+    for (fields, ids) in cases {
+        let answer = sandbox.post_fields(&query, fields).await.json();
+        assert_eq!(answer["success"], true, "{fields:?}: {answer}");
+        assert_eq!(Sandbox::ids(&answer), ids, "{fields:?}");
+    }
+    let limited = sandbox
+        .post_fields(&query, &[("dataset", "100"), ("limit", "2")])
+        .await
+        .json();
+    assert_eq!(limited["total"], 5);
+
+    let xml = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "xml"),
+            &[("dataset", "100"), ("ddi", "07700900456")],
+        )
+        .await;
+    assert!(
+        xml.body
+            .contains("<total>1</total><list><ecnow_record><id>550004</id>"),
+        "{}",
+        xml.body
+    );
+    // The article's own call: every argument in the query string.
+    let article = sandbox
+        .get(&format!(
+            "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=100&raw=1"
+        ))
+        .await;
+    assert!(
+        article.body.contains("<total>5</total>"),
+        "{}",
+        article.body
+    );
+}
+
+#[tokio::test]
+async fn the_token_and_every_argument_may_come_as_post_fields() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let fields = [
+        ("token", token.as_str()),
+        ("method", "ecnow_records"),
+        ("action", "read"),
+        ("format", "json"),
+        ("dataset", "100"),
+        ("search[FirstName]", "Jane"),
+    ];
+    let multipart = sandbox.post_fields("ecnow.php", &fields).await.json();
+    assert_eq!(Sandbox::ids(&multipart), ["550001"], "{multipart}");
+
+    let form = format!(
+        "token={token}&method=ecnow_records&action=read&format=xml&dataset=100&search%5BFirstName%5D=Jane"
+    );
+    let urlencoded = sandbox.post_as("ecnow.php", URLENCODED, &form).await;
+    assert!(
+        urlencoded
+            .body
+            .contains("<total>1</total><list><ecnow_record><id>550001</id>"),
+        "{}",
+        urlencoded.body
+    );
+    // A POST field wins over a query argument of the same name, as in PHP's `$_REQUEST`.
+    let overridden = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[("dataset", "100"), ("format", "xml")],
+        )
+        .await;
+    assert_eq!(overridden.content_type, "text/xml; charset=utf-8");
+
+    let unknown = sandbox
+        .post_fields(
+            "ecnow.php?method=ecnow_records&action=read&format=json",
+            &[
+                ("token", "0123456789abcdef0123456789abcdef01234567"),
+                ("dataset", "100"),
+            ],
+        )
+        .await
+        .json();
+    assert_eq!(unknown, json!({"success": false, "error": "Invalid token"}));
+    let broken = sandbox
+        .post_as(
+            &wrapper_query(&token, "read", "json"),
+            &format!("multipart/form-data; boundary={CURL_BOUNDARY}"),
+            "--nothing like the boundary",
+        )
+        .await
+        .json();
+    assert_eq!(
+        broken,
+        json!({"success": false, "error": "Bad argument: multipart body"})
+    );
+}
+
+#[tokio::test]
+async fn the_wrappers_writes_labelled_urlencoded_read_back_through_its_multipart_reads() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let created = sandbox
+        .post_as(
+            &wrapper_query(&token, "create", "json"),
+            URLENCODED,
+            r#"[{"title":"Mr","firstname":"Joe","lastname":"Blogs","mobilephone":"07123456789","dataset":"100","company_name":"Company Name"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(
+        created,
+        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0,
+               "key": 550005, "info": "Record is LIVE on the dialer."})
+    );
+    let updated = sandbox
+        .post_as(
+            &wrapper_query(&token, "update", "json"),
+            URLENCODED,
+            r#"[{"id":"550005","title":"Mr","firstName":"Joseph","lastName":"Blogs","mobilephone":"07123456789","dataset":"100","company_name":"Company Name"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(updated["total"], 1, "{updated}");
+    let xml = sandbox
+        .post_as(
+            &wrapper_query(&token, "create", "xml"),
+            URLENCODED,
+            "<?xml version='1.0' encoding='utf-8' ?>\n<easycall><ecnow_records><FirstName>Ann</FirstName>\
+             <dataset>200</dataset><MobilePhone>07700900999</MobilePhone></ecnow_records></easycall>",
+        )
+        .await;
+    assert!(
+        xml.body
+            .contains("<total>1</total><bad>0</bad><key>550006</key>"),
+        "{}",
+        xml.body
+    );
+
+    let read = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[("dataset", "100"), ("id", "550005")],
+        )
+        .await
+        .json();
+    assert_eq!(read["total"], 1, "{read}");
+    let row = &read["list"][0];
+    assert_eq!(row["FirstName"], "Joseph");
+    assert_eq!(row["company_name"], "Company Name");
+    assert_eq!(sandbox.emulator.records_in_dataset(200), 1);
+    // Urlencoded fields are not a payload.
+    let fields = sandbox
+        .post_as(
+            &wrapper_query(&token, "create", "json"),
+            URLENCODED,
+            "dataset=100&mobilephone=07123456789",
+        )
+        .await
+        .json();
+    assert_eq!(
+        fields,
+        json!({"success": false, "error": "Bad argument: payload"})
+    );
+    assert_eq!(sandbox.emulator.records_in_dataset(100), 6);
 }
