@@ -535,7 +535,7 @@ impl Emulator {
             account_id: Some(ACCOUNT_ID),
             total: Some(outcome.total),
             bad: Some(outcome.bad),
-            key: (creating || wrote).then_some(outcome.key),
+            key: creating.then_some(outcome.key),
             error: outcome.error.as_deref(),
             info: wrote.then(|| outcome.info()),
             ..Envelope::default()

@@ -396,7 +396,7 @@ pub(super) struct WriteOutcome {
     pub(super) total: usize,
     /// Rows refused.
     pub(super) bad: usize,
-    /// The id of the last record created, or 0.
+    /// The id of the last record created, or 0 (creates answer it as `key`; updates have none).
     pub(super) key: u64,
     /// The last refused row's error.
     pub(super) error: Option<String>,

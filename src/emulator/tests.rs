@@ -581,7 +581,7 @@ async fn update_changes_clears_and_appends() {
         .json();
     assert_eq!(
         updated,
-        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0, "key": 0,
+        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0,
                "info": "Record is LIVE on the dialer."})
     );
     let row = &sandbox.read(&token, "dataset=100&id=550003").await["list"][0];
@@ -1182,4 +1182,51 @@ async fn the_wrappers_writes_labelled_urlencoded_read_back_through_its_multipart
         json!({"success": false, "error": "Bad argument: payload"})
     );
     assert_eq!(sandbox.emulator.records_in_dataset(100), 6);
+}
+
+#[tokio::test]
+async fn update_answers_carry_no_key() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    // The article's update, by its query-string call.
+    let json = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550000","title":"Mr","firstName":"Joe","lastName":"Blogs","mobilephone":"07123456789","dataset":"100","company_name":"Company Name"}]"#,
+        )
+        .await;
+    assert_eq!(
+        json.body,
+        r#"{"success":true,"account_id":"10278","total":1,"bad":0,"info":"Record is LIVE on the dialer."}"#
+    );
+    let xml = sandbox
+        .write(
+            &token,
+            "update",
+            "xml",
+            "<?xml version='1.0' encoding='utf-8' ?>\n<easycall>\n    <ecnow_records>\n        \
+             <id>550000</id>\n        <FirstName>Joe</FirstName>\n        <LastName>Blogs</LastName>\n        \
+             <dataset>100</dataset>\n        <MobilePhone>07123456789</MobilePhone>\n        \
+             <company_name>Company</company_name>\n    </ecnow_records>\n</easycall>",
+        )
+        .await;
+    assert_eq!(
+        xml.body,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<result><success>1</success>\
+         <account_id>10278</account_id><total>1</total><bad>0</bad>\
+         <info>Record is LIVE on the dialer.</info></result>\n"
+    );
+    // As the vendor's wrapper sends it: a JSON array labelled urlencoded.
+    let wrapper = sandbox
+        .post_as(
+            &wrapper_query(&token, "update", "json"),
+            URLENCODED,
+            r#"[{"id":"550001","dataset":"100","notes_append":"called"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(wrapper["total"], 1);
+    assert!(wrapper.get("key").is_none(), "{wrapper}");
 }

@@ -457,7 +457,7 @@ pub(super) struct Envelope<'a> {
     pub(super) total: Option<usize>,
     /// Records refused.
     pub(super) bad: Option<usize>,
-    /// The created record's id.
+    /// The created record's id (creates only).
     pub(super) key: Option<u64>,
     /// What failed.
     pub(super) error: Option<&'a str>,
