@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDate, NaiveDateTime};
+use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime};
 
 use super::wire::{Args, Row};
 
@@ -27,6 +27,11 @@ pub(super) const NOT_LIVE_INFO: &str =
     "Record is NOT live on the dialer due having a complete outcome.";
 
 const ZERO_DATE: &str = "0000-00-00";
+/// The last second of a day: what a date-only `tstop` stands for (`tstart` takes the first).
+const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 59) {
+    Some(time) => time,
+    None => NaiveTime::MIN,
+};
 const DATETIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 const DATE_FORMAT: &str = "%Y-%m-%d";
 const PHONE_FIELDS: [&str; 3] = ["homephone", "mobilephone", "workphone"];
@@ -788,7 +793,8 @@ pub(super) struct ReadQuery<'a> {
 }
 
 impl<'a> ReadQuery<'a> {
-    /// Reads the filters from the query arguments; an unusable one is `Bad argument: <name>`.
+    /// Reads the filters from the call's arguments; an unusable one is `Bad argument: <name>`.
+    /// `tstart` / `tstop` take `YYYY-MM-DD HH:MM:SS`, or a bare date for that whole day.
     pub(super) fn parse(args: &'a Args<'_>) -> Result<Self, String> {
         let bad = |name: &str| format!("Bad argument: {name}");
         let number = |name: &str| {
@@ -796,10 +802,15 @@ impl<'a> ReadQuery<'a> {
                 .map(|v| v.trim().parse::<u64>().map_err(|_| bad(name)))
                 .transpose()
         };
-        let bound = |name: &str| {
+        let bound = |name: &str, day_edge: NaiveTime| {
             args.non_empty(name)
                 .map(|v| {
-                    NaiveDateTime::parse_from_str(v.trim(), DATETIME_FORMAT).map_err(|_| bad(name))
+                    let v = v.trim();
+                    NaiveDateTime::parse_from_str(v, DATETIME_FORMAT)
+                        .or_else(|_| {
+                            NaiveDate::parse_from_str(v, DATE_FORMAT).map(|d| d.and_time(day_edge))
+                        })
+                        .map_err(|_| bad(name))
                 })
                 .transpose()
         };
@@ -811,7 +822,10 @@ impl<'a> ReadQuery<'a> {
             Some("unexpired") => Some(Mode::Unexpired),
             Some(_) => return Err(bad("mode")),
         };
-        let (start, stop) = (bound("tstart")?, bound("tstop")?);
+        let (start, stop) = (
+            bound("tstart", NaiveTime::MIN)?,
+            bound("tstop", END_OF_DAY)?,
+        );
         let time = match args.non_empty("timetype") {
             None if start.is_some() || stop.is_some() => return Err(bad("timetype")),
             None => None,

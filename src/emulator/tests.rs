@@ -743,10 +743,20 @@ async fn read_timetype_range_is_inclusive() {
         )
         .await;
     assert_eq!(processed["total"], 0);
-    let malformed = sandbox
-        .read(&token, "dataset=200&timetype=callback&tstart=2030-01-01")
-        .await;
-    assert_eq!(malformed["error"], "Bad argument: tstart");
+    for malformed in [
+        "2030-01-32",
+        "01/01/2030",
+        "2030-01-01 25:00:00",
+        "tomorrow",
+    ] {
+        let refused = sandbox
+            .read(
+                &token,
+                &format!("dataset=200&timetype=callback&tstart={}", enc(malformed)),
+            )
+            .await;
+        assert_eq!(refused["error"], "Bad argument: tstart", "{malformed}");
+    }
 }
 
 #[tokio::test]
@@ -1229,4 +1239,67 @@ async fn update_answers_carry_no_key() {
         .json();
     assert_eq!(wrapper["total"], 1);
     assert!(wrapper.get("key").is_none(), "{wrapper}");
+}
+
+#[tokio::test]
+async fn a_date_only_range_covers_whole_days() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let created = sandbox
+        .create_json(
+            &token,
+            json!([{"dataset": 200, "mobilephone": "07700900001", "callback": "2017-10-31 23:59:59"},
+                   {"dataset": 200, "mobilephone": "07700900002", "callback": "2017-11-01 00:00:00"},
+                   {"dataset": 200, "mobilephone": "07700900003", "callback": "2017-11-01 23:59:59"},
+                   {"dataset": 200, "mobilephone": "07700900004", "callback": "2017-11-02 00:00:00"}]),
+        )
+        .await;
+    assert_eq!(created["total"], 4);
+    // The vendor's own example dates, by the query string.
+    let one_day = sandbox
+        .read(
+            &token,
+            "dataset=200&timetype=callback&tstart=2017-11-01&tstop=2017-11-01",
+        )
+        .await;
+    assert_eq!(Sandbox::ids(&one_day), ["550006", "550007"]);
+    let from_day = sandbox
+        .read(&token, "dataset=200&timetype=callback&tstart=2017-11-01")
+        .await;
+    assert_eq!(Sandbox::ids(&from_day), ["550006", "550007", "550008"]);
+    let until_day = sandbox
+        .read(&token, "dataset=200&timetype=callback&tstop=2017-10-31")
+        .await;
+    assert_eq!(Sandbox::ids(&until_day), ["550005"]);
+    let mixed = sandbox
+        .read(
+            &token,
+            &format!(
+                "dataset=200&timetype=callback&tstart={}&tstop=2017-11-01",
+                enc("2017-11-01 12:00:00")
+            ),
+        )
+        .await;
+    assert_eq!(Sandbox::ids(&mixed), ["550007"]);
+    let xml = sandbox
+        .get(&format!(
+            "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=200\
+             &timetype=callback&tstart=2017-11-01&tstop=2017-11-01&raw=1"
+        ))
+        .await;
+    assert!(xml.body.contains("<total>2</total>"), "{}", xml.body);
+    // As the vendor's wrapper sends them: multipart POST fields.
+    let wrapper = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[
+                ("dataset", "200"),
+                ("timetype", "callback"),
+                ("tstart", "2017-11-01"),
+                ("tstop", "2017-11-01"),
+            ],
+        )
+        .await
+        .json();
+    assert_eq!(Sandbox::ids(&wrapper), ["550006", "550007"]);
 }
