@@ -27,6 +27,18 @@ pub(super) const NOT_LIVE_INFO: &str =
     "Record is NOT live on the dialer due having a complete outcome.";
 
 const ZERO_DATE: &str = "0000-00-00";
+/// `ProcessType` of a record never dialled.
+const NEW_PROSPECT: &str = "New Prospect";
+/// `ProcessType` of a record never dialled, in a dataset on hold.
+const HOLD_NEW_PROSPECT: &str = "HOLD: New Prospect";
+/// `ProcessType` of a record dialled, not complete, to be dialled again.
+const NEEDS_MORE_WORK: &str = "NEEDSMOREWORK";
+/// `ProcessType` of a record dialled and not complete, in a dataset on hold.
+const HOLD_NEEDS_MORE_WORK: &str = "HOLD: NEEDSMOREWORK";
+/// `ProcessType` of a record that will not be dialled again.
+const COMPLETE: &str = "COMPLETE";
+/// `ProcessType` of a record whose dataset left the dialer.
+const EXPIRED: &str = "EXPIRED";
 /// The last second of a day: what a date-only `tstop` stands for (`tstart` takes the first).
 const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 59) {
     Some(time) => time,
@@ -230,7 +242,7 @@ impl Record {
     fn new(id: u64, dataset: u64, today: NaiveDate) -> Self {
         let mut fields = Field::ALL.map(|f| f.cleared().to_owned());
         fields[Field::OutcomeCode as usize] = "100".to_owned();
-        fields[Field::ProcessType as usize] = "New Prospect".to_owned();
+        fields[Field::ProcessType as usize] = NEW_PROSPECT.to_owned();
         fields[Field::LoadDate as usize] = today.format(DATE_FORMAT).to_string();
         fields[Field::SourceFile as usize] = format!("api_data_{dataset}.dat");
         Self {
@@ -274,18 +286,7 @@ impl Record {
     }
 
     fn is_live(&self) -> bool {
-        self.field(Field::ProcessType) != "COMPLETE"
-    }
-
-    fn is_active(&self) -> bool {
-        matches!(
-            self.field(Field::ProcessType),
-            "New Prospect" | "NEEDSMOREWORK"
-        )
-    }
-
-    fn has_callback(&self) -> bool {
-        parse_datetime(self.field(Field::Callback)).is_some()
+        self.field(Field::ProcessType) != COMPLETE
     }
 
     fn has_phone(&self, phone: &str) -> bool {
@@ -754,17 +755,48 @@ fn compare_cells(a: Cell<'_>, b: Cell<'_>) -> Ordering {
     }
 }
 
-/// Which records `mode` keeps.
+/// Which records `mode` keeps: the vendor defines each mode by `ProcessType` alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// `active` and `live`: ProcessType `New Prospect` or `NEEDSMOREWORK`.
+    /// `active`: `HOLD: New Prospect`, `New Prospect`, `HOLD: NEEDSMOREWORK`, `NEEDSMOREWORK`.
     Active,
-    /// A callback is set.
+    /// `live`: `NEEDSMOREWORK`, `New Prospect`.
+    Live,
+    /// `callbacks`: `HOLD: NEEDSMOREWORK`, `NEEDSMOREWORK`.
     Callbacks,
-    /// Active with a callback set.
+    /// `live-callbacks`: `NEEDSMOREWORK`.
     LiveCallbacks,
-    /// Anything not `EXPIRED`.
+    /// `unexpired`: anything but `EXPIRED`.
     Unexpired,
+}
+
+impl Mode {
+    fn from_arg(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Self::Active),
+            "live" => Some(Self::Live),
+            "callbacks" => Some(Self::Callbacks),
+            "live-callbacks" => Some(Self::LiveCallbacks),
+            "unexpired" => Some(Self::Unexpired),
+            _ => None,
+        }
+    }
+
+    fn keeps(self, process_type: &str) -> bool {
+        let kept: &[&str] = match self {
+            Self::Active => &[
+                HOLD_NEW_PROSPECT,
+                NEW_PROSPECT,
+                HOLD_NEEDS_MORE_WORK,
+                NEEDS_MORE_WORK,
+            ],
+            Self::Live => &[NEEDS_MORE_WORK, NEW_PROSPECT],
+            Self::Callbacks => &[HOLD_NEEDS_MORE_WORK, NEEDS_MORE_WORK],
+            Self::LiveCallbacks => &[NEEDS_MORE_WORK],
+            Self::Unexpired => return process_type != EXPIRED,
+        };
+        kept.contains(&process_type)
+    }
 }
 
 /// The datetime column `timetype` ranges over.
@@ -814,14 +846,10 @@ impl<'a> ReadQuery<'a> {
                 })
                 .transpose()
         };
-        let mode = match args.non_empty("mode") {
-            None => None,
-            Some("active" | "live") => Some(Mode::Active),
-            Some("callbacks") => Some(Mode::Callbacks),
-            Some("live-callbacks") => Some(Mode::LiveCallbacks),
-            Some("unexpired") => Some(Mode::Unexpired),
-            Some(_) => return Err(bad("mode")),
-        };
+        let mode = args
+            .non_empty("mode")
+            .map(|m| Mode::from_arg(m).ok_or_else(|| bad("mode")))
+            .transpose()?;
         let (start, stop) = (
             bound("tstart", NaiveTime::MIN)?,
             bound("tstop", END_OF_DAY)?,
@@ -874,12 +902,9 @@ impl<'a> ReadQuery<'a> {
             && (self.outcomes.is_empty() || self.outcomes.contains(&r.field(Field::OutcomeCode)))
             && self.agent.is_none_or(|a| r.field(Field::AgentRef) == a)
             && self.ddi.is_none_or(|d| r.has_phone(d))
-            && self.mode.is_none_or(|m| match m {
-                Mode::Active => r.is_active(),
-                Mode::Callbacks => r.has_callback(),
-                Mode::LiveCallbacks => r.is_active() && r.has_callback(),
-                Mode::Unexpired => r.field(Field::ProcessType) != "EXPIRED",
-            })
+            && self
+                .mode
+                .is_none_or(|m| m.keeps(r.field(Field::ProcessType)))
             && self.time.is_none_or(|(field, start, stop)| {
                 if start.is_none() && stop.is_none() {
                     return true;

@@ -629,12 +629,6 @@ async fn read_filters_by_outcome_phone_agent_and_mode() {
 
     let agent = sandbox.read(&token, "dataset=100&agent=1001").await;
     assert_eq!(Sandbox::ids(&agent), ["550002"]);
-    let callbacks = sandbox.read(&token, "dataset=100&mode=callbacks").await;
-    assert_eq!(Sandbox::ids(&callbacks), ["550002"]);
-    let live_callbacks = sandbox
-        .read(&token, "dataset=100&mode=live-callbacks")
-        .await;
-    assert_eq!(live_callbacks["total"], 0);
     let active = sandbox.read(&token, "dataset=100&mode=active").await;
     assert_eq!(active["total"], 4);
     let bad_mode = sandbox.read(&token, "dataset=100&mode=sleepy").await;
@@ -1302,4 +1296,68 @@ async fn a_date_only_range_covers_whole_days() {
         .await
         .json();
     assert_eq!(Sandbox::ids(&wrapper), ["550006", "550007"]);
+}
+
+#[tokio::test]
+async fn modes_keep_records_by_process_type_alone() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let kinds = [
+        "New Prospect",
+        "HOLD: New Prospect",
+        "NEEDSMOREWORK",
+        "HOLD: NEEDSMOREWORK",
+        "COMPLETE",
+        "EXPIRED",
+    ];
+    // Every record has a callback date, so only ProcessType tells them apart.
+    let rows: Vec<Value> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            json!({"dataset": 200, "mobilephone": format!("0770090000{i}"),
+                   "ProcessType": kind, "callback": "2030-01-01 10:00:00"})
+        })
+        .collect();
+    let created = sandbox.create_json(&token, Value::Array(rows)).await;
+    assert_eq!(created["total"], 6, "{created}");
+    // 550005 New Prospect, 550006 HOLD: New Prospect, 550007 NEEDSMOREWORK,
+    // 550008 HOLD: NEEDSMOREWORK, 550009 COMPLETE, 550010 EXPIRED.
+    let expected: [(&str, &[&str]); 5] = [
+        ("active", &["550005", "550006", "550007", "550008"]),
+        ("live", &["550005", "550007"]),
+        ("callbacks", &["550007", "550008"]),
+        ("live-callbacks", &["550007"]),
+        (
+            "unexpired",
+            &["550005", "550006", "550007", "550008", "550009"],
+        ),
+    ];
+    for (mode, ids) in expected {
+        let by_query = sandbox
+            .read(&token, &format!("dataset=200&mode={mode}"))
+            .await;
+        assert_eq!(Sandbox::ids(&by_query), ids, "{mode}");
+        let by_fields = sandbox
+            .post_fields(
+                &wrapper_query(&token, "read", "json"),
+                &[("dataset", "200"), ("mode", mode)],
+            )
+            .await
+            .json();
+        assert_eq!(Sandbox::ids(&by_fields), ids, "{mode} as POST fields");
+        let xml = sandbox
+            .get(&format!(
+                "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=200&mode={mode}&raw=1"
+            ))
+            .await;
+        assert!(
+            xml.body.contains(&format!("<total>{}</total>", ids.len())),
+            "{mode}: {}",
+            xml.body
+        );
+    }
+    // The seeded COMPLETE record has a callback date and is no callback.
+    let seeded = sandbox.read(&token, "dataset=100&mode=callbacks").await;
+    assert_eq!(seeded["total"], 0);
 }
