@@ -7,6 +7,7 @@
 //! record of that table shows it from then on. Records are kept in id order; ids count up
 //! from [`FIRST_RECORD_ID`].
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -654,7 +655,7 @@ impl Store {
             .map(|(field, value)| {
                 table
                     .resolve(field)
-                    .map(|c| (c, *value))
+                    .map(|c| (c, value.as_ref()))
                     .ok_or_else(|| format!("Bad argument: search[{field}]"))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -799,6 +800,33 @@ impl Mode {
     }
 }
 
+/// One search of a read: the field named, and the pattern its value must match.
+type SearchTerm<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// The search terms of a read, in both of the forms clients send: `search[<field>]=<pattern>`
+/// arguments, and one `search` argument holding a JSON object of field → pattern. Anything
+/// else named `search` is refused, so a read is never widened by a search it ignored.
+fn searches<'a>(args: &'a Args<'_>) -> Result<Vec<SearchTerm<'a>>, String> {
+    let mut terms = Vec::new();
+    if let Some(object) = args.non_empty("search") {
+        let Ok(Row(fields)) = serde_json::from_str::<Row>(object) else {
+            return Err("Bad argument: search".to_owned());
+        };
+        terms.extend(
+            fields
+                .into_iter()
+                .map(|(field, pattern)| (Cow::Owned(field), Cow::Owned(pattern))),
+        );
+    }
+    for (field, pattern) in args.searches() {
+        if field.is_empty() {
+            return Err("Bad argument: search[]".to_owned());
+        }
+        terms.push((Cow::Borrowed(field), Cow::Borrowed(pattern)));
+    }
+    Ok(terms)
+}
+
 /// The datetime column `timetype` ranges over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimeField {
@@ -818,7 +846,9 @@ pub(super) struct ReadQuery<'a> {
     ddi: Option<&'a str>,
     mode: Option<Mode>,
     time: Option<(TimeField, Option<NaiveDateTime>, Option<NaiveDateTime>)>,
-    searches: Vec<(&'a str, &'a str)>,
+    /// `(field, pattern)` from `search[<field>]=<pattern>` and from the older
+    /// `search={"<field>":"<pattern>",…}`.
+    searches: Vec<SearchTerm<'a>>,
     exact: bool,
     limit: Option<usize>,
     sort: Option<&'a str>,
@@ -885,10 +915,7 @@ impl<'a> ReadQuery<'a> {
             ddi: args.non_empty("ddi"),
             mode,
             time,
-            searches: args
-                .searches()
-                .filter(|(field, _)| !field.is_empty())
-                .collect(),
+            searches: searches(args)?,
             exact,
             limit,
             sort: args.non_empty("sort"),

@@ -1361,3 +1361,64 @@ async fn modes_keep_records_by_process_type_alone() {
     let seeded = sandbox.read(&token, "dataset=100&mode=callbacks").await;
     assert_eq!(seeded["total"], 0);
 }
+
+#[tokio::test]
+async fn the_older_json_search_is_honoured_and_a_search_never_widens_silently() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let object = enc(r#"{"FirstName":"Joe"}"#);
+    let json = sandbox
+        .read(&token, &format!("dataset=100&search={object}"))
+        .await;
+    assert_eq!(Sandbox::ids(&json), ["550000"], "{json}");
+    let xml = sandbox
+        .get(&format!(
+            "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=100&search={object}&raw=1"
+        ))
+        .await;
+    assert!(
+        xml.body
+            .contains("<total>1</total><list><ecnow_record><id>550000</id>"),
+        "{}",
+        xml.body
+    );
+    let two_fields = sandbox
+        .read(
+            &token,
+            &format!(
+                "dataset=100&type=exact&search={}",
+                enc(r#"{"title":"Mr","LastName":"O'Neill"}"#)
+            ),
+        )
+        .await;
+    assert_eq!(Sandbox::ids(&two_fields), ["550004"]);
+    let as_field = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[("dataset", "100"), ("search", r#"{"postcode":"LS"}"#)],
+        )
+        .await
+        .json();
+    assert_eq!(Sandbox::ids(&as_field), ["550003", "550004"]);
+
+    for (search, error) in [
+        ("search=Joe", "Bad argument: search"),
+        ("search=%5B%22Joe%22%5D", "Bad argument: search"),
+        (
+            "search=%7B%22FirstName%22%3A%5B%22Joe%22%5D%7D",
+            "Bad argument: search",
+        ),
+        (
+            "search=%7B%22shoe_size%22%3A%229%22%7D",
+            "Bad argument: search[shoe_size]",
+        ),
+        ("search[]=Joe", "Bad argument: search[]"),
+    ] {
+        let refused = sandbox.read(&token, &format!("dataset=100&{search}")).await;
+        assert_eq!(
+            refused,
+            json!({"success": false, "error": error}),
+            "{search}"
+        );
+    }
+}
