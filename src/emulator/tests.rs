@@ -1422,3 +1422,91 @@ async fn the_older_json_search_is_honoured_and_a_search_never_widens_silently() 
         );
     }
 }
+
+#[tokio::test]
+async fn the_scripts_answer_under_a_doubled_slash_and_token_php_by_post() {
+    let sandbox = spawn().await;
+    // A base URL ending in `/` joined with the wrapper's own `/`.
+    let doubled = sandbox
+        .get("/token.php?action=get&format=json&username=sandbox&password=sandbox")
+        .await;
+    assert_eq!(doubled.status, 200);
+    let token = doubled.json()["token"].as_str().expect("token").to_owned();
+    let read = sandbox
+        .get(&format!(
+            "/ecnow.php?token={token}&format=json&method=ecnow_records&action=read&dataset=100&raw=1"
+        ))
+        .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json()["total"], 5);
+    let xml = sandbox
+        .get(&format!(
+            "/ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=100&raw=1"
+        ))
+        .await;
+    assert!(xml.body.contains("<total>5</total>"), "{}", xml.body);
+    let wrapper_read = sandbox
+        .post_fields(
+            &format!("/{}", wrapper_query(&token, "read", "json")),
+            &[("dataset", "100"), ("ddi", "07700900456")],
+        )
+        .await
+        .json();
+    assert_eq!(Sandbox::ids(&wrapper_read), ["550004"]);
+    let wrapper_create = sandbox
+        .post_as(
+            &format!("/{}", wrapper_query(&token, "create", "json")),
+            URLENCODED,
+            r#"[{"dataset":"200","mobilephone":"07700900999"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(wrapper_create["key"], 550005);
+
+    // token.php by POST: arguments in the query string, or credentials in POST fields.
+    let by_query = sandbox
+        .post(
+            "token.php?action=get&format=json&username=sandbox&password=sandbox",
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(by_query["token"], token.as_str());
+    let by_multipart = sandbox
+        .post_fields(
+            "/token.php?action=get&format=json",
+            &[("username", "sandbox"), ("password", "sandbox")],
+        )
+        .await
+        .json();
+    assert_eq!(by_multipart["token"], token.as_str());
+    let by_form = sandbox
+        .post_as(
+            "token.php",
+            URLENCODED,
+            "action=get&format=xml&username=sandbox&password=sandbox",
+        )
+        .await;
+    assert!(
+        by_form.body.contains(&format!("<token>{token}</token>")),
+        "{}",
+        by_form.body
+    );
+    let wrong = sandbox
+        .post_fields(
+            "token.php?action=get&format=json",
+            &[("username", "sandbox"), ("password", "wrong")],
+        )
+        .await
+        .json();
+    assert_eq!(
+        wrong,
+        json!({"success": false, "error": "Authentication failure"})
+    );
+    let validated = sandbox
+        .post_fields("token.php", &[("action", "validate"), ("token", &token)])
+        .await
+        .json();
+    assert_eq!(validated["success"], true);
+    assert_eq!(sandbox.emulator.calls().token_get, 5);
+}
