@@ -290,6 +290,16 @@ impl Record {
         self.field(Field::ProcessType) != COMPLETE
     }
 
+    /// Brings `ProcessType` in line with a newly written outcome code: a complete outcome
+    /// completes the record; any other outcome puts a completed record back to be dialled.
+    fn follow_outcome(&mut self) {
+        if outcome_is_complete(self.field(Field::OutcomeCode)) {
+            self.set(Field::ProcessType, COMPLETE);
+        } else if self.field(Field::ProcessType) == COMPLETE {
+            self.set(Field::ProcessType, NEEDS_MORE_WORK);
+        }
+    }
+
     fn has_phone(&self, phone: &str) -> bool {
         [Field::HomePhone, Field::MobilePhone, Field::WorkPhone]
             .iter()
@@ -317,6 +327,12 @@ impl Record {
                 None => return Err(format!("Unknown field [{name}].")),
             }
         }
+        let wrote_outcome = row
+            .get(Field::OutcomeCode.name())
+            .is_some_and(|v| !v.trim().is_empty());
+        if wrote_outcome {
+            self.follow_outcome();
+        }
         if let Some(extra) = row
             .get(NOTES_APPEND)
             .map(str::trim)
@@ -330,6 +346,47 @@ impl Record {
         }
         Ok(())
     }
+}
+
+/// An outcome code of the emulated account and its `complete` flag.
+struct OutcomeCode {
+    code: &'static str,
+    /// Whether the outcome takes the record off the dialer (`complete` `Y`).
+    complete: bool,
+}
+
+/// The emulated account's outcome codes (the full outcome-code API is not emulated). A code
+/// not listed here is accepted as an account-specific code that does not complete.
+const OUTCOME_CODES: [OutcomeCode; 5] = [
+    // New Prospect: what a fresh record carries.
+    OutcomeCode {
+        code: "100",
+        complete: false,
+    },
+    // Sale: the seeded COMPLETE record's outcome.
+    OutcomeCode {
+        code: "200",
+        complete: true,
+    },
+    // Not Interested.
+    OutcomeCode {
+        code: "201",
+        complete: true,
+    },
+    // Call Back.
+    OutcomeCode {
+        code: "300",
+        complete: false,
+    },
+    // Appointment Booked: an account-specific code, as real accounts number them.
+    OutcomeCode {
+        code: "510456",
+        complete: true,
+    },
+];
+
+fn outcome_is_complete(code: &str) -> bool {
+    OUTCOME_CODES.iter().any(|o| o.code == code && o.complete)
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -495,7 +552,6 @@ impl Store {
                 ("mobilephone", "07700900111".into()),
                 ("postcode", "M1 1AE".into()),
                 ("outcomecode", "200".into()),
-                ("ProcessType", "COMPLETE".into()),
                 ("ProcessDate", at(0, "09:30:00")),
                 ("callback", at(1, "10:15:00")),
                 ("Call_Back_Notes", "Call after the board meeting".into()),

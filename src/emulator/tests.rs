@@ -1510,3 +1510,104 @@ async fn the_scripts_answer_under_a_doubled_slash_and_token_php_by_post() {
     assert_eq!(validated["success"], true);
     assert_eq!(sandbox.emulator.calls().token_get, 5);
 }
+
+#[tokio::test]
+async fn a_complete_outcome_completes_the_record() {
+    const NOT_LIVE: &str = "Record is NOT live on the dialer due having a complete outcome.";
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    // The article's query-string update, with the seeded COMPLETE record's own code 200.
+    let json = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550000","dataset":"100","outcomecode":"200"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(
+        json,
+        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0, "info": NOT_LIVE})
+    );
+    let row = &sandbox.read(&token, "dataset=100&id=550000").await["list"][0];
+    assert_eq!(row["ProcessType"], "COMPLETE");
+    assert_eq!(row["outcomecode"], "200");
+    let live = sandbox.read(&token, "dataset=100&mode=live").await;
+    assert_eq!(Sandbox::ids(&live), ["550001", "550003", "550004"]);
+
+    let xml = sandbox
+        .write(
+            &token,
+            "update",
+            "xml",
+            "<easycall><ecnow_records><id>550001</id><dataset>100</dataset>\
+             <outcomecode>510456</outcomecode></ecnow_records></easycall>",
+        )
+        .await;
+    assert!(
+        xml.body
+            .ends_with(&format!("<bad>0</bad><info>{NOT_LIVE}</info></result>\n")),
+        "{}",
+        xml.body
+    );
+    // As the vendor's wrapper sends it.
+    let wrapper = sandbox
+        .post_as(
+            &wrapper_query(&token, "update", "json"),
+            URLENCODED,
+            r#"[{"id":"550003","dataset":"100","outcomecode":201}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(wrapper["info"], NOT_LIVE);
+    let created = sandbox
+        .create_json(
+            &token,
+            json!([{"dataset": 200, "mobilephone": "07700900999", "outcomecode": "200"}]),
+        )
+        .await;
+    assert_eq!(created["info"], NOT_LIVE);
+    let completed = sandbox.read(&token, "dataset=200&mode=unexpired").await;
+    assert_eq!(completed["list"][0]["ProcessType"], "COMPLETE");
+
+    // An outcome that is not complete puts a completed record back on the dialer; an
+    // account code the emulator does not list does not complete.
+    let reopened = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550002","dataset":"100","outcomecode":"300"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(reopened["info"], "Record is LIVE on the dialer.");
+    let unlisted = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550004","dataset":"100","outcomecode":"777"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(unlisted["info"], "Record is LIVE on the dialer.");
+    let rows = sandbox.read(&token, "dataset=100").await;
+    let process_types: Vec<&str> = rows["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["ProcessType"].as_str().expect("ProcessType"))
+        .collect();
+    assert_eq!(
+        process_types,
+        [
+            "COMPLETE",
+            "COMPLETE",
+            "NEEDSMOREWORK",
+            "COMPLETE",
+            "New Prospect"
+        ]
+    );
+}
