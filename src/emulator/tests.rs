@@ -1509,6 +1509,13 @@ async fn the_scripts_answer_under_a_doubled_slash_and_token_php_by_post() {
         .json();
     assert_eq!(validated["success"], true);
     assert_eq!(sandbox.emulator.calls().token_get, 5);
+    let oversized = format!(
+        "action=get&username=sandbox&password=sandbox&padding={}",
+        "x".repeat(64 * 1024)
+    );
+    let refused = sandbox.post_as("token.php", URLENCODED, &oversized).await;
+    assert_eq!(refused.status, 413);
+    assert_eq!(sandbox.emulator.calls().token_get, 5);
 }
 
 #[tokio::test]

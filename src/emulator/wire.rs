@@ -130,7 +130,7 @@ const URLENCODED: &str = "application/x-www-form-urlencoded";
 /// The media type of multipart POST fields.
 const MULTIPART: &str = "multipart/form-data";
 /// The refusal of a `multipart/form-data` body that cannot be read.
-pub(super) const MALFORMED_MULTIPART: &str = "Bad argument: multipart body";
+const MALFORMED_MULTIPART: &str = "Bad argument: multipart body";
 
 /// A call as the emulator reads it: its arguments and its raw payload.
 pub(super) struct Request<'a> {
