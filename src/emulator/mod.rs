@@ -11,7 +11,8 @@
 //!   the two endpoints, the token book, fault injection, latency and call counters.
 //! - `store.rs`: campaign tables, datasets and records; `create`, `update` and the `read`
 //!   filters.
-//! - `wire.rs`: query arguments, JSON and XML payloads, answer envelopes.
+//! - `wire.rs`: arguments (query string, then urlencoded or multipart POST fields), JSON and
+//!   XML payloads, answer envelopes.
 //!
 //! # The emulated account
 //! One API user (`sandbox` / `sandbox` unless configured), account id `10278`. Datasets `100`
@@ -44,6 +45,10 @@ use wire::{Args, Envelope, Format, Row};
 
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 const MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
+/// The largest body `token.php` reads its POST fields from.
+const MAX_TOKEN_FORM_BYTES: usize = 64 * 1024;
+/// The paths the scripts are served under: the root, and the root doubled.
+const SCRIPT_ROOTS: [&str; 2] = ["/", "//"];
 const MAX_REMEMBERED_TOKENS: usize = 1024;
 const SERVER_ERROR_PAGE: &str = "<html><head><title>500 Internal Server Error</title></head>\
 <body><h1>Internal Server Error</h1></body></html>\n";
@@ -206,30 +211,33 @@ impl Emulator {
         }
     }
 
-    /// Registers `GET /token.php` and `GET` + `POST /ecnow.php`.
+    /// Registers `token.php` and `ecnow.php`, by `GET` and `POST`, at `/` and at `//` (a base
+    /// URL ending in `/` joined with a client's own `/`, which the vendor's web server serves).
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let token = self.clone();
-        let ecnow_get = self.clone();
-        let ecnow_post = self.clone();
-        cfg.route(
-            "/token.php",
-            web::get().to(move |req: HttpRequest| {
-                let emulator = token.clone();
-                async move { emulator.token_php(&req).await }
-            }),
-        )
-        .service(
-            web::resource("/ecnow.php")
-                .app_data(web::PayloadConfig::new(MAX_PAYLOAD_BYTES))
-                .route(web::get().to(move |req: HttpRequest, body: web::Bytes| {
-                    let emulator = ecnow_get.clone();
-                    async move { emulator.ecnow_php(&req, &body).await }
-                }))
-                .route(web::post().to(move |req: HttpRequest, body: web::Bytes| {
-                    let emulator = ecnow_post.clone();
-                    async move { emulator.ecnow_php(&req, &body).await }
-                })),
-        );
+        let token_php = move |req: HttpRequest, body: web::Bytes| {
+            let emulator = token.clone();
+            async move { emulator.token_php(&req, &body).await }
+        };
+        let ecnow = self.clone();
+        let ecnow_php = move |req: HttpRequest, body: web::Bytes| {
+            let emulator = ecnow.clone();
+            async move { emulator.ecnow_php(&req, &body).await }
+        };
+        for root in SCRIPT_ROOTS {
+            cfg.service(
+                web::resource(format!("{root}token.php"))
+                    .app_data(web::PayloadConfig::new(MAX_TOKEN_FORM_BYTES))
+                    .route(web::get().to(token_php.clone()))
+                    .route(web::post().to(token_php.clone())),
+            )
+            .service(
+                web::resource(format!("{root}ecnow.php"))
+                    .app_data(web::PayloadConfig::new(MAX_PAYLOAD_BYTES))
+                    .route(web::get().to(ecnow_php.clone()))
+                    .route(web::post().to(ecnow_php.clone())),
+            );
+        }
     }
 
     /// Starts an HTTP server for this emulator on `listener` (two workers); await or spawn
@@ -357,8 +365,9 @@ impl Emulator {
         }
     }
 
-    async fn token_php(&self, req: &HttpRequest) -> HttpResponse {
-        let args = Args::parse(req.query_string());
+    async fn token_php(&self, req: &HttpRequest, body: &web::Bytes) -> HttpResponse {
+        let request = wire::read_request(req.query_string(), content_type(req), body).await;
+        let args = request.args;
         let action = args.get("action");
         let counters = &self.inner.counters;
         let counter = match action {
@@ -378,6 +387,9 @@ impl Emulator {
                 Envelope::failure("Bad argument: format").write(Format::Json),
             );
         };
+        if let Some(refusal) = request.refusal {
+            return answer(format, Envelope::failure(refusal).write(format));
+        }
         let body = match action {
             Some("get") => self.get_token(&args, format),
             Some("validate") => {
@@ -428,8 +440,9 @@ impl Emulator {
         body
     }
 
-    async fn ecnow_php(&self, req: &HttpRequest, body: &[u8]) -> HttpResponse {
-        let args = Args::parse(req.query_string());
+    async fn ecnow_php(&self, req: &HttpRequest, body: &web::Bytes) -> HttpResponse {
+        let request = wire::read_request(req.query_string(), content_type(req), body).await;
+        let (args, body) = (&request.args, request.payload);
         let method = args.get("method");
         let action = args.get("action");
         let counters = &self.inner.counters;
@@ -451,8 +464,11 @@ impl Emulator {
             return response;
         }
         let shown = format.unwrap_or(Format::Json);
-        let token_state = read(&self.inner.tokens).state(args.get("token").unwrap_or(""), now_ms());
         let failure = |error: &str| answer(shown, Envelope::failure(error).write(shown));
+        if let Some(refusal) = request.refusal {
+            return failure(refusal);
+        }
+        let token_state = read(&self.inner.tokens).state(args.get("token").unwrap_or(""), now_ms());
         match token_state {
             TokenState::Valid { .. } => {}
             TokenState::Expired => return answer(shown, expired_token().write(shown)),
@@ -468,7 +484,7 @@ impl Emulator {
             return failure("Bad argument: format");
         };
         if action == Some("read") {
-            return answer(format, self.read_records(&args, format));
+            return answer(format, self.read_records(args, format));
         }
         if !matches!(args.get("raw"), Some("1" | "true")) {
             return failure("No file uploaded. Missing 'easycall' section?");
@@ -519,7 +535,7 @@ impl Emulator {
             account_id: Some(ACCOUNT_ID),
             total: Some(outcome.total),
             bad: Some(outcome.bad),
-            key: (creating || wrote).then_some(outcome.key),
+            key: creating.then_some(outcome.key),
             error: outcome.error.as_deref(),
             info: wrote.then(|| outcome.info()),
             ..Envelope::default()
@@ -543,6 +559,13 @@ fn expired_token() -> Envelope<'static> {
         expire: Some(-1),
         ..Envelope::failure("Expired token")
     }
+}
+
+/// The request's `Content-Type`, when it is readable text.
+fn content_type(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn answer(format: Format, body: String) -> HttpResponse {

@@ -7,10 +7,11 @@
 //! record of that table shows it from then on. Records are kept in id order; ids count up
 //! from [`FIRST_RECORD_ID`].
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDate, NaiveDateTime};
+use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime};
 
 use super::wire::{Args, Row};
 
@@ -27,6 +28,23 @@ pub(super) const NOT_LIVE_INFO: &str =
     "Record is NOT live on the dialer due having a complete outcome.";
 
 const ZERO_DATE: &str = "0000-00-00";
+/// `ProcessType` of a record never dialled.
+const NEW_PROSPECT: &str = "New Prospect";
+/// `ProcessType` of a record never dialled, in a dataset on hold.
+const HOLD_NEW_PROSPECT: &str = "HOLD: New Prospect";
+/// `ProcessType` of a record dialled, not complete, to be dialled again.
+const NEEDS_MORE_WORK: &str = "NEEDSMOREWORK";
+/// `ProcessType` of a record dialled and not complete, in a dataset on hold.
+const HOLD_NEEDS_MORE_WORK: &str = "HOLD: NEEDSMOREWORK";
+/// `ProcessType` of a record that will not be dialled again.
+const COMPLETE: &str = "COMPLETE";
+/// `ProcessType` of a record whose dataset left the dialer.
+const EXPIRED: &str = "EXPIRED";
+/// The last second of a day: what a date-only `tstop` stands for (`tstart` takes the first).
+const END_OF_DAY: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 59) {
+    Some(time) => time,
+    None => NaiveTime::MIN,
+};
 const DATETIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 const DATE_FORMAT: &str = "%Y-%m-%d";
 const PHONE_FIELDS: [&str; 3] = ["homephone", "mobilephone", "workphone"];
@@ -225,7 +243,7 @@ impl Record {
     fn new(id: u64, dataset: u64, today: NaiveDate) -> Self {
         let mut fields = Field::ALL.map(|f| f.cleared().to_owned());
         fields[Field::OutcomeCode as usize] = "100".to_owned();
-        fields[Field::ProcessType as usize] = "New Prospect".to_owned();
+        fields[Field::ProcessType as usize] = NEW_PROSPECT.to_owned();
         fields[Field::LoadDate as usize] = today.format(DATE_FORMAT).to_string();
         fields[Field::SourceFile as usize] = format!("api_data_{dataset}.dat");
         Self {
@@ -269,18 +287,17 @@ impl Record {
     }
 
     fn is_live(&self) -> bool {
-        self.field(Field::ProcessType) != "COMPLETE"
+        self.field(Field::ProcessType) != COMPLETE
     }
 
-    fn is_active(&self) -> bool {
-        matches!(
-            self.field(Field::ProcessType),
-            "New Prospect" | "NEEDSMOREWORK"
-        )
-    }
-
-    fn has_callback(&self) -> bool {
-        parse_datetime(self.field(Field::Callback)).is_some()
+    /// Brings `ProcessType` in line with a newly written outcome code: a complete outcome
+    /// completes the record; any other outcome puts a completed record back to be dialled.
+    fn follow_outcome(&mut self) {
+        if outcome_is_complete(self.field(Field::OutcomeCode)) {
+            self.set(Field::ProcessType, COMPLETE);
+        } else if self.field(Field::ProcessType) == COMPLETE {
+            self.set(Field::ProcessType, NEEDS_MORE_WORK);
+        }
     }
 
     fn has_phone(&self, phone: &str) -> bool {
@@ -310,6 +327,12 @@ impl Record {
                 None => return Err(format!("Unknown field [{name}].")),
             }
         }
+        let wrote_outcome = row
+            .get(Field::OutcomeCode.name())
+            .is_some_and(|v| !v.trim().is_empty());
+        if wrote_outcome {
+            self.follow_outcome();
+        }
         if let Some(extra) = row
             .get(NOTES_APPEND)
             .map(str::trim)
@@ -323,6 +346,47 @@ impl Record {
         }
         Ok(())
     }
+}
+
+/// An outcome code of the emulated account and its `complete` flag.
+struct OutcomeCode {
+    code: &'static str,
+    /// Whether the outcome takes the record off the dialer (`complete` `Y`).
+    complete: bool,
+}
+
+/// The emulated account's outcome codes (the full outcome-code API is not emulated). A code
+/// not listed here is accepted as an account-specific code that does not complete.
+const OUTCOME_CODES: [OutcomeCode; 5] = [
+    // New Prospect: what a fresh record carries.
+    OutcomeCode {
+        code: "100",
+        complete: false,
+    },
+    // Sale: the seeded COMPLETE record's outcome.
+    OutcomeCode {
+        code: "200",
+        complete: true,
+    },
+    // Not Interested.
+    OutcomeCode {
+        code: "201",
+        complete: true,
+    },
+    // Call Back.
+    OutcomeCode {
+        code: "300",
+        complete: false,
+    },
+    // Appointment Booked: an account-specific code, as real accounts number them.
+    OutcomeCode {
+        code: "510456",
+        complete: true,
+    },
+];
+
+fn outcome_is_complete(code: &str) -> bool {
+    OUTCOME_CODES.iter().any(|o| o.code == code && o.complete)
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -396,7 +460,7 @@ pub(super) struct WriteOutcome {
     pub(super) total: usize,
     /// Rows refused.
     pub(super) bad: usize,
-    /// The id of the last record created, or 0.
+    /// The id of the last record created, or 0 (creates answer it as `key`; updates have none).
     pub(super) key: u64,
     /// The last refused row's error.
     pub(super) error: Option<String>,
@@ -488,7 +552,6 @@ impl Store {
                 ("mobilephone", "07700900111".into()),
                 ("postcode", "M1 1AE".into()),
                 ("outcomecode", "200".into()),
-                ("ProcessType", "COMPLETE".into()),
                 ("ProcessDate", at(0, "09:30:00")),
                 ("callback", at(1, "10:15:00")),
                 ("Call_Back_Notes", "Call after the board meeting".into()),
@@ -648,7 +711,7 @@ impl Store {
             .map(|(field, value)| {
                 table
                     .resolve(field)
-                    .map(|c| (c, *value))
+                    .map(|c| (c, value.as_ref()))
                     .ok_or_else(|| format!("Bad argument: search[{field}]"))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -749,17 +812,75 @@ fn compare_cells(a: Cell<'_>, b: Cell<'_>) -> Ordering {
     }
 }
 
-/// Which records `mode` keeps.
+/// Which records `mode` keeps: the vendor defines each mode by `ProcessType` alone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
-    /// `active` and `live`: ProcessType `New Prospect` or `NEEDSMOREWORK`.
+    /// `active`: `HOLD: New Prospect`, `New Prospect`, `HOLD: NEEDSMOREWORK`, `NEEDSMOREWORK`.
     Active,
-    /// A callback is set.
+    /// `live`: `NEEDSMOREWORK`, `New Prospect`.
+    Live,
+    /// `callbacks`: `HOLD: NEEDSMOREWORK`, `NEEDSMOREWORK`.
     Callbacks,
-    /// Active with a callback set.
+    /// `live-callbacks`: `NEEDSMOREWORK`.
     LiveCallbacks,
-    /// Anything not `EXPIRED`.
+    /// `unexpired`: anything but `EXPIRED`.
     Unexpired,
+}
+
+impl Mode {
+    fn from_arg(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Self::Active),
+            "live" => Some(Self::Live),
+            "callbacks" => Some(Self::Callbacks),
+            "live-callbacks" => Some(Self::LiveCallbacks),
+            "unexpired" => Some(Self::Unexpired),
+            _ => None,
+        }
+    }
+
+    fn keeps(self, process_type: &str) -> bool {
+        let kept: &[&str] = match self {
+            Self::Active => &[
+                HOLD_NEW_PROSPECT,
+                NEW_PROSPECT,
+                HOLD_NEEDS_MORE_WORK,
+                NEEDS_MORE_WORK,
+            ],
+            Self::Live => &[NEEDS_MORE_WORK, NEW_PROSPECT],
+            Self::Callbacks => &[HOLD_NEEDS_MORE_WORK, NEEDS_MORE_WORK],
+            Self::LiveCallbacks => &[NEEDS_MORE_WORK],
+            Self::Unexpired => return process_type != EXPIRED,
+        };
+        kept.contains(&process_type)
+    }
+}
+
+/// One search of a read: the field named, and the pattern its value must match.
+type SearchTerm<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// The search terms of a read, in both of the forms clients send: `search[<field>]=<pattern>`
+/// arguments, and one `search` argument holding a JSON object of field → pattern. Anything
+/// else named `search` is refused, so a read is never widened by a search it ignored.
+fn searches<'a>(args: &'a Args<'_>) -> Result<Vec<SearchTerm<'a>>, String> {
+    let mut terms = Vec::new();
+    if let Some(object) = args.non_empty("search") {
+        let Ok(Row(fields)) = serde_json::from_str::<Row>(object) else {
+            return Err("Bad argument: search".to_owned());
+        };
+        terms.extend(
+            fields
+                .into_iter()
+                .map(|(field, pattern)| (Cow::Owned(field), Cow::Owned(pattern))),
+        );
+    }
+    for (field, pattern) in args.searches() {
+        if field.is_empty() {
+            return Err("Bad argument: search[]".to_owned());
+        }
+        terms.push((Cow::Borrowed(field), Cow::Borrowed(pattern)));
+    }
+    Ok(terms)
 }
 
 /// The datetime column `timetype` ranges over.
@@ -781,14 +902,17 @@ pub(super) struct ReadQuery<'a> {
     ddi: Option<&'a str>,
     mode: Option<Mode>,
     time: Option<(TimeField, Option<NaiveDateTime>, Option<NaiveDateTime>)>,
-    searches: Vec<(&'a str, &'a str)>,
+    /// `(field, pattern)` from `search[<field>]=<pattern>` and from the older
+    /// `search={"<field>":"<pattern>",…}`.
+    searches: Vec<SearchTerm<'a>>,
     exact: bool,
     limit: Option<usize>,
     sort: Option<&'a str>,
 }
 
 impl<'a> ReadQuery<'a> {
-    /// Reads the filters from the query arguments; an unusable one is `Bad argument: <name>`.
+    /// Reads the filters from the call's arguments; an unusable one is `Bad argument: <name>`.
+    /// `tstart` / `tstop` take `YYYY-MM-DD HH:MM:SS`, or a bare date for that whole day.
     pub(super) fn parse(args: &'a Args<'_>) -> Result<Self, String> {
         let bad = |name: &str| format!("Bad argument: {name}");
         let number = |name: &str| {
@@ -796,22 +920,26 @@ impl<'a> ReadQuery<'a> {
                 .map(|v| v.trim().parse::<u64>().map_err(|_| bad(name)))
                 .transpose()
         };
-        let bound = |name: &str| {
+        let bound = |name: &str, day_edge: NaiveTime| {
             args.non_empty(name)
                 .map(|v| {
-                    NaiveDateTime::parse_from_str(v.trim(), DATETIME_FORMAT).map_err(|_| bad(name))
+                    let v = v.trim();
+                    NaiveDateTime::parse_from_str(v, DATETIME_FORMAT)
+                        .or_else(|_| {
+                            NaiveDate::parse_from_str(v, DATE_FORMAT).map(|d| d.and_time(day_edge))
+                        })
+                        .map_err(|_| bad(name))
                 })
                 .transpose()
         };
-        let mode = match args.non_empty("mode") {
-            None => None,
-            Some("active" | "live") => Some(Mode::Active),
-            Some("callbacks") => Some(Mode::Callbacks),
-            Some("live-callbacks") => Some(Mode::LiveCallbacks),
-            Some("unexpired") => Some(Mode::Unexpired),
-            Some(_) => return Err(bad("mode")),
-        };
-        let (start, stop) = (bound("tstart")?, bound("tstop")?);
+        let mode = args
+            .non_empty("mode")
+            .map(|m| Mode::from_arg(m).ok_or_else(|| bad("mode")))
+            .transpose()?;
+        let (start, stop) = (
+            bound("tstart", NaiveTime::MIN)?,
+            bound("tstop", END_OF_DAY)?,
+        );
         let time = match args.non_empty("timetype") {
             None if start.is_some() || stop.is_some() => return Err(bad("timetype")),
             None => None,
@@ -843,10 +971,7 @@ impl<'a> ReadQuery<'a> {
             ddi: args.non_empty("ddi"),
             mode,
             time,
-            searches: args
-                .searches()
-                .filter(|(field, _)| !field.is_empty())
-                .collect(),
+            searches: searches(args)?,
             exact,
             limit,
             sort: args.non_empty("sort"),
@@ -860,12 +985,9 @@ impl<'a> ReadQuery<'a> {
             && (self.outcomes.is_empty() || self.outcomes.contains(&r.field(Field::OutcomeCode)))
             && self.agent.is_none_or(|a| r.field(Field::AgentRef) == a)
             && self.ddi.is_none_or(|d| r.has_phone(d))
-            && self.mode.is_none_or(|m| match m {
-                Mode::Active => r.is_active(),
-                Mode::Callbacks => r.has_callback(),
-                Mode::LiveCallbacks => r.is_active() && r.has_callback(),
-                Mode::Unexpired => r.field(Field::ProcessType) != "EXPIRED",
-            })
+            && self
+                .mode
+                .is_none_or(|m| m.keeps(r.field(Field::ProcessType)))
             && self.time.is_none_or(|(field, start, stop)| {
                 if start.is_none() && stop.is_none() {
                     return true;

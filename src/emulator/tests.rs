@@ -55,6 +55,30 @@ fn enc(text: &str) -> String {
     out
 }
 
+/// A POST field: name and value.
+type Field<'a> = (&'a str, &'a str);
+
+/// The boundary PHP's curl puts between the POST fields of an array (`CURLOPT_POSTFIELDS`).
+const CURL_BOUNDARY: &str = "------------------------d74496d66958873e";
+/// The label the vendor's PHP wrapper puts on every POST, raw JSON payloads included.
+const URLENCODED: &str = "application/x-www-form-urlencoded";
+
+/// A `multipart/form-data` body as PHP's curl builds it from an array of POST fields, and its
+/// `Content-Type`.
+fn multipart(fields: &[Field]) -> (String, String) {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{CURL_BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{CURL_BOUNDARY}--\r\n"));
+    (
+        format!("multipart/form-data; boundary={CURL_BOUNDARY}"),
+        body,
+    )
+}
+
 impl Sandbox {
     async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.expect("request");
@@ -85,6 +109,23 @@ impl Sandbox {
                 .body(body.to_owned()),
         )
         .await
+    }
+
+    /// A POST with this `Content-Type`.
+    async fn post_as(&self, path_and_query: &str, content_type: &str, body: &str) -> Answer {
+        self.send(
+            self.http
+                .post(format!("{}/{path_and_query}", self.base))
+                .header("content-type", content_type)
+                .body(body.to_owned()),
+        )
+        .await
+    }
+
+    /// A POST of multipart fields, as the vendor's PHP wrapper sends read filters.
+    async fn post_fields(&self, path_and_query: &str, fields: &[Field<'_>]) -> Answer {
+        let (content_type, body) = multipart(fields);
+        self.post_as(path_and_query, &content_type, &body).await
     }
 
     async fn token(&self) -> String {
@@ -540,7 +581,7 @@ async fn update_changes_clears_and_appends() {
         .json();
     assert_eq!(
         updated,
-        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0, "key": 0,
+        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0,
                "info": "Record is LIVE on the dialer."})
     );
     let row = &sandbox.read(&token, "dataset=100&id=550003").await["list"][0];
@@ -588,12 +629,6 @@ async fn read_filters_by_outcome_phone_agent_and_mode() {
 
     let agent = sandbox.read(&token, "dataset=100&agent=1001").await;
     assert_eq!(Sandbox::ids(&agent), ["550002"]);
-    let callbacks = sandbox.read(&token, "dataset=100&mode=callbacks").await;
-    assert_eq!(Sandbox::ids(&callbacks), ["550002"]);
-    let live_callbacks = sandbox
-        .read(&token, "dataset=100&mode=live-callbacks")
-        .await;
-    assert_eq!(live_callbacks["total"], 0);
     let active = sandbox.read(&token, "dataset=100&mode=active").await;
     assert_eq!(active["total"], 4);
     let bad_mode = sandbox.read(&token, "dataset=100&mode=sleepy").await;
@@ -702,10 +737,20 @@ async fn read_timetype_range_is_inclusive() {
         )
         .await;
     assert_eq!(processed["total"], 0);
-    let malformed = sandbox
-        .read(&token, "dataset=200&timetype=callback&tstart=2030-01-01")
-        .await;
-    assert_eq!(malformed["error"], "Bad argument: tstart");
+    for malformed in [
+        "2030-01-32",
+        "01/01/2030",
+        "2030-01-01 25:00:00",
+        "tomorrow",
+    ] {
+        let refused = sandbox
+            .read(
+                &token,
+                &format!("dataset=200&timetype=callback&tstart={}", enc(malformed)),
+            )
+            .await;
+        assert_eq!(refused["error"], "Bad argument: tstart", "{malformed}");
+    }
 }
 
 #[tokio::test]
@@ -949,4 +994,627 @@ async fn concurrent_creates_get_distinct_sequential_ids() {
     assert_eq!(keys, (550_005..550_055).collect::<Vec<u64>>());
     assert_eq!(sandbox.emulator.records_in_dataset(200), 50);
     assert_eq!(sandbox.emulator.calls().create, 50);
+}
+
+/// The query string the vendor's PHP wrapper builds: `method`, `action`, then `token`,
+/// `format`, `campaign` and `raw`.
+fn wrapper_query(token: &str, action: &str, format: &str) -> String {
+    format!(
+        "ecnow.php?method=ecnow_records&action={action}&token={token}&format={format}&campaign=1&raw=1"
+    )
+}
+
+#[tokio::test]
+async fn reads_take_their_filters_from_multipart_post_fields() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let query = wrapper_query(&token, "read", "json");
+    let cases: [(&[Field], &[&str]); 6] = [
+        (&[("dataset", "100"), ("limit", "2")], &["550000", "550001"]),
+        (
+            &[("dataset", "100"), ("search[LastName]", "Blogs")],
+            &["550000"],
+        ),
+        (&[("dataset", "100"), ("ddi", "07700900456")], &["550004"]),
+        (&[("dataset", "100"), ("outcome", "200")], &["550002"]),
+        (&[("dataset", "100"), ("id", "550003")], &["550003"]),
+        (
+            &[("table", "sandbox_campaign"), ("search[firstname]", "Chlo")],
+            &["550003"],
+        ),
+    ];
+    for (fields, ids) in cases {
+        let answer = sandbox.post_fields(&query, fields).await.json();
+        assert_eq!(answer["success"], true, "{fields:?}: {answer}");
+        assert_eq!(Sandbox::ids(&answer), ids, "{fields:?}");
+    }
+    let limited = sandbox
+        .post_fields(&query, &[("dataset", "100"), ("limit", "2")])
+        .await
+        .json();
+    assert_eq!(limited["total"], 5);
+
+    let xml = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "xml"),
+            &[("dataset", "100"), ("ddi", "07700900456")],
+        )
+        .await;
+    assert!(
+        xml.body
+            .contains("<total>1</total><list><ecnow_record><id>550004</id>"),
+        "{}",
+        xml.body
+    );
+    // The article's own call: every argument in the query string.
+    let article = sandbox
+        .get(&format!(
+            "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=100&raw=1"
+        ))
+        .await;
+    assert!(
+        article.body.contains("<total>5</total>"),
+        "{}",
+        article.body
+    );
+}
+
+#[tokio::test]
+async fn the_token_and_every_argument_may_come_as_post_fields() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let fields = [
+        ("token", token.as_str()),
+        ("method", "ecnow_records"),
+        ("action", "read"),
+        ("format", "json"),
+        ("dataset", "100"),
+        ("search[FirstName]", "Jane"),
+    ];
+    let multipart = sandbox.post_fields("ecnow.php", &fields).await.json();
+    assert_eq!(Sandbox::ids(&multipart), ["550001"], "{multipart}");
+
+    let form = format!(
+        "token={token}&method=ecnow_records&action=read&format=xml&dataset=100&search%5BFirstName%5D=Jane"
+    );
+    let urlencoded = sandbox.post_as("ecnow.php", URLENCODED, &form).await;
+    assert!(
+        urlencoded
+            .body
+            .contains("<total>1</total><list><ecnow_record><id>550001</id>"),
+        "{}",
+        urlencoded.body
+    );
+    // A POST field wins over a query argument of the same name, as in PHP's `$_REQUEST`.
+    let overridden = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[("dataset", "100"), ("format", "xml")],
+        )
+        .await;
+    assert_eq!(overridden.content_type, "text/xml; charset=utf-8");
+
+    let unknown = sandbox
+        .post_fields(
+            "ecnow.php?method=ecnow_records&action=read&format=json",
+            &[
+                ("token", "0123456789abcdef0123456789abcdef01234567"),
+                ("dataset", "100"),
+            ],
+        )
+        .await
+        .json();
+    assert_eq!(unknown, json!({"success": false, "error": "Invalid token"}));
+    let broken = sandbox
+        .post_as(
+            &wrapper_query(&token, "read", "json"),
+            &format!("multipart/form-data; boundary={CURL_BOUNDARY}"),
+            "--nothing like the boundary",
+        )
+        .await
+        .json();
+    assert_eq!(
+        broken,
+        json!({"success": false, "error": "Bad argument: multipart body"})
+    );
+}
+
+#[tokio::test]
+async fn the_wrappers_writes_labelled_urlencoded_read_back_through_its_multipart_reads() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let created = sandbox
+        .post_as(
+            &wrapper_query(&token, "create", "json"),
+            URLENCODED,
+            r#"[{"title":"Mr","firstname":"Joe","lastname":"Blogs","mobilephone":"07123456789","dataset":"100","company_name":"Company Name"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(
+        created,
+        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0,
+               "key": 550005, "info": "Record is LIVE on the dialer."})
+    );
+    let updated = sandbox
+        .post_as(
+            &wrapper_query(&token, "update", "json"),
+            URLENCODED,
+            r#"[{"id":"550005","title":"Mr","firstName":"Joseph","lastName":"Blogs","mobilephone":"07123456789","dataset":"100","company_name":"Company Name"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(updated["total"], 1, "{updated}");
+    let xml = sandbox
+        .post_as(
+            &wrapper_query(&token, "create", "xml"),
+            URLENCODED,
+            "<?xml version='1.0' encoding='utf-8' ?>\n<easycall><ecnow_records><FirstName>Ann</FirstName>\
+             <dataset>200</dataset><MobilePhone>07700900999</MobilePhone></ecnow_records></easycall>",
+        )
+        .await;
+    assert!(
+        xml.body
+            .contains("<total>1</total><bad>0</bad><key>550006</key>"),
+        "{}",
+        xml.body
+    );
+
+    let read = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[("dataset", "100"), ("id", "550005")],
+        )
+        .await
+        .json();
+    assert_eq!(read["total"], 1, "{read}");
+    let row = &read["list"][0];
+    assert_eq!(row["FirstName"], "Joseph");
+    assert_eq!(row["company_name"], "Company Name");
+    assert_eq!(sandbox.emulator.records_in_dataset(200), 1);
+    // Urlencoded fields are not a payload.
+    let fields = sandbox
+        .post_as(
+            &wrapper_query(&token, "create", "json"),
+            URLENCODED,
+            "dataset=100&mobilephone=07123456789",
+        )
+        .await
+        .json();
+    assert_eq!(
+        fields,
+        json!({"success": false, "error": "Bad argument: payload"})
+    );
+    assert_eq!(sandbox.emulator.records_in_dataset(100), 6);
+}
+
+#[tokio::test]
+async fn update_answers_carry_no_key() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    // The article's update, by its query-string call.
+    let json = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550000","title":"Mr","firstName":"Joe","lastName":"Blogs","mobilephone":"07123456789","dataset":"100","company_name":"Company Name"}]"#,
+        )
+        .await;
+    assert_eq!(
+        json.body,
+        r#"{"success":true,"account_id":"10278","total":1,"bad":0,"info":"Record is LIVE on the dialer."}"#
+    );
+    let xml = sandbox
+        .write(
+            &token,
+            "update",
+            "xml",
+            "<?xml version='1.0' encoding='utf-8' ?>\n<easycall>\n    <ecnow_records>\n        \
+             <id>550000</id>\n        <FirstName>Joe</FirstName>\n        <LastName>Blogs</LastName>\n        \
+             <dataset>100</dataset>\n        <MobilePhone>07123456789</MobilePhone>\n        \
+             <company_name>Company</company_name>\n    </ecnow_records>\n</easycall>",
+        )
+        .await;
+    assert_eq!(
+        xml.body,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<result><success>1</success>\
+         <account_id>10278</account_id><total>1</total><bad>0</bad>\
+         <info>Record is LIVE on the dialer.</info></result>\n"
+    );
+    // As the vendor's wrapper sends it: a JSON array labelled urlencoded.
+    let wrapper = sandbox
+        .post_as(
+            &wrapper_query(&token, "update", "json"),
+            URLENCODED,
+            r#"[{"id":"550001","dataset":"100","notes_append":"called"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(wrapper["total"], 1);
+    assert!(wrapper.get("key").is_none(), "{wrapper}");
+}
+
+#[tokio::test]
+async fn a_date_only_range_covers_whole_days() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let created = sandbox
+        .create_json(
+            &token,
+            json!([{"dataset": 200, "mobilephone": "07700900001", "callback": "2017-10-31 23:59:59"},
+                   {"dataset": 200, "mobilephone": "07700900002", "callback": "2017-11-01 00:00:00"},
+                   {"dataset": 200, "mobilephone": "07700900003", "callback": "2017-11-01 23:59:59"},
+                   {"dataset": 200, "mobilephone": "07700900004", "callback": "2017-11-02 00:00:00"}]),
+        )
+        .await;
+    assert_eq!(created["total"], 4);
+    // The vendor's own example dates, by the query string.
+    let one_day = sandbox
+        .read(
+            &token,
+            "dataset=200&timetype=callback&tstart=2017-11-01&tstop=2017-11-01",
+        )
+        .await;
+    assert_eq!(Sandbox::ids(&one_day), ["550006", "550007"]);
+    let from_day = sandbox
+        .read(&token, "dataset=200&timetype=callback&tstart=2017-11-01")
+        .await;
+    assert_eq!(Sandbox::ids(&from_day), ["550006", "550007", "550008"]);
+    let until_day = sandbox
+        .read(&token, "dataset=200&timetype=callback&tstop=2017-10-31")
+        .await;
+    assert_eq!(Sandbox::ids(&until_day), ["550005"]);
+    let mixed = sandbox
+        .read(
+            &token,
+            &format!(
+                "dataset=200&timetype=callback&tstart={}&tstop=2017-11-01",
+                enc("2017-11-01 12:00:00")
+            ),
+        )
+        .await;
+    assert_eq!(Sandbox::ids(&mixed), ["550007"]);
+    let xml = sandbox
+        .get(&format!(
+            "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=200\
+             &timetype=callback&tstart=2017-11-01&tstop=2017-11-01&raw=1"
+        ))
+        .await;
+    assert!(xml.body.contains("<total>2</total>"), "{}", xml.body);
+    // As the vendor's wrapper sends them: multipart POST fields.
+    let wrapper = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[
+                ("dataset", "200"),
+                ("timetype", "callback"),
+                ("tstart", "2017-11-01"),
+                ("tstop", "2017-11-01"),
+            ],
+        )
+        .await
+        .json();
+    assert_eq!(Sandbox::ids(&wrapper), ["550006", "550007"]);
+}
+
+#[tokio::test]
+async fn modes_keep_records_by_process_type_alone() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let kinds = [
+        "New Prospect",
+        "HOLD: New Prospect",
+        "NEEDSMOREWORK",
+        "HOLD: NEEDSMOREWORK",
+        "COMPLETE",
+        "EXPIRED",
+    ];
+    // Every record has a callback date, so only ProcessType tells them apart.
+    let rows: Vec<Value> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            json!({"dataset": 200, "mobilephone": format!("0770090000{i}"),
+                   "ProcessType": kind, "callback": "2030-01-01 10:00:00"})
+        })
+        .collect();
+    let created = sandbox.create_json(&token, Value::Array(rows)).await;
+    assert_eq!(created["total"], 6, "{created}");
+    // 550005 New Prospect, 550006 HOLD: New Prospect, 550007 NEEDSMOREWORK,
+    // 550008 HOLD: NEEDSMOREWORK, 550009 COMPLETE, 550010 EXPIRED.
+    let expected: [(&str, &[&str]); 5] = [
+        ("active", &["550005", "550006", "550007", "550008"]),
+        ("live", &["550005", "550007"]),
+        ("callbacks", &["550007", "550008"]),
+        ("live-callbacks", &["550007"]),
+        (
+            "unexpired",
+            &["550005", "550006", "550007", "550008", "550009"],
+        ),
+    ];
+    for (mode, ids) in expected {
+        let by_query = sandbox
+            .read(&token, &format!("dataset=200&mode={mode}"))
+            .await;
+        assert_eq!(Sandbox::ids(&by_query), ids, "{mode}");
+        let by_fields = sandbox
+            .post_fields(
+                &wrapper_query(&token, "read", "json"),
+                &[("dataset", "200"), ("mode", mode)],
+            )
+            .await
+            .json();
+        assert_eq!(Sandbox::ids(&by_fields), ids, "{mode} as POST fields");
+        let xml = sandbox
+            .get(&format!(
+                "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=200&mode={mode}&raw=1"
+            ))
+            .await;
+        assert!(
+            xml.body.contains(&format!("<total>{}</total>", ids.len())),
+            "{mode}: {}",
+            xml.body
+        );
+    }
+    // The seeded COMPLETE record has a callback date and is no callback.
+    let seeded = sandbox.read(&token, "dataset=100&mode=callbacks").await;
+    assert_eq!(seeded["total"], 0);
+}
+
+#[tokio::test]
+async fn the_older_json_search_is_honoured_and_a_search_never_widens_silently() {
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    let object = enc(r#"{"FirstName":"Joe"}"#);
+    let json = sandbox
+        .read(&token, &format!("dataset=100&search={object}"))
+        .await;
+    assert_eq!(Sandbox::ids(&json), ["550000"], "{json}");
+    let xml = sandbox
+        .get(&format!(
+            "ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=100&search={object}&raw=1"
+        ))
+        .await;
+    assert!(
+        xml.body
+            .contains("<total>1</total><list><ecnow_record><id>550000</id>"),
+        "{}",
+        xml.body
+    );
+    let two_fields = sandbox
+        .read(
+            &token,
+            &format!(
+                "dataset=100&type=exact&search={}",
+                enc(r#"{"title":"Mr","LastName":"O'Neill"}"#)
+            ),
+        )
+        .await;
+    assert_eq!(Sandbox::ids(&two_fields), ["550004"]);
+    let as_field = sandbox
+        .post_fields(
+            &wrapper_query(&token, "read", "json"),
+            &[("dataset", "100"), ("search", r#"{"postcode":"LS"}"#)],
+        )
+        .await
+        .json();
+    assert_eq!(Sandbox::ids(&as_field), ["550003", "550004"]);
+
+    for (search, error) in [
+        ("search=Joe", "Bad argument: search"),
+        ("search=%5B%22Joe%22%5D", "Bad argument: search"),
+        (
+            "search=%7B%22FirstName%22%3A%5B%22Joe%22%5D%7D",
+            "Bad argument: search",
+        ),
+        (
+            "search=%7B%22shoe_size%22%3A%229%22%7D",
+            "Bad argument: search[shoe_size]",
+        ),
+        ("search[]=Joe", "Bad argument: search[]"),
+    ] {
+        let refused = sandbox.read(&token, &format!("dataset=100&{search}")).await;
+        assert_eq!(
+            refused,
+            json!({"success": false, "error": error}),
+            "{search}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_scripts_answer_under_a_doubled_slash_and_token_php_by_post() {
+    let sandbox = spawn().await;
+    // A base URL ending in `/` joined with the wrapper's own `/`.
+    let doubled = sandbox
+        .get("/token.php?action=get&format=json&username=sandbox&password=sandbox")
+        .await;
+    assert_eq!(doubled.status, 200);
+    let token = doubled.json()["token"].as_str().expect("token").to_owned();
+    let read = sandbox
+        .get(&format!(
+            "/ecnow.php?token={token}&format=json&method=ecnow_records&action=read&dataset=100&raw=1"
+        ))
+        .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.json()["total"], 5);
+    let xml = sandbox
+        .get(&format!(
+            "/ecnow.php?token={token}&format=xml&method=ecnow_records&action=read&dataset=100&raw=1"
+        ))
+        .await;
+    assert!(xml.body.contains("<total>5</total>"), "{}", xml.body);
+    let wrapper_read = sandbox
+        .post_fields(
+            &format!("/{}", wrapper_query(&token, "read", "json")),
+            &[("dataset", "100"), ("ddi", "07700900456")],
+        )
+        .await
+        .json();
+    assert_eq!(Sandbox::ids(&wrapper_read), ["550004"]);
+    let wrapper_create = sandbox
+        .post_as(
+            &format!("/{}", wrapper_query(&token, "create", "json")),
+            URLENCODED,
+            r#"[{"dataset":"200","mobilephone":"07700900999"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(wrapper_create["key"], 550005);
+
+    // token.php by POST: arguments in the query string, or credentials in POST fields.
+    let by_query = sandbox
+        .post(
+            "token.php?action=get&format=json&username=sandbox&password=sandbox",
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(by_query["token"], token.as_str());
+    let by_multipart = sandbox
+        .post_fields(
+            "/token.php?action=get&format=json",
+            &[("username", "sandbox"), ("password", "sandbox")],
+        )
+        .await
+        .json();
+    assert_eq!(by_multipart["token"], token.as_str());
+    let by_form = sandbox
+        .post_as(
+            "token.php",
+            URLENCODED,
+            "action=get&format=xml&username=sandbox&password=sandbox",
+        )
+        .await;
+    assert!(
+        by_form.body.contains(&format!("<token>{token}</token>")),
+        "{}",
+        by_form.body
+    );
+    let wrong = sandbox
+        .post_fields(
+            "token.php?action=get&format=json",
+            &[("username", "sandbox"), ("password", "wrong")],
+        )
+        .await
+        .json();
+    assert_eq!(
+        wrong,
+        json!({"success": false, "error": "Authentication failure"})
+    );
+    let validated = sandbox
+        .post_fields("token.php", &[("action", "validate"), ("token", &token)])
+        .await
+        .json();
+    assert_eq!(validated["success"], true);
+    assert_eq!(sandbox.emulator.calls().token_get, 5);
+    let oversized = format!(
+        "action=get&username=sandbox&password=sandbox&padding={}",
+        "x".repeat(64 * 1024)
+    );
+    let refused = sandbox.post_as("token.php", URLENCODED, &oversized).await;
+    assert_eq!(refused.status, 413);
+    assert_eq!(sandbox.emulator.calls().token_get, 5);
+}
+
+#[tokio::test]
+async fn a_complete_outcome_completes_the_record() {
+    const NOT_LIVE: &str = "Record is NOT live on the dialer due having a complete outcome.";
+    let sandbox = spawn().await;
+    let token = sandbox.token().await;
+    // The article's query-string update, with the seeded COMPLETE record's own code 200.
+    let json = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550000","dataset":"100","outcomecode":"200"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(
+        json,
+        json!({"success": true, "account_id": "10278", "total": 1, "bad": 0, "info": NOT_LIVE})
+    );
+    let row = &sandbox.read(&token, "dataset=100&id=550000").await["list"][0];
+    assert_eq!(row["ProcessType"], "COMPLETE");
+    assert_eq!(row["outcomecode"], "200");
+    let live = sandbox.read(&token, "dataset=100&mode=live").await;
+    assert_eq!(Sandbox::ids(&live), ["550001", "550003", "550004"]);
+
+    let xml = sandbox
+        .write(
+            &token,
+            "update",
+            "xml",
+            "<easycall><ecnow_records><id>550001</id><dataset>100</dataset>\
+             <outcomecode>510456</outcomecode></ecnow_records></easycall>",
+        )
+        .await;
+    assert!(
+        xml.body
+            .ends_with(&format!("<bad>0</bad><info>{NOT_LIVE}</info></result>\n")),
+        "{}",
+        xml.body
+    );
+    // As the vendor's wrapper sends it.
+    let wrapper = sandbox
+        .post_as(
+            &wrapper_query(&token, "update", "json"),
+            URLENCODED,
+            r#"[{"id":"550003","dataset":"100","outcomecode":201}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(wrapper["info"], NOT_LIVE);
+    let created = sandbox
+        .create_json(
+            &token,
+            json!([{"dataset": 200, "mobilephone": "07700900999", "outcomecode": "200"}]),
+        )
+        .await;
+    assert_eq!(created["info"], NOT_LIVE);
+    let completed = sandbox.read(&token, "dataset=200&mode=unexpired").await;
+    assert_eq!(completed["list"][0]["ProcessType"], "COMPLETE");
+
+    // An outcome that is not complete puts a completed record back on the dialer; an
+    // account code the emulator does not list does not complete.
+    let reopened = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550002","dataset":"100","outcomecode":"300"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(reopened["info"], "Record is LIVE on the dialer.");
+    let unlisted = sandbox
+        .write(
+            &token,
+            "update",
+            "json",
+            r#"[{"id":"550004","dataset":"100","outcomecode":"777"}]"#,
+        )
+        .await
+        .json();
+    assert_eq!(unlisted["info"], "Record is LIVE on the dialer.");
+    let rows = sandbox.read(&token, "dataset=100").await;
+    let process_types: Vec<&str> = rows["list"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["ProcessType"].as_str().expect("ProcessType"))
+        .collect();
+    assert_eq!(
+        process_types,
+        [
+            "COMPLETE",
+            "COMPLETE",
+            "NEEDSMOREWORK",
+            "COMPLETE",
+            "New Prospect"
+        ]
+    );
 }

@@ -1,7 +1,11 @@
 //! What travels on the emulator's wire: query arguments, request payloads and answers.
 //!
-//! - [`Args`] decodes a query string the way PHP fills `$_GET` (the last of repeated names
-//!   wins; `search[<field>]` names kept whole for [`Args::searches`]).
+//! - [`read_request`] gathers a call's arguments as PHP fills `$_REQUEST`: the query string,
+//!   then the POST fields of an urlencoded or `multipart/form-data` body (a name sent both ways
+//!   takes the body's value). A body that is a JSON array or an XML document is the raw
+//!   payload whatever its `Content-Type` says, and never read as fields.
+//! - [`Args`] holds those arguments (the last of repeated names wins; `search[<field>]` names
+//!   kept whole for [`Args::searches`]).
 //! - [`parse_json_rows`] and [`parse_xml_rows`] turn a `raw=1` body into [`Row`]s, refusing
 //!   anything malformed, a lone object and any XML document type declaration.
 //! - [`Envelope`] and [`write_read_answer`] write answers in either [`Format`], JSON escaped as
@@ -57,7 +61,7 @@ impl Format {
     }
 }
 
-/// The decoded arguments of a query string.
+/// The decoded arguments of a call: the query string's, then any POST fields.
 pub(super) struct Args<'q> {
     pairs: Vec<(Cow<'q, str>, Cow<'q, str>)>,
 }
@@ -65,15 +69,29 @@ pub(super) struct Args<'q> {
 impl<'q> Args<'q> {
     /// Splits and percent-decodes a query string (`+` is a space).
     pub(super) fn parse(query: &'q str) -> Self {
-        let pairs = query
-            .split('&')
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                let (name, value) = part.split_once('=').unwrap_or((part, ""));
-                (percent_decode(name), percent_decode(value))
-            })
-            .collect();
-        Self { pairs }
+        Self {
+            pairs: form_pairs(query).collect(),
+        }
+    }
+
+    /// Adds the fields of an `application/x-www-form-urlencoded` body after those already
+    /// held, so they win over query arguments of the same name.
+    fn add_form(&mut self, body: &'q [u8]) {
+        match std::str::from_utf8(body) {
+            Ok(text) => self.pairs.extend(form_pairs(text)),
+            Err(_) => {
+                let text = String::from_utf8_lossy(body);
+                self.pairs.extend(
+                    form_pairs(&text)
+                        .map(|(n, v)| (Cow::Owned(n.into_owned()), Cow::Owned(v.into_owned()))),
+                );
+            }
+        }
+    }
+
+    /// Adds one POST field after those already held.
+    fn push(&mut self, name: String, value: String) {
+        self.pairs.push((Cow::Owned(name), Cow::Owned(value)));
     }
 
     /// The value of the last argument called `name`.
@@ -97,6 +115,98 @@ impl<'q> Args<'q> {
             Some((field, value.as_ref()))
         })
     }
+}
+
+/// The `name=value` pairs of a query string or urlencoded body, decoded.
+fn form_pairs(text: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    text.split('&').filter(|part| !part.is_empty()).map(|part| {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        (percent_decode(name), percent_decode(value))
+    })
+}
+
+/// The media type of urlencoded POST fields.
+const URLENCODED: &str = "application/x-www-form-urlencoded";
+/// The media type of multipart POST fields.
+const MULTIPART: &str = "multipart/form-data";
+/// The refusal of a `multipart/form-data` body that cannot be read.
+const MALFORMED_MULTIPART: &str = "Bad argument: multipart body";
+
+/// A call as the emulator reads it: its arguments and its raw payload.
+pub(super) struct Request<'a> {
+    /// Query arguments, then POST fields.
+    pub(super) args: Args<'a>,
+    /// The body, when it is not multipart fields (what `raw=1` writes read).
+    pub(super) payload: &'a [u8],
+    /// Set when a multipart body could not be read; its fields may be missing.
+    pub(super) refusal: Option<&'static str>,
+}
+
+/// Reads a call's arguments from its query string and body.
+///
+/// - `multipart/form-data`: every part without a file name is a field; the payload is empty.
+/// - A body whose first non-blank byte opens a JSON array (`[`) or an XML document (`<`) is the
+///   payload whatever its `Content-Type` (the vendor's PHP wrapper labels its JSON writes
+///   `application/x-www-form-urlencoded`); it adds no fields.
+/// - Any other `application/x-www-form-urlencoded` body adds its fields (and stays the payload,
+///   which a write then refuses as malformed).
+pub(super) async fn read_request<'a>(
+    query: &'a str,
+    content_type: Option<&str>,
+    body: &'a bytes::Bytes,
+) -> Request<'a> {
+    let mut request = Request {
+        args: Args::parse(query),
+        payload: body,
+        refusal: None,
+    };
+    let media_type = content_type
+        .and_then(|c| c.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    if media_type.eq_ignore_ascii_case(MULTIPART) {
+        request.payload = &[];
+        if add_multipart_fields(&mut request.args, content_type.unwrap_or_default(), body)
+            .await
+            .is_err()
+        {
+            request.refusal = Some(MALFORMED_MULTIPART);
+        }
+        return request;
+    }
+    let opens_payload = matches!(
+        body.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'[' | b'<')
+    );
+    if !opens_payload && media_type.eq_ignore_ascii_case(URLENCODED) {
+        request.args.add_form(body);
+    }
+    request
+}
+
+/// Adds the fields of a `multipart/form-data` body; parts carrying a file name are uploads,
+/// not fields, and are skipped.
+async fn add_multipart_fields(
+    args: &mut Args<'_>,
+    content_type: &str,
+    body: &bytes::Bytes,
+) -> Result<(), multer::Error> {
+    let boundary = multer::parse_boundary(content_type)?;
+    let whole = body.clone();
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(whole) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    while let Some(field) = multipart.next_field().await? {
+        let Some(name) = field.name().map(str::to_owned) else {
+            continue;
+        };
+        if field.file_name().is_some() {
+            continue;
+        }
+        let value = field.text().await?;
+        args.push(name, value);
+    }
+    Ok(())
 }
 
 fn percent_decode(text: &str) -> Cow<'_, str> {
@@ -347,7 +457,7 @@ pub(super) struct Envelope<'a> {
     pub(super) total: Option<usize>,
     /// Records refused.
     pub(super) bad: Option<usize>,
-    /// The created record's id.
+    /// The created record's id (creates only).
     pub(super) key: Option<u64>,
     /// What failed.
     pub(super) error: Option<&'a str>,
