@@ -1,7 +1,62 @@
 //! Red-team findings at the edge of the gateway (issue #11): metric labels, query parameters of
 //! writes, body deadlines, ambiguous credentials, log forging and parser-level refusals.
 
-use crate::helpers::{full_token, problem_of, spawn_app};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{full_token, problem_of, spawn_app, spawn_app_with_mock};
+
+#[tokio::test]
+async fn every_record_route_refuses_an_unknown_query_parameter_before_the_upstream() {
+    let app = spawn_app_with_mock().await;
+    let token = full_token();
+    let record = json!({"first_name": "Joe", "mobile_phone": "07123456789"});
+    let cases = [
+        (
+            Method::POST,
+            "/datasets/100/records?dry_run=true",
+            Some(record),
+        ),
+        (
+            Method::PATCH,
+            "/datasets/100/records/550000?validate_only=1",
+            Some(json!({"last_name": "Bloggs"})),
+        ),
+        (
+            Method::PATCH,
+            "/records/550000?dataset=200",
+            Some(json!({"dataset": 100, "last_name": "Bloggs"})),
+        ),
+        (Method::GET, "/datasets/100/records?dry_run=true", None),
+        (
+            Method::GET,
+            "/datasets/100/records/550000?dry_run=true",
+            None,
+        ),
+        (
+            Method::GET,
+            "/campaigns/sandbox_campaign/records?dry_run=true",
+            None,
+        ),
+        (
+            Method::GET,
+            "/campaigns/sandbox_campaign/records/550000?dry_run=true",
+            None,
+        ),
+    ];
+    for (method, path, body) in cases {
+        let response = app
+            .send(method.clone(), path, Some(&token), body.as_ref())
+            .await;
+        let problem = problem_of(response, 400).await;
+        assert_eq!(problem["code"], "bad_request", "{method} {path}: {problem}");
+    }
+    let received = app.mock().received_requests().await.unwrap_or_default();
+    assert!(
+        received.is_empty(),
+        "nothing reached the upstream: {received:?}"
+    );
+}
 
 #[tokio::test]
 async fn two_authorization_headers_are_refused_whichever_is_valid() {
