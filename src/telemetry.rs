@@ -14,7 +14,7 @@ use tracing::field::Empty;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
 
 /// The header that carries the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -77,7 +77,8 @@ fn request_id_of(request: &ServiceRequest) -> String {
 }
 
 /// Middleware: a span per request (method, route, status, latency, caller, request id), the id
-/// echoed in `X-Request-Id` on every answer.
+/// echoed in `X-Request-Id` on every answer. The span's `method` and `route` come from closed
+/// sets ([`method_label`], route templates), never from the caller's text.
 pub async fn request_context(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -85,7 +86,7 @@ pub async fn request_context(
     let request_id = request_id_of(&request);
     let span = tracing::info_span!(
         "request",
-        method = %request.method(),
+        method = method_label(request.method()),
         route = Empty,
         request_id = %request_id,
         sub = Empty,
@@ -107,8 +108,8 @@ pub async fn request_context(
         Err(error) => {
             if let Some(metrics) = &metrics {
                 metrics.request_finished(
-                    method.as_str(),
-                    "unmatched",
+                    &method,
+                    UNMATCHED_ROUTE,
                     StatusCode::INTERNAL_SERVER_ERROR,
                     started.elapsed(),
                 );
@@ -119,14 +120,14 @@ pub async fn request_context(
     let route = response
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_else(|| UNMATCHED_ROUTE.into());
     let status = response.status();
     span.record("route", route.as_str());
     span.record("status", status.as_u16());
     span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request finished"));
     if let Some(metrics) = &metrics {
-        metrics.request_finished(method.as_str(), &route, status, started.elapsed());
+        metrics.request_finished(&method, &route, status, started.elapsed());
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

@@ -157,6 +157,10 @@ pub async fn fallback(request: HttpRequest) -> Result<HttpResponse, Error> {
         .and_then(|table| table.allowed(request.path()).map(<[String]>::to_vec));
     Err(match known {
         Some(methods) => Error::MethodNotAllowed(methods),
-        None => Error::NotFound(format!("no route {} {}", request.method(), request.path())),
+        None => Error::NotFound(format!(
+            "no route {} {}",
+            crate::metrics::method_label(request.method()),
+            request.path()
+        )),
     })
 }

@@ -7,6 +7,31 @@ use serde_json::json;
 use crate::helpers::{full_token, problem_of, spawn_app, spawn_app_with_mock};
 
 #[tokio::test]
+async fn invented_methods_are_counted_as_other_and_never_become_labels() {
+    let app = spawn_app().await;
+    for (index, path) in ["/datasets/100/records", "/nowhere"].iter().enumerate() {
+        let method = Method::from_bytes(format!("INVENTEDMETHOD{index}").as_bytes()).unwrap();
+        let response = app
+            .http
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert!([404, 405].contains(&response.status().as_u16()));
+    }
+    let metrics = app.metrics_text().await;
+    assert!(!metrics.contains("INVENTEDMETHOD"), "{metrics}");
+    assert!(
+        metrics.contains(r#"method="other",route="/datasets/{dataset}/records",status="405""#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"method="other",route="unmatched",status="404""#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn every_record_route_refuses_an_unknown_query_parameter_before_the_upstream() {
     let app = spawn_app_with_mock().await;
     let token = full_token();
