@@ -1,6 +1,7 @@
 //! Logs and request context: the subscriber factory and the request middleware that gives every
 //! request a span and an id.
 
+use std::fmt::{self, Write as _};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -12,7 +13,9 @@ use actix_web::web;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::debug_fn;
 
 use crate::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
 
@@ -44,9 +47,40 @@ where
         .with_env_filter(filter)
         .with_writer(sink);
     let _ = match format {
+        // JSON strings escape every control character already.
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(
+                debug_fn(|writer, field, value| {
+                    let text = format!("{value:?}");
+                    match field.name() {
+                        "message" => write!(writer, "{}", LogSafe(&text)),
+                        name => write!(writer, "{name}={}", LogSafe(&text)),
+                    }
+                })
+                .delimited(" "),
+            )
+            .try_init(),
     };
+}
+
+/// Text as it may appear in a text log line: every control character (line breaks, escape
+/// sequences, bidirectional overrides) written as an escape (`\n`, `\u{1b}`), so that text a
+/// caller chose can neither start a forged line nor drive a terminal.
+pub struct LogSafe<'a>(pub &'a str);
+
+impl fmt::Display for LogSafe<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            let unsafe_in_logs = c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            match unsafe_in_logs {
+                true => write!(formatter, "{}", c.escape_default())?,
+                false => formatter.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The id of the request being handled, or `""` outside a request.
@@ -133,4 +167,17 @@ pub async fn request_context(
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogSafe;
+
+    #[test]
+    fn log_safe_text_escapes_control_characters_only() {
+        assert_eq!(
+            LogSafe("a\nb\r\u{1b}[31mé\u{2028}\u{202e}").to_string(),
+            "a\\nb\\r\\u{1b}[31mé\\u{2028}\\u{202e}"
+        );
+    }
 }

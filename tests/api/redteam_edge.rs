@@ -1,10 +1,15 @@
 //! Red-team findings at the edge of the gateway (issue #11): metric labels, query parameters of
 //! writes, body deadlines, ambiguous credentials, log forging and parser-level refusals.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{full_token, problem_of, spawn_app, spawn_app_with_mock};
+use crate::helpers::{JWT_SECRET, full_token, problem_of, spawn_app, spawn_app_with_mock};
 
 #[tokio::test]
 async fn invented_methods_are_counted_as_other_and_never_become_labels() {
@@ -114,4 +119,74 @@ async fn two_authorization_headers_are_refused_whichever_is_valid() {
     }
     // One valid header still passes.
     assert_eq!(app.get("/datasets/100/records?limit=1").await.status(), 200);
+}
+
+/// The sandbox binary with text logs at debug level on stdout, and its base URL.
+fn spawn_text_logging_sandbox() -> (Child, String, mpsc::Receiver<String>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ecnow-gateway"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("GATEWAY_") || name.starts_with("CONTACTNOW_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .arg("sandbox")
+        .env("GATEWAY_LISTEN", "127.0.0.1:0")
+        .env("GATEWAY_LOG_FORMAT", "text")
+        .env("GATEWAY_JWT_HS256_SECRET", JWT_SECRET)
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, received) = mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let base = loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the sandbox prints its API URL");
+        if let Some(url) = line.trim().strip_prefix("API:") {
+            break url.trim().trim_end_matches('/').to_owned();
+        }
+    };
+    (child, base, received)
+}
+
+#[tokio::test]
+async fn caller_text_cannot_forge_a_text_log_line() {
+    let (mut child, base, lines) = spawn_text_logging_sandbox();
+    let response = reqwest::Client::new()
+        .get(format!(
+            "{base}/datasets/100/records?x%0AFORGED_LOG_LINE%3Dtrue%0D=1"
+        ))
+        .bearer_auth(full_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // The refusal is logged (at debug level) before the answer is written.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let logged: Vec<String> = lines.try_iter().collect();
+    assert!(
+        logged
+            .iter()
+            .all(|line| !line.starts_with("FORGED_LOG_LINE")),
+        "{logged:#?}"
+    );
+    assert!(
+        logged
+            .iter()
+            .any(|line| line.contains(r"x\nFORGED_LOG_LINE=true\r")),
+        "the refusal is logged with its text escaped: {logged:#?}"
+    );
 }
