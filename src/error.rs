@@ -71,6 +71,12 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request body did not arrive whole within the deadline; the connection is closed.
+    #[error("request body too slow (deadline {} ms)", .limit.as_millis())]
+    BodyTimeout {
+        /// The deadline.
+        limit: std::time::Duration,
+    },
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -155,6 +161,7 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout { .. } => "request_timeout",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::KeyInFlight => "idempotency_in_flight",
@@ -179,6 +186,7 @@ impl Error {
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::PayloadTooLarge { .. } => "Request body too large",
+            Self::BodyTimeout { .. } => "Request body too slow",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::KeyInFlight | Self::OutcomeUnknown => "Conflicting request",
@@ -209,6 +217,10 @@ impl Error {
             Self::PayloadTooLarge { limit } => {
                 format!("the request body is larger than {limit} bytes")
             }
+            Self::BodyTimeout { limit } => format!(
+                "the request body did not arrive within {} ms",
+                limit.as_millis()
+            ),
             Self::UnsupportedMediaType => "the request body must be application/json".into(),
             Self::TooManyRequests { retry_after } => {
                 format!("rate limit reached; retry in {retry_after} s")
@@ -277,6 +289,7 @@ impl ResponseError for Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -313,6 +326,10 @@ impl ResponseError for Error {
             }
             Self::UpstreamBusy | Self::KeyInFlight => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::BodyTimeout { .. } => {
+                // The rest of a slow body would be read as the next request: end the connection.
+                response.force_close();
             }
             _ => {}
         }

@@ -14,6 +14,7 @@ pub mod records;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
@@ -45,10 +46,13 @@ pub fn routes(config: &mut ServiceConfig) {
 pub struct Limits {
     /// The largest request body, in bytes.
     pub body_bytes: usize,
+    /// How long the whole body may take to arrive once the handler reads it.
+    pub body_timeout: Duration,
 }
 
-/// A JSON request body: `application/json` (or `+json`), within [`Limits::body_bytes`], parsed
-/// as JSON but not yet as a domain type.
+/// A JSON request body: `application/json` (or `+json`), within [`Limits::body_bytes`], arrived
+/// whole within [`Limits::body_timeout`] (else 408 and the connection closes), parsed as JSON but
+/// not yet as a domain type.
 pub struct JsonBody(pub Value);
 
 impl FromRequest for JsonBody {
@@ -56,9 +60,14 @@ impl FromRequest for JsonBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request
-            .app_data::<web::Data<Limits>>()
-            .map_or(1024 * 1024, |limits| limits.body_bytes);
+        let limits = request.app_data::<web::Data<Limits>>().map_or(
+            Limits {
+                body_bytes: crate::config::DEFAULT_BODY_LIMIT,
+                body_timeout: Duration::from_millis(crate::config::DEFAULT_BODY_TIMEOUT_MS),
+            },
+            |limits| *limits.get_ref(),
+        );
+        let limit = limits.body_bytes;
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -82,14 +91,22 @@ impl FromRequest for JsonBody {
             if declared_too_large {
                 return Err(Error::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| Error::bad_field("body", e.to_string()))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(Error::PayloadTooLarge { limit });
+            let read = async {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| Error::bad_field("body", e.to_string()))?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(Error::PayloadTooLarge { limit });
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            let body = tokio::time::timeout(limits.body_timeout, read)
+                .await
+                .map_err(|_| Error::BodyTimeout {
+                    limit: limits.body_timeout,
+                })??;
             serde_json::from_slice(&body)
                 .map(JsonBody)
                 .map_err(|e| Error::BadRequest {

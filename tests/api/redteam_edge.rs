@@ -8,8 +8,13 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
-use crate::helpers::{JWT_SECRET, full_token, problem_of, spawn_app, spawn_app_with_mock};
+use crate::helpers::{
+    AppOptions, JWT_SECRET, TestApp, full_token, problem_of, spawn_app, spawn_app_with,
+    spawn_app_with_mock,
+};
 
 #[tokio::test]
 async fn invented_methods_are_counted_as_other_and_never_become_labels() {
@@ -119,6 +124,78 @@ async fn two_authorization_headers_are_refused_whichever_is_valid() {
     }
     // One valid header still passes.
     assert_eq!(app.get("/datasets/100/records?limit=1").await.status(), 200);
+}
+
+/// Connects to the gateway of `app` over raw TCP.
+async fn raw_connection(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Everything the gateway writes until it closes the connection; panics if it is still open
+/// after `within`.
+async fn read_until_closed(
+    stream: &mut tokio::net::tcp::OwnedReadHalf,
+    within: Duration,
+) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the connection is still open after {within:?}; read so far: {}",
+                String::from_utf8_lossy(&answer)
+            )
+        })
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The head of a raw answer, its header names lowercased.
+fn head_of(answer: &str) -> String {
+    answer
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn a_body_trickled_past_the_deadline_is_answered_408_and_the_connection_closed() {
+    let app = spawn_app_with(AppOptions {
+        body_timeout: Duration::from_millis(300),
+        ..AppOptions::default()
+    })
+    .await;
+    let records_before = app.emulator().records_in_dataset(100);
+    let (mut reader, mut writer) = raw_connection(&app).await.into_split();
+    let head = format!(
+        "POST /datasets/100/records HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\nX-Request-Id: slow-body-1\r\n\r\n{{",
+        full_token()
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    let answer = read_until_closed(&mut reader, Duration::from_secs(3)).await;
+    trickle.abort();
+    let head = head_of(&answer);
+    assert!(head.starts_with("http/1.1 408"), "{answer}");
+    assert!(head.contains("\r\nconnection: close"), "{answer}");
+    assert!(
+        head.contains("\r\ncontent-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(head.contains("\r\nx-request-id: slow-body-1"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    assert_eq!(app.emulator().records_in_dataset(100), records_before);
 }
 
 /// The sandbox binary with text logs at debug level on stdout, and its base URL.
