@@ -77,6 +77,12 @@ pub enum Error {
         /// The deadline.
         limit: std::time::Duration,
     },
+    /// Header fields larger than the limit, in bytes (names and values summed).
+    #[error("request header fields too large (limit {limit} bytes)")]
+    HeadersTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -162,6 +168,7 @@ impl Error {
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::BodyTimeout { .. } => "request_timeout",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::KeyInFlight => "idempotency_in_flight",
@@ -187,6 +194,7 @@ impl Error {
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::BodyTimeout { .. } => "Request body too slow",
+            Self::HeadersTooLarge { .. } => "Request headers too large",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::KeyInFlight | Self::OutcomeUnknown => "Conflicting request",
@@ -221,6 +229,9 @@ impl Error {
                 "the request body did not arrive within {} ms",
                 limit.as_millis()
             ),
+            Self::HeadersTooLarge { limit } => {
+                format!("the request's header fields are larger than {limit} bytes")
+            }
             Self::UnsupportedMediaType => "the request body must be application/json".into(),
             Self::TooManyRequests { retry_after } => {
                 format!("rate limit reached; retry in {retry_after} s")
@@ -290,6 +301,7 @@ impl ResponseError for Error {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,

@@ -17,7 +17,13 @@ use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::debug_fn;
 
+use crate::error::Error;
 use crate::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
+
+/// The most bytes of header fields (names and values, summed) a request may carry; more is
+/// answered 431. Heads past actix-http's own fixed caps (128 KiB, 96 fields) are refused by its
+/// parser before any middleware runs, with an empty 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The header that carries the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -110,12 +116,22 @@ fn request_id_of(request: &ServiceRequest) -> String {
         })
 }
 
+/// The bytes of a request's header fields: names and values, summed.
+fn header_bytes(request: &ServiceRequest) -> usize {
+    request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}
+
 /// Middleware: a span per request (method, route, status, latency, caller, request id), the id
-/// echoed in `X-Request-Id` on every answer. The span's `method` and `route` come from closed
+/// echoed in `X-Request-Id` on every answer; header fields over [`MAX_HEADER_BYTES`] are answered
+/// 431 before any handler runs. The span's `method` and `route` come from closed
 /// sets ([`method_label`], route templates), never from the caller's text.
 pub async fn request_context(
     request: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = request_id_of(&request);
     let span = tracing::info_span!(
@@ -133,8 +149,21 @@ pub async fn request_context(
     if let Some(metrics) = &metrics {
         metrics.request_started();
     }
+    let call = async move {
+        match header_bytes(&request) {
+            bytes if bytes > MAX_HEADER_BYTES => Ok(request
+                .error_response(Error::HeadersTooLarge {
+                    limit: MAX_HEADER_BYTES,
+                })
+                .map_into_right_body()),
+            _ => next
+                .call(request)
+                .await
+                .map(ServiceResponse::map_into_left_body),
+        }
+    };
     let result = REQUEST_ID
-        .scope(request_id.clone(), next.call(request))
+        .scope(request_id.clone(), call)
         .instrument(span.clone())
         .await;
     let mut response = match result {
