@@ -170,32 +170,49 @@ async fn a_body_trickled_past_the_deadline_is_answered_408_and_the_connection_cl
     })
     .await;
     let records_before = app.emulator().records_in_dataset(100);
-    let (mut reader, mut writer) = raw_connection(&app).await.into_split();
-    let head = format!(
-        "POST /datasets/100/records HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: 100\r\nX-Request-Id: slow-body-1\r\n\r\n{{",
-        full_token()
-    );
-    writer.write_all(head.as_bytes()).await.unwrap();
-    let trickle = tokio::spawn(async move {
-        for _ in 0..40 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if writer.write_all(b" ").await.is_err() {
-                break;
+    // (framing header, first body bytes, one more byte of body)
+    let framings: [(&str, &[u8], &[u8]); 2] = [
+        ("Content-Length: 100", b"{", b" "),
+        ("Transfer-Encoding: chunked", b"1\r\n{\r\n", b"1\r\n \r\n"),
+    ];
+    for (framing, first, more) in framings {
+        let (mut reader, mut writer) = raw_connection(&app).await.into_split();
+        let head = format!(
+            "POST /datasets/100/records HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\n{framing}\r\nX-Request-Id: slow-body-1\r\n\r\n",
+            full_token()
+        );
+        writer.write_all(head.as_bytes()).await.unwrap();
+        writer.write_all(first).await.unwrap();
+        let trickle = tokio::spawn(async move {
+            for _ in 0..40 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if writer.write_all(more).await.is_err() {
+                    break;
+                }
             }
-        }
-    });
-    let answer = read_until_closed(&mut reader, Duration::from_secs(3)).await;
-    trickle.abort();
-    let head = head_of(&answer);
-    assert!(head.starts_with("http/1.1 408"), "{answer}");
-    assert!(head.contains("\r\nconnection: close"), "{answer}");
-    assert!(
-        head.contains("\r\ncontent-type: application/problem+json"),
-        "{answer}"
-    );
-    assert!(head.contains("\r\nx-request-id: slow-body-1"), "{answer}");
-    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+        });
+        let answer = read_until_closed(&mut reader, Duration::from_secs(3)).await;
+        trickle.abort();
+        let head = head_of(&answer);
+        assert!(head.starts_with("http/1.1 408"), "{framing}: {answer}");
+        assert!(
+            head.contains("\r\nconnection: close"),
+            "{framing}: {answer}"
+        );
+        assert!(
+            head.contains("\r\ncontent-type: application/problem+json"),
+            "{framing}: {answer}"
+        );
+        assert!(
+            head.contains("\r\nx-request-id: slow-body-1"),
+            "{framing}: {answer}"
+        );
+        assert!(
+            answer.contains(r#""code":"request_timeout""#),
+            "{framing}: {answer}"
+        );
+    }
     assert_eq!(app.emulator().records_in_dataset(100), records_before);
 }
 
