@@ -588,11 +588,19 @@ impl FromRequest for Caller {
     }
 }
 
+/// The bearer token of the one `Authorization` header. Two or more headers are ambiguous
+/// credentials and are refused, whichever of them is valid.
 fn bearer_token(request: &HttpRequest) -> Result<String, Error> {
-    let header = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| Error::Unauthenticated("no Authorization header".into()))?
+    let mut headers = request.headers().get_all(header::AUTHORIZATION);
+    let header = headers
+        .next()
+        .ok_or_else(|| Error::Unauthenticated("no Authorization header".into()))?;
+    if headers.next().is_some() {
+        return Err(Error::Unauthenticated(
+            "more than one Authorization header".into(),
+        ));
+    }
+    let header = header
         .to_str()
         .map_err(|_| Error::Unauthenticated("Authorization header is not text".into()))?;
     match header.split_once(' ') {

@@ -20,6 +20,12 @@ use crate::upstream::{UpstreamSettings, WireFormat};
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// The default deadline for a request body to arrive whole, in milliseconds.
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+
+/// The longest configurable body deadline, in milliseconds.
+const MAX_BODY_TIMEOUT_MS: u64 = 600_000;
+
 /// Everything the gateway needs to run.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -31,6 +37,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The largest request body in bytes (`GATEWAY_BODY_LIMIT_BYTES`).
     pub body_limit: usize,
+    /// How long a request body may take to arrive whole once its handler reads it
+    /// (`GATEWAY_BODY_TIMEOUT_MS`).
+    pub body_timeout: Duration,
     /// HTTP worker threads; `None` is one per core.
     pub workers: Option<usize>,
     /// `Idempotency-Key` handling.
@@ -118,6 +127,9 @@ pub struct HttpArgs {
     /// Largest request body, in bytes.
     #[arg(long = "body-limit", env = "GATEWAY_BODY_LIMIT_BYTES", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+    /// Deadline for a request body to arrive whole, in milliseconds (1 to 600000).
+    #[arg(long = "body-timeout-ms", env = "GATEWAY_BODY_TIMEOUT_MS", default_value_t = DEFAULT_BODY_TIMEOUT_MS)]
+    pub body_timeout_ms: u64,
     /// Log format.
     #[arg(
         long = "log-format",
@@ -228,10 +240,23 @@ impl HttpArgs {
             upstream,
             auth,
             body_limit: self.body_limit,
+            body_timeout: self.body_timeout()?,
             workers: None,
             idempotency: self.idempotency()?,
             rate_limit: self.rate_limit(),
         })
+    }
+
+    /// The checked body deadline.
+    fn body_timeout(&self) -> Result<Duration, ConfigError> {
+        Some(self.body_timeout_ms)
+            .filter(|ms| (1..=MAX_BODY_TIMEOUT_MS).contains(ms))
+            .map(Duration::from_millis)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "GATEWAY_BODY_TIMEOUT_MS: 1 to {MAX_BODY_TIMEOUT_MS} milliseconds"
+                ))
+            })
     }
 
     /// The circuit breaker settings.

@@ -71,6 +71,18 @@ pub enum Error {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The request body did not arrive whole within the deadline; the connection is closed.
+    #[error("request body too slow (deadline {} ms)", .limit.as_millis())]
+    BodyTimeout {
+        /// The deadline.
+        limit: std::time::Duration,
+    },
+    /// Header fields larger than the limit, in bytes (names and values summed).
+    #[error("request header fields too large (limit {limit} bytes)")]
+    HeadersTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -161,6 +173,8 @@ impl Error {
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout { .. } => "request_timeout",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::KeyInFlight => "idempotency_in_flight",
@@ -186,6 +200,8 @@ impl Error {
             Self::NotFound(_) => "Not found",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::PayloadTooLarge { .. } => "Request body too large",
+            Self::BodyTimeout { .. } => "Request body too slow",
+            Self::HeadersTooLarge { .. } => "Request headers too large",
             Self::TooManyRequests { .. } => "Too many requests",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::KeyInFlight | Self::OutcomeUnknown => "Conflicting request",
@@ -216,6 +232,13 @@ impl Error {
             }
             Self::PayloadTooLarge { limit } => {
                 format!("the request body is larger than {limit} bytes")
+            }
+            Self::BodyTimeout { limit } => format!(
+                "the request body did not arrive within {} ms",
+                limit.as_millis()
+            ),
+            Self::HeadersTooLarge { limit } => {
+                format!("the request's header fields are larger than {limit} bytes")
             }
             Self::UnsupportedMediaType => "the request body must be application/json".into(),
             Self::TooManyRequests { retry_after } => {
@@ -290,6 +313,8 @@ impl ResponseError for Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -332,6 +357,10 @@ impl ResponseError for Error {
             }
             Self::UpstreamBusy | Self::KeyInFlight => {
                 response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            Self::BodyTimeout { .. } => {
+                // The rest of a slow body would be read as the next request: end the connection.
+                response.force_close();
             }
             _ => {}
         }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -15,6 +15,26 @@ use prometheus::{
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+/// The `method` label of a request: the name of a standard method, else `other`, so that an
+/// invented method never becomes a label (the set of labels stays closed).
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// The `route` label of an unmatched request.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// The gateway's metrics.
 pub struct Metrics {
@@ -125,10 +145,11 @@ impl Metrics {
         self.in_flight.inc();
     }
 
-    /// Records an answered request.
+    /// Records an answered request. `route` is a route template (never the request's path) or
+    /// [`UNMATCHED_ROUTE`].
     pub fn request_finished(
         &self,
-        method: &str,
+        method: &Method,
         route: &str,
         status: StatusCode,
         elapsed: Duration,
@@ -136,7 +157,7 @@ impl Metrics {
         self.in_flight.dec();
         let status = status.as_str();
         self.requests
-            .with_label_values(&[method, route, status])
+            .with_label_values(&[method_label(method), route, status])
             .inc();
         self.request_seconds
             .with_label_values(&[route, status])

@@ -72,6 +72,7 @@ impl Application {
         let lifecycle = web::Data::new(Lifecycle::default());
         let limits = web::Data::new(Limits {
             body_bytes: settings.body_limit,
+            body_timeout: settings.body_timeout,
         });
         let document = api::openapi::document();
         let route_table = web::Data::new(RouteTable::new(&document));

@@ -1,6 +1,7 @@
 //! Logs and request context: the subscriber factory and the request middleware that gives every
 //! request a span and an id.
 
+use std::fmt::{self, Write as _};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -12,9 +13,17 @@ use actix_web::web;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::debug_fn;
 
-use crate::metrics::Metrics;
+use crate::error::Error;
+use crate::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
+
+/// The most bytes of header fields (names and values, summed) a request may carry; more is
+/// answered 431. Heads past actix-http's own fixed caps (128 KiB, 96 fields) are refused by its
+/// parser before any middleware runs, with an empty 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// The header that carries the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -44,9 +53,40 @@ where
         .with_env_filter(filter)
         .with_writer(sink);
     let _ = match format {
+        // JSON strings escape every control character already.
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(
+                debug_fn(|writer, field, value| {
+                    let text = format!("{value:?}");
+                    match field.name() {
+                        "message" => write!(writer, "{}", LogSafe(&text)),
+                        name => write!(writer, "{name}={}", LogSafe(&text)),
+                    }
+                })
+                .delimited(" "),
+            )
+            .try_init(),
     };
+}
+
+/// Text as it may appear in a text log line: every control character (line breaks, escape
+/// sequences, bidirectional overrides) written as an escape (`\n`, `\u{1b}`), so that text a
+/// caller chose can neither start a forged line nor drive a terminal.
+pub struct LogSafe<'a>(pub &'a str);
+
+impl fmt::Display for LogSafe<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            let unsafe_in_logs = c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            match unsafe_in_logs {
+                true => write!(formatter, "{}", c.escape_default())?,
+                false => formatter.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The id of the request being handled, or `""` outside a request.
@@ -76,16 +116,27 @@ fn request_id_of(request: &ServiceRequest) -> String {
         })
 }
 
+/// The bytes of a request's header fields: names and values, summed.
+fn header_bytes(request: &ServiceRequest) -> usize {
+    request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}
+
 /// Middleware: a span per request (method, route, status, latency, caller, request id), the id
-/// echoed in `X-Request-Id` on every answer.
+/// echoed in `X-Request-Id` on every answer; header fields over [`MAX_HEADER_BYTES`] are answered
+/// 431 before any handler runs. The span's `method` and `route` come from closed
+/// sets ([`method_label`], route templates), never from the caller's text.
 pub async fn request_context(
     request: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = request_id_of(&request);
     let span = tracing::info_span!(
         "request",
-        method = %request.method(),
+        method = method_label(request.method()),
         route = Empty,
         request_id = %request_id,
         sub = Empty,
@@ -98,8 +149,21 @@ pub async fn request_context(
     if let Some(metrics) = &metrics {
         metrics.request_started();
     }
+    let call = async move {
+        match header_bytes(&request) {
+            bytes if bytes > MAX_HEADER_BYTES => Ok(request
+                .error_response(Error::HeadersTooLarge {
+                    limit: MAX_HEADER_BYTES,
+                })
+                .map_into_right_body()),
+            _ => next
+                .call(request)
+                .await
+                .map(ServiceResponse::map_into_left_body),
+        }
+    };
     let result = REQUEST_ID
-        .scope(request_id.clone(), next.call(request))
+        .scope(request_id.clone(), call)
         .instrument(span.clone())
         .await;
     let mut response = match result {
@@ -107,8 +171,8 @@ pub async fn request_context(
         Err(error) => {
             if let Some(metrics) = &metrics {
                 metrics.request_finished(
-                    method.as_str(),
-                    "unmatched",
+                    &method,
+                    UNMATCHED_ROUTE,
                     StatusCode::INTERNAL_SERVER_ERROR,
                     started.elapsed(),
                 );
@@ -119,17 +183,30 @@ pub async fn request_context(
     let route = response
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_else(|| UNMATCHED_ROUTE.into());
     let status = response.status();
     span.record("route", route.as_str());
     span.record("status", status.as_u16());
     span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request finished"));
     if let Some(metrics) = &metrics {
-        metrics.request_finished(method.as_str(), &route, status, started.elapsed());
+        metrics.request_finished(&method, &route, status, started.elapsed());
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogSafe;
+
+    #[test]
+    fn log_safe_text_escapes_control_characters_only() {
+        assert_eq!(
+            LogSafe("a\nb\r\u{1b}[31mé\u{2028}\u{202e}").to_string(),
+            "a\\nb\\r\\u{1b}[31mé\\u{2028}\\u{202e}"
+        );
+    }
 }

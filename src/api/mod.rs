@@ -12,12 +12,18 @@ pub mod health;
 pub mod openapi;
 pub mod records;
 
+use std::cell::RefCell;
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::Payload;
-use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use regex::Regex;
 use serde_json::Value;
@@ -45,20 +51,28 @@ pub fn routes(config: &mut ServiceConfig) {
 pub struct Limits {
     /// The largest request body, in bytes.
     pub body_bytes: usize,
+    /// How long the whole body may take to arrive once the handler reads it.
+    pub body_timeout: Duration,
 }
 
-/// A JSON request body: `application/json` (or `+json`), within [`Limits::body_bytes`], parsed
-/// as JSON but not yet as a domain type.
+/// A JSON request body: `application/json` (or `+json`), within [`Limits::body_bytes`], arrived
+/// whole within [`Limits::body_timeout`] (else 408 and the connection closes), parsed as JSON but
+/// not yet as a domain type.
 pub struct JsonBody(pub Value);
 
 impl FromRequest for JsonBody {
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request
-            .app_data::<web::Data<Limits>>()
-            .map_or(1024 * 1024, |limits| limits.body_bytes);
+        let limits = request.app_data::<web::Data<Limits>>().map_or(
+            Limits {
+                body_bytes: crate::config::DEFAULT_BODY_LIMIT,
+                body_timeout: Duration::from_millis(crate::config::DEFAULT_BODY_TIMEOUT_MS),
+            },
+            |limits| *limits.get_ref(),
+        );
+        let limit = limits.body_bytes;
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -76,27 +90,112 @@ impl FromRequest for JsonBody {
             .is_some_and(|length| length > limit);
         let mut payload = payload.take();
         Box::pin(async move {
-            if !is_json {
-                return Err(Error::UnsupportedMediaType);
-            }
-            if declared_too_large {
-                return Err(Error::PayloadTooLarge { limit });
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| Error::bad_field("body", e.to_string()))?;
-                if body.len() + chunk.len() > limit {
+            let read = async {
+                if !is_json {
+                    return Err(Error::UnsupportedMediaType);
+                }
+                if declared_too_large {
                     return Err(Error::PayloadTooLarge { limit });
                 }
-                body.extend_from_slice(&chunk);
-            }
-            serde_json::from_slice(&body)
-                .map(JsonBody)
-                .map_err(|e| Error::BadRequest {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| Error::bad_field("body", e.to_string()))?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(Error::PayloadTooLarge { limit });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(body)
+            };
+            let outcome = tokio::time::timeout(limits.body_timeout, read).await;
+            let body = match outcome {
+                Ok(Ok(body)) => body,
+                Ok(Err(error)) => return Err(UnreadBody::refuse(error, payload)),
+                Err(_) => {
+                    let error = Error::BodyTimeout {
+                        limit: limits.body_timeout,
+                    };
+                    return Err(UnreadBody::refuse(error, payload));
+                }
+            };
+            serde_json::from_slice(&body).map(JsonBody).map_err(|e| {
+                Error::BadRequest {
                     detail: format!("the body is not valid JSON: {e}"),
                     errors: Vec::new(),
-                })
+                }
+                .into()
+            })
         })
+    }
+}
+
+/// A body refused before it was read to its end. Its answer holds the request payload until the
+/// answer is written: actix-http then closes the connection, where a dropped payload would have it
+/// drain the rest of a chunked body for as long as the caller keeps sending.
+struct UnreadBody {
+    error: Error,
+    payload: RefCell<Option<Payload>>,
+}
+
+impl UnreadBody {
+    fn refuse(error: Error, payload: Payload) -> actix_web::Error {
+        Self {
+            error,
+            payload: RefCell::new(Some(payload)),
+        }
+        .into()
+    }
+}
+
+impl fmt::Debug for UnreadBody {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.error, formatter)
+    }
+}
+
+impl fmt::Display for UnreadBody {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, formatter)
+    }
+}
+
+impl ResponseError for UnreadBody {
+    fn status_code(&self) -> StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let response = self.error.error_response();
+        match self.payload.borrow_mut().take() {
+            Some(payload) => response.map_body(|_, body| {
+                BoxBody::new(HoldingPayload {
+                    body,
+                    _payload: payload,
+                })
+            }),
+            None => response,
+        }
+    }
+}
+
+/// An answer's body that keeps the request's unread payload alive until it is dropped.
+struct HoldingPayload {
+    body: BoxBody,
+    _payload: Payload,
+}
+
+impl MessageBody for HoldingPayload {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(context)
     }
 }
 
@@ -157,6 +256,10 @@ pub async fn fallback(request: HttpRequest) -> Result<HttpResponse, Error> {
         .and_then(|table| table.allowed(request.path()).map(<[String]>::to_vec));
     Err(match known {
         Some(methods) => Error::MethodNotAllowed(methods),
-        None => Error::NotFound(format!("no route {} {}", request.method(), request.path())),
+        None => Error::NotFound(format!(
+            "no route {} {}",
+            crate::metrics::method_label(request.method()),
+            request.path()
+        )),
     })
 }

@@ -175,6 +175,8 @@ pub enum CreateBody {
 #[schema(example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"}))]
 pub struct RecordPatchBody {}
 
+/// Every route without documented query parameters refuses any query (`400`), writes included:
+/// a `?dry_run=true` the gateway does not know must never turn into a real write.
 fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
     match request.query_string() {
         "" => Ok(()),
@@ -201,10 +203,11 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
         (status = 201, description = "Created", body = CreatedRecord,
             headers(("Location" = String, description = "/datasets/{dataset}/records/{id}"))),
         (status = 207, description = "Batch: some records refused", body = BatchResult),
-        (status = 400, description = "Malformed body or path", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body or path, or a query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Dataset does not exist", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body did not arrive whole within `GATEWAY_BODY_TIMEOUT_MS`; the connection is closed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
@@ -228,6 +231,7 @@ pub async fn create_records(
     caller.require(Scope::Write)?;
     let dataset = DatasetId::parse("dataset", &dataset)?;
     caller.require_dataset(dataset)?;
+    refuse_query(&request)?;
     let records = NewRecord::parse_body(&body.0)?;
     let print = || fingerprint("POST", request.path(), &body.0);
     let write = async {
@@ -366,7 +370,7 @@ pub async fn list_dataset_records(
     ),
     responses(
         (status = 200, description = "The record", body = Record),
-        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed path, or a query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
@@ -406,10 +410,11 @@ pub async fn get_dataset_record(
     request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
         (status = 200, description = "Updated", body = UpdatedRecord),
-        (status = 400, description = "Malformed body or path", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body or path, or a query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body did not arrive whole within `GATEWAY_BODY_TIMEOUT_MS`; the connection is closed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -434,6 +439,7 @@ pub async fn update_dataset_record(
     let dataset = DatasetId::parse("dataset", &path.0)?;
     let id = RecordId::parse("id", &path.1)?;
     caller.require_dataset(dataset)?;
+    refuse_query(&request)?;
     let patch = RecordPatch::parse_body(&body.0, false)?;
     let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
@@ -453,10 +459,11 @@ pub async fn update_dataset_record(
     request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
         (status = 200, description = "Updated", body = UpdatedRecord),
-        (status = 400, description = "Malformed body or path", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed body or path, or a query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope, dataset or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "The body did not arrive whole within `GATEWAY_BODY_TIMEOUT_MS`; the connection is closed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -479,6 +486,7 @@ pub async fn update_record(
 ) -> Result<HttpResponse, Error> {
     caller.require(Scope::Write)?;
     let id = RecordId::parse("id", &id)?;
+    refuse_query(&request)?;
     let patch = RecordPatch::parse_body(&body.0, true)?;
     let target = patch
         .target()
@@ -539,7 +547,7 @@ pub async fn list_campaign_records(
     ),
     responses(
         (status = 200, description = "The record", body = Record),
-        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed path, or a query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the table", body = Problem, content_type = "application/problem+json"),

@@ -16,7 +16,7 @@ fn gateway() -> Command {
 
 #[test]
 fn bad_configuration_is_one_line_naming_the_setting_with_exit_code_2() {
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[], "CONTACTNOW_BASE_URL"),
         (
             &[("CONTACTNOW_BASE_URL", "api.dxi.eu")],
@@ -50,6 +50,16 @@ fn bad_configuration_is_one_line_naming_the_setting_with_exit_code_2() {
                 ("GATEWAY_LISTEN", "8080"),
             ],
             "GATEWAY_LISTEN",
+        ),
+        (
+            &[
+                ("CONTACTNOW_BASE_URL", "https://api-106.dxi.eu/"),
+                ("CONTACTNOW_USERNAME", "u"),
+                ("CONTACTNOW_API_KEY", "k"),
+                ("GATEWAY_JWT_HS256_SECRET", JWT_SECRET),
+                ("GATEWAY_BODY_TIMEOUT_MS", "0"),
+            ],
+            "GATEWAY_BODY_TIMEOUT_MS",
         ),
     ];
     for (env, setting) in cases {

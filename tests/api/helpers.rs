@@ -7,7 +7,9 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use ecnow_gateway::auth::{AuthSettings, TokenRequest, mint};
-use ecnow_gateway::config::{DEFAULT_BODY_LIMIT, RateLimit, Settings, parse_base_url};
+use ecnow_gateway::config::{
+    DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_MS, RateLimit, Settings, parse_base_url,
+};
 use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
 use ecnow_gateway::idempotency::IdempotencySettings;
 use ecnow_gateway::startup::Application;
@@ -74,6 +76,7 @@ pub struct AppOptions {
     pub timeout: Duration,
     pub emulator: Option<EmulatorConfig>,
     pub body_limit: usize,
+    pub body_timeout: Duration,
     /// Overrides the upstream base URL (the emulator still runs, unused).
     pub base_url: Option<String>,
     pub idempotency: IdempotencySettings,
@@ -96,6 +99,7 @@ impl Default for AppOptions {
                 ..EmulatorConfig::default()
             }),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
             base_url: None,
             idempotency: IdempotencySettings::default(),
             auth: None,
@@ -169,6 +173,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             ..AuthSettings::default()
         }),
         body_limit: options.body_limit,
+        body_timeout: options.body_timeout,
         workers: Some(1),
         idempotency: options.idempotency,
         rate_limit: options.rate_limit,

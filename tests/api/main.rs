@@ -12,6 +12,7 @@ mod logs;
 mod openapi;
 mod operations;
 mod records;
+mod redteam_edge;
 mod tokens;
 mod validation;
 mod wire;
