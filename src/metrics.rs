@@ -27,6 +27,27 @@ pub struct Metrics {
     token_fetches: IntCounterVec,
     token_cache_hits: IntCounter,
     circuit_state: IntGauge,
+    idempotency_keys: IntGauge,
+    idempotency_refusals: IntCounterVec,
+}
+
+/// Why a new idempotency key was refused (the `reason` label of
+/// `ecnow_gateway_idempotency_refusals_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// The caller holds its whole share (`GATEWAY_IDEMPOTENCY_PER_CALLER`).
+    CallerQuota,
+    /// The store holds `GATEWAY_IDEMPOTENCY_CAPACITY` keys.
+    StoreFull,
+}
+
+impl KeyRefusal {
+    fn label(self) -> &'static str {
+        match self {
+            KeyRefusal::CallerQuota => "caller_quota",
+            KeyRefusal::StoreFull => "store_full",
+        }
+    }
 }
 
 fn registered<C: prometheus::core::Collector + Clone + 'static>(
@@ -60,7 +81,7 @@ impl Metrics {
                 IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"),
             )
         };
-        Self {
+        let metrics = Self {
             requests: counter(
                 "http_requests_total",
                 "HTTP requests answered",
@@ -107,8 +128,28 @@ impl Metrics {
                 )
                 .expect("valid gauge"),
             ),
+            idempotency_keys: registered(
+                &registry,
+                IntGauge::new(
+                    "idempotency_keys",
+                    "Live idempotency keys in the store (the whole cluster's with Redis)",
+                )
+                .expect("valid gauge"),
+            ),
+            idempotency_refusals: counter(
+                "idempotency_refusals_total",
+                "New idempotency keys refused: caller_quota or store_full",
+                &["reason"],
+            ),
             registry,
+        };
+        // Both reasons are exported from the start, at zero.
+        for reason in [KeyRefusal::CallerQuota, KeyRefusal::StoreFull] {
+            metrics
+                .idempotency_refusals
+                .with_label_values(&[reason.label()]);
         }
+        metrics
     }
 
     /// Counts a request as started (in flight).
@@ -157,6 +198,19 @@ impl Metrics {
     /// Sets the circuit breaker state (0 closed, 1 open, 2 probing).
     pub fn set_circuit_state(&self, state: i64) {
         self.circuit_state.set(state);
+    }
+
+    /// Sets the number of live idempotency keys.
+    pub fn set_idempotency_keys(&self, keys: usize) {
+        self.idempotency_keys
+            .set(i64::try_from(keys).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a new idempotency key refused for `reason`.
+    pub fn idempotency_refused(&self, reason: KeyRefusal) {
+        self.idempotency_refusals
+            .with_label_values(&[reason.label()])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.

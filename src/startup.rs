@@ -62,12 +62,19 @@ impl Application {
         let limiter = settings
             .rate_limit
             .map(|limit| web::Data::new(CallerLimiter::new(limit.per_second, limit.burst)));
+        let redis = match &settings.redis_url {
+            Some(url) => Some(crate::cluster::redis_pool(url).map_err(ConfigError)?),
+            None => None,
+        };
         let metrics = Arc::new(Metrics::new());
         let client = ContactNowClient::new(&settings.upstream, metrics.clone())
             .map_err(|e| setup_error("CONTACTNOW_BASE_URL")(e.to_string()))?;
         let client = web::Data::new(client);
-        let idempotency =
-            web::Data::new(Idempotency::new(settings.idempotency.clone()).map_err(ConfigError)?);
+        let idempotency = web::Data::new(Idempotency::new(
+            settings.idempotency.clone(),
+            redis.clone(),
+            metrics.clone(),
+        ));
         let metrics = web::Data::from(metrics);
         let lifecycle = web::Data::new(Lifecycle::default());
         let limits = web::Data::new(Limits {

@@ -10,6 +10,7 @@ mod idempotency;
 mod logs;
 mod openapi;
 mod operations;
+mod quotas;
 mod records;
 mod tokens;
 mod validation;
