@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use deadpool_redis::{Pool, redis};
+use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 
@@ -19,6 +20,22 @@ const POOL_SIZE: usize = 32;
 const POOL_TIMEOUT: Duration = Duration::from_secs(2);
 /// The prefix of every key the gateway writes.
 pub const KEY_PREFIX: &str = "ecnow-gateway:";
+
+/// The first 128 bits of the SHA-256 of `text`, in hex: how caller text (a `sub`, a key) is
+/// named in Redis keys and in memory, whatever its length or characters.
+pub fn hashed(text: &str) -> String {
+    lower_hex(&Sha256::digest(text.as_bytes())[..16])
+}
+
+/// `bytes` as lower-case hexadecimal.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
 
 /// A pool of connections to `url`; connections are made on first use.
 pub fn redis_pool(url: &str) -> Result<Pool, String> {

@@ -192,7 +192,7 @@ pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> String
     hash.update(path.as_bytes());
     hash.update(b"\n");
     serde_json::to_writer(HashWriter(&mut hash), body).expect("JSON values serialise");
-    lower_hex(&hash.finalize())
+    cluster::lower_hex(&hash.finalize())
 }
 
 /// Feeds serialised JSON straight into the hash instead of building the whole text first.
@@ -207,16 +207,6 @@ impl std::io::Write for HashWriter<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// `bytes` as lower-case hexadecimal.
-fn lower_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(text, "{byte:02x}");
-    }
-    text
 }
 
 /// What the store holds for a key.
@@ -291,9 +281,14 @@ struct StoreKey {
 
 impl StoreKey {
     fn new(sub: &str, key: &str) -> Self {
-        let caller = hex(sub);
+        let caller = cluster::hashed(sub);
         Self {
-            name: format!("{}idem:{caller}:{}", cluster::KEY_PREFIX, hex(key)).into(),
+            name: format!(
+                "{}idem:{caller}:{}",
+                cluster::KEY_PREFIX,
+                cluster::hashed(key)
+            )
+            .into(),
             caller: caller.into(),
         }
     }
@@ -751,10 +746,6 @@ impl Drop for Guard<'_> {
             }
         }
     }
-}
-
-fn hex(text: &str) -> String {
-    lower_hex(&Sha256::digest(text.as_bytes())[..16])
 }
 
 #[cfg(test)]

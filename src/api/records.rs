@@ -335,7 +335,7 @@ async fn create_batch(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -371,7 +371,7 @@ pub async fn list_dataset_records(
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -511,7 +511,7 @@ pub async fn update_record(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -546,7 +546,7 @@ pub async fn list_campaign_records(
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the table", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
