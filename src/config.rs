@@ -464,6 +464,75 @@ mod tests {
         }
     }
 
+    /// The HTTP settings parsed from flags alone.
+    fn http_args(flags: &[&str]) -> HttpArgs {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            http: HttpArgs,
+        }
+        <Flags as clap::Parser>::try_parse_from(
+            std::iter::once("gateway").chain(flags.iter().copied()),
+        )
+        .unwrap()
+        .http
+    }
+
+    #[test]
+    fn idempotency_capacity_and_share_are_checked() {
+        let settings = http_args(&[
+            "--idempotency-capacity",
+            "50",
+            "--idempotency-per-caller",
+            "5",
+        ])
+        .idempotency()
+        .unwrap();
+        assert_eq!((settings.capacity, settings.per_caller), (50, 5));
+        let error = |flags: &[&str]| http_args(flags).idempotency().unwrap_err().0;
+        assert!(
+            error(&["--idempotency-capacity", "0"]).starts_with("GATEWAY_IDEMPOTENCY_CAPACITY")
+        );
+        assert!(
+            error(&[
+                "--idempotency-capacity",
+                "10",
+                "--idempotency-per-caller",
+                "11"
+            ])
+            .starts_with("GATEWAY_IDEMPOTENCY_PER_CALLER")
+        );
+        assert!(
+            error(&["--idempotency-per-caller", "0"]).starts_with("GATEWAY_IDEMPOTENCY_PER_CALLER")
+        );
+    }
+
+    #[test]
+    fn the_redis_url_has_an_older_name() {
+        let url = |flags: &[&str]| http_args(flags).redis_url();
+        assert_eq!(url(&[]).unwrap(), None);
+        assert_eq!(
+            url(&["--idempotency-redis-url", "redis://old:6379/"]).unwrap(),
+            Some("redis://old:6379/".into())
+        );
+        assert_eq!(
+            url(&[
+                "--idempotency-redis-url",
+                "redis://old:6379/",
+                "--redis-url",
+                "redis://new:6379/"
+            ])
+            .unwrap(),
+            Some("redis://new:6379/".into())
+        );
+        assert!(
+            url(&["--redis-url", "http://x/"])
+                .unwrap_err()
+                .0
+                .starts_with("GATEWAY_REDIS_URL")
+        );
+    }
+
     #[test]
     fn bad_settings_name_the_variable() {
         assert!(

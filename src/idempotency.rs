@@ -839,6 +839,32 @@ mod tests {
     }
 
     #[test]
+    fn the_memory_store_frees_keys_only_when_they_expire() {
+        let mut store = MemoryStore::default();
+        let start = Instant::now();
+        let ttl = Duration::from_secs(10);
+        let (a, b) = (StoreKey::new("alice", "a"), StoreKey::new("bob", "b"));
+        let in_flight = || Entry::InFlight {
+            fingerprint: "f".into(),
+        };
+        store.put(&a, in_flight(), start, ttl);
+        store.put(&b, in_flight(), start + Duration::from_secs(2), ttl);
+        // Settling `a` later renews its expiry; its first record is stale.
+        store.put(&a, in_flight(), start + Duration::from_secs(5), ttl);
+        assert_eq!(store.live_by_caller[&a.caller], 1);
+        store.purge(start + Duration::from_secs(11));
+        assert_eq!(store.entries.len(), 2, "a was renewed, b is still live");
+        assert_eq!(store.retry_after(start + Duration::from_secs(11)), 1);
+        store.purge(start + Duration::from_secs(12));
+        assert!(!store.entries.contains_key(&b.name));
+        assert!(!store.live_by_caller.contains_key(&b.caller));
+        assert_eq!(store.retry_after(start + Duration::from_secs(12)), 3);
+        store.purge(start + Duration::from_secs(15));
+        assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
+        assert!(store.expiries.is_empty(), "stale records are dropped too");
+    }
+
+    #[test]
     fn fingerprints_ignore_key_order_but_not_values() {
         let a = fingerprint(
             "POST",
