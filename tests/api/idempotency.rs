@@ -343,6 +343,9 @@ async fn a_redis_that_is_down_makes_keyed_writes_503_and_sends_nothing() {
     let problem = problem_of(response, 503).await;
     assert_eq!(problem["code"], "store_unavailable");
     assert_eq!(app.emulator().calls().create, 0);
-    // Without a key the write does not need the store.
-    json_of(app.post("/datasets/100/records", &body).await, 201).await;
+    // Without a key the write needs no idempotency store, but the cluster-wide concurrency
+    // budget lives in the same Redis and fails closed too.
+    let problem = problem_of(app.post("/datasets/100/records", &body).await, 503).await;
+    assert_eq!(problem["code"], "store_unavailable");
+    assert_eq!(app.emulator().calls().create, 0);
 }
