@@ -392,6 +392,9 @@ fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0 || wait.is_zero())
 }
 
+/// Stale expiry records tolerated beyond one per live entry before the queue is compacted.
+const STALE_RECORD_SLACK: usize = 1024;
+
 /// The in-memory store. Bounded by count and never by eviction: an entry leaves only when its
 /// TTL passes or its write releases it, and a new key past the capacity or its caller's share is
 /// refused. Every operation first drops what expired.
@@ -480,6 +483,18 @@ impl MemoryStore {
             name: Arc::clone(&key.name),
             write,
         });
+        // Each live entry has one current record; the rest are stale. Keys released long before
+        // they would expire leave stale records far from the front, so past as many stale as
+        // current records (plus some slack) the queue keeps only the current ones: it stays
+        // within twice the live entries, at an amortised constant cost per write.
+        if self.expiries.len() > 2 * self.entries.len() + STALE_RECORD_SLACK {
+            let entries = &self.entries;
+            self.expiries.retain(|record| {
+                entries
+                    .get(&record.name)
+                    .is_some_and(|stored| stored.write == record.write)
+            });
+        }
     }
 
     /// Seconds until the first live entry expires (after a [`Self::purge`]).
@@ -862,6 +877,22 @@ mod tests {
         store.purge(start + Duration::from_secs(15));
         assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
         assert!(store.expiries.is_empty(), "stale records are dropped too");
+    }
+
+    #[test]
+    fn released_keys_leave_no_records_behind() {
+        let mut store = MemoryStore::default();
+        let now = Instant::now();
+        for i in 0..20 * STALE_RECORD_SLACK {
+            let key = StoreKey::new("svc", &i.to_string());
+            let in_flight = Entry::InFlight {
+                fingerprint: "f".into(),
+            };
+            store.put(&key, in_flight, now, Duration::from_secs(3600));
+            store.remove(&key.name);
+        }
+        assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
+        assert!(store.expiries.len() <= STALE_RECORD_SLACK + 1);
     }
 
     #[test]
