@@ -39,6 +39,7 @@ async fn a_caller_alternating_between_replicas_gets_one_burst_not_two() {
     .await;
     let token = token_for("records:read", None, None);
     let mut statuses = Vec::new();
+    let started = std::time::Instant::now();
     for i in 0..6 {
         let app = if i % 2 == 0 { &first } else { &second };
         let response = app
@@ -55,8 +56,15 @@ async fn a_caller_alternating_between_replicas_gets_one_burst_not_two() {
             assert_eq!(problem_of(response, 429).await["code"], "too_many_requests");
         }
     }
-    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
-    assert_eq!(first.emulator().calls().read, 3);
+    // One token comes back a second: a slow machine may see one more 200 per second taken.
+    let refills = started.elapsed().as_secs() as usize;
+    let allowed = statuses.iter().filter(|&&status| status == 200).count();
+    assert_eq!(statuses[..3], [200, 200, 200], "{statuses:?}");
+    assert!(allowed <= 3 + refills, "{statuses:?} in {refills} s");
+    if refills == 0 {
+        assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
+    }
+    assert_eq!(first.emulator().calls().read, allowed as u64);
     // Another caller has a bucket of its own.
     let other = ecnow_gateway::auth::mint(
         &secrecy::SecretString::from(crate::helpers::JWT_SECRET),
@@ -79,10 +87,6 @@ async fn a_caller_alternating_between_replicas_gets_one_burst_not_two() {
         .send(reqwest::Method::GET, READ, Some(&token), None)
         .await;
     assert_eq!(response.status(), 200);
-    let response = first
-        .send(reqwest::Method::GET, READ, Some(&token), None)
-        .await;
-    assert_eq!(response.status(), 429);
 }
 
 #[tokio::test]
@@ -95,12 +99,11 @@ async fn the_upstream_concurrency_budget_holds_across_replicas() {
         ..AppOptions::default()
     })
     .await;
-    first.emulator().set_latency(Duration::from_millis(500));
-    let (slow, crowded) = tokio::join!(first.get(READ), async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        second.get(READ).await
-    });
-    json_of(slow, 200).await;
+    first.emulator().set_latency(Duration::from_millis(800));
+    let (a, b) = tokio::join!(first.get(READ), second.get(READ));
+    // Whichever took the one lease ran; the other was refused at once, nothing sent.
+    let (ran, crowded) = if a.status() == 200 { (a, b) } else { (b, a) };
+    json_of(ran, 200).await;
     assert_eq!(crowded.headers()["retry-after"], "1");
     assert_eq!(problem_of(crowded, 503).await["code"], "upstream_busy");
     assert_eq!(
@@ -108,11 +111,19 @@ async fn the_upstream_concurrency_budget_holds_across_replicas() {
         1,
         "ContactNow saw one at a time"
     );
-    // The lease is returned when the exchange ends, not when it expires.
+    // The lease is returned when the exchange ends (its release runs in the background), well
+    // before it would expire (the 5 s exchange deadline plus 5 s).
     first.emulator().set_latency(Duration::ZERO);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    json_of(second.get(READ).await, 200).await;
-    json_of(first.get(READ).await, 200).await;
+    for app in [&second, &first] {
+        let returned = std::time::Instant::now();
+        while app.get(READ).await.status() != 200 {
+            assert!(
+                returned.elapsed() < Duration::from_secs(3),
+                "the lease was kept"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 #[tokio::test]

@@ -173,13 +173,13 @@ async fn a_caller_past_its_share_gets_429_and_cannot_crowd_out_others() {
 #[tokio::test]
 async fn only_expiry_frees_room_for_new_keys() {
     let app = spawn_app_with(AppOptions {
-        idempotency: store_of(1, 1, Duration::from_millis(600)),
+        idempotency: store_of(1, 1, Duration::from_millis(1500)),
         ..AppOptions::default()
     })
     .await;
     json_of(create(&app, "alice", "old").await, 201).await;
     problem_of(create(&app, "bob", "new").await, 503).await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     json_of(create(&app, "bob", "new").await, 201).await;
     let metrics = app.metrics_text().await;
     assert_eq!(
