@@ -19,6 +19,11 @@ use crate::upstream::{UpstreamSettings, WireFormat};
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default number of idempotency keys remembered at once (about 100 MiB in memory).
+pub const DEFAULT_IDEMPOTENCY_CAPACITY: usize = 100_000;
+/// The default number of idempotency keys one caller may hold at once (a tenth of the default
+/// capacity).
+pub const DEFAULT_IDEMPOTENCY_PER_CALLER: usize = 10_000;
 
 /// The default deadline for a request body to arrive whole, in milliseconds.
 pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
@@ -46,6 +51,9 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// Per-caller rate limit (`GATEWAY_RATE_LIMIT_PER_SECOND`, `GATEWAY_RATE_LIMIT_BURST`).
     pub rate_limit: Option<RateLimit>,
+    /// Redis shared by replicas (`GATEWAY_REDIS_URL`): idempotency keys, the rate limit and the
+    /// upstream concurrency budget hold across replicas. In memory, per replica, when unset.
+    pub redis_url: Option<String>,
 }
 
 /// A per-caller token bucket.
@@ -195,11 +203,30 @@ pub struct HttpArgs {
         default_value_t = 10_000
     )]
     pub breaker_cooldown_ms: u64,
-    /// Redis URL of the idempotency store shared by replicas (in memory when unset).
+    /// Most idempotency keys remembered at once; past it new keys are refused (503).
+    #[arg(
+        long = "idempotency-capacity",
+        env = "GATEWAY_IDEMPOTENCY_CAPACITY",
+        default_value_t = DEFAULT_IDEMPOTENCY_CAPACITY
+    )]
+    pub idempotency_capacity: usize,
+    /// Most idempotency keys one caller (`sub`) holds at once; past it its new keys are
+    /// refused (429).
+    #[arg(
+        long = "idempotency-per-caller",
+        env = "GATEWAY_IDEMPOTENCY_PER_CALLER",
+        default_value_t = DEFAULT_IDEMPOTENCY_PER_CALLER
+    )]
+    pub idempotency_per_caller: usize,
+    /// Redis shared by replicas: idempotency keys and cluster-wide limits (in memory when unset).
+    #[arg(long = "redis-url", env = "GATEWAY_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// The older name of `GATEWAY_REDIS_URL`, still accepted.
     #[arg(
         long = "idempotency-redis-url",
         env = "GATEWAY_IDEMPOTENCY_REDIS_URL",
-        hide_env_values = true
+        hide_env_values = true,
+        hide = true
     )]
     pub idempotency_redis_url: Option<String>,
 }
@@ -244,6 +271,7 @@ impl HttpArgs {
             workers: None,
             idempotency: self.idempotency()?,
             rate_limit: self.rate_limit(),
+            redis_url: self.redis_url()?,
         })
     }
 
@@ -257,6 +285,21 @@ impl HttpArgs {
                     "GATEWAY_BODY_TIMEOUT_MS: 1 to {MAX_BODY_TIMEOUT_MS} milliseconds"
                 ))
             })
+    }
+
+    /// The shared Redis, from `GATEWAY_REDIS_URL` or else its older name.
+    fn redis_url(&self) -> Result<Option<String>, ConfigError> {
+        let given = |url: &Option<String>| url.clone().filter(|url| !url.is_empty());
+        let Some(url) = given(&self.redis_url).or_else(|| given(&self.idempotency_redis_url))
+        else {
+            return Ok(None);
+        };
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+            return Err(ConfigError(
+                "GATEWAY_REDIS_URL: must start with redis:// or rediss://".into(),
+            ));
+        }
+        Ok(Some(url))
     }
 
     /// The circuit breaker settings.
@@ -297,21 +340,21 @@ impl HttpArgs {
             .filter(|s| (1..=30 * 86400).contains(s))
             .map(Duration::from_secs)
             .ok_or_else(|| ConfigError("GATEWAY_IDEMPOTENCY_TTL_SECONDS: 1 to 2592000".into()))?;
-        let redis_url = self
-            .idempotency_redis_url
-            .clone()
-            .filter(|url| !url.is_empty());
-        if let Some(url) = &redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-        {
+        if self.idempotency_capacity == 0 {
             return Err(ConfigError(
-                "GATEWAY_IDEMPOTENCY_REDIS_URL: must start with redis:// or rediss://".into(),
+                "GATEWAY_IDEMPOTENCY_CAPACITY: at least 1".into(),
+            ));
+        }
+        if !(1..=self.idempotency_capacity).contains(&self.idempotency_per_caller) {
+            return Err(ConfigError(
+                "GATEWAY_IDEMPOTENCY_PER_CALLER: 1 to GATEWAY_IDEMPOTENCY_CAPACITY".into(),
             ));
         }
         Ok(IdempotencySettings {
             required,
             ttl,
-            redis_url,
+            capacity: self.idempotency_capacity,
+            per_caller: self.idempotency_per_caller,
         })
     }
 }
@@ -444,6 +487,75 @@ mod tests {
         ] {
             assert!(parse_base_url(bad).is_err(), "{bad}");
         }
+    }
+
+    /// The HTTP settings parsed from flags alone.
+    fn http_args(flags: &[&str]) -> HttpArgs {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            http: HttpArgs,
+        }
+        <Flags as clap::Parser>::try_parse_from(
+            std::iter::once("gateway").chain(flags.iter().copied()),
+        )
+        .unwrap()
+        .http
+    }
+
+    #[test]
+    fn idempotency_capacity_and_share_are_checked() {
+        let settings = http_args(&[
+            "--idempotency-capacity",
+            "50",
+            "--idempotency-per-caller",
+            "5",
+        ])
+        .idempotency()
+        .unwrap();
+        assert_eq!((settings.capacity, settings.per_caller), (50, 5));
+        let error = |flags: &[&str]| http_args(flags).idempotency().unwrap_err().0;
+        assert!(
+            error(&["--idempotency-capacity", "0"]).starts_with("GATEWAY_IDEMPOTENCY_CAPACITY")
+        );
+        assert!(
+            error(&[
+                "--idempotency-capacity",
+                "10",
+                "--idempotency-per-caller",
+                "11"
+            ])
+            .starts_with("GATEWAY_IDEMPOTENCY_PER_CALLER")
+        );
+        assert!(
+            error(&["--idempotency-per-caller", "0"]).starts_with("GATEWAY_IDEMPOTENCY_PER_CALLER")
+        );
+    }
+
+    #[test]
+    fn the_redis_url_has_an_older_name() {
+        let url = |flags: &[&str]| http_args(flags).redis_url();
+        assert_eq!(url(&[]).unwrap(), None);
+        assert_eq!(
+            url(&["--idempotency-redis-url", "redis://old:6379/"]).unwrap(),
+            Some("redis://old:6379/".into())
+        );
+        assert_eq!(
+            url(&[
+                "--idempotency-redis-url",
+                "redis://old:6379/",
+                "--redis-url",
+                "redis://new:6379/"
+            ])
+            .unwrap(),
+            Some("redis://new:6379/".into())
+        );
+        assert!(
+            url(&["--redis-url", "http://x/"])
+                .unwrap_err()
+                .0
+                .starts_with("GATEWAY_REDIS_URL")
+        );
     }
 
     #[test]

@@ -95,9 +95,24 @@ pub enum Error {
     /// An `Idempotency-Key` reused with another request.
     #[error("idempotency key reused with another request")]
     KeyReused,
-    /// The idempotency store cannot be reached; the write was not attempted.
+    /// The shared store (Redis: idempotency keys, cluster-wide limits) cannot be reached;
+    /// nothing was sent upstream.
     #[error("store unavailable: {0}")]
     StoreUnavailable(String),
+    /// The caller holds its whole share of idempotency keys (`GATEWAY_IDEMPOTENCY_PER_CALLER`);
+    /// a new key is refused until one of its keys expires. Nothing was sent upstream.
+    #[error("idempotency quota of the caller exceeded")]
+    IdempotencyQuotaExceeded {
+        /// Seconds until a key may have expired.
+        retry_after: u64,
+    },
+    /// The idempotency store holds `GATEWAY_IDEMPOTENCY_CAPACITY` live keys; a new key is
+    /// refused until one expires (live keys are never dropped). Nothing was sent upstream.
+    #[error("idempotency store full")]
+    IdempotencyStoreFull {
+        /// Seconds until the oldest key expires.
+        retry_after: u64,
+    },
     /// The upstream refused the caller's data (its own words describe the data).
     #[error("upstream rejected the data: {0}")]
     UpstreamRejected(String),
@@ -181,6 +196,8 @@ impl Error {
             Self::OutcomeUnknown => "idempotency_outcome_unknown",
             Self::KeyReused => "idempotency_key_reused",
             Self::StoreUnavailable(_) => "store_unavailable",
+            Self::IdempotencyQuotaExceeded { .. } => "idempotency_quota_exceeded",
+            Self::IdempotencyStoreFull { .. } => "idempotency_store_full",
             Self::UpstreamRejected(_) => "upstream_rejected",
             Self::UpstreamTimeout => "upstream_timeout",
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
@@ -206,7 +223,9 @@ impl Error {
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::KeyInFlight | Self::OutcomeUnknown => "Conflicting request",
             Self::KeyReused => "Idempotency key reused",
-            Self::StoreUnavailable(_) => "Idempotency store unavailable",
+            Self::StoreUnavailable(_) => "Shared store unavailable",
+            Self::IdempotencyQuotaExceeded { .. } => "Too many idempotency keys",
+            Self::IdempotencyStoreFull { .. } => "Idempotency store full",
             Self::UpstreamRejected(_) => "Rejected by ContactNow",
             Self::UpstreamTimeout => "ContactNow too slow",
             Self::UpstreamUnavailable(_) => "ContactNow unavailable",
@@ -257,8 +276,17 @@ impl Error {
                     .into()
             }
             Self::StoreUnavailable(_) => {
-                "the idempotency store cannot be reached; the write was not attempted".into()
+                "the gateway's shared store cannot be reached; nothing was sent to ContactNow"
+                    .into()
             }
+            Self::IdempotencyQuotaExceeded { retry_after } => format!(
+                "this caller holds as many live Idempotency-Keys as it may; nothing was sent, \
+                 retry a new key in {retry_after} s (retries of existing keys still work)"
+            ),
+            Self::IdempotencyStoreFull { retry_after } => format!(
+                "the idempotency store is full; nothing was sent, retry a new key in \
+                 {retry_after} s (retries of existing keys still work)"
+            ),
             Self::UpstreamRejected(message) => message.clone(),
             Self::UpstreamTimeout => "ContactNow did not answer in time".into(),
             Self::UpstreamUnavailable(_) => "ContactNow cannot be reached at the moment".into(),
@@ -307,7 +335,10 @@ impl ResponseError for Error {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::KeyInFlight | Self::OutcomeUnknown => StatusCode::CONFLICT,
-            Self::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable(_) | Self::IdempotencyStoreFull { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::IdempotencyQuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -352,7 +383,9 @@ impl ResponseError for Error {
                 let retry_after = crate::upstream::AUTH_RETRY_INTERVAL.as_secs();
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
-            Self::TooManyRequests { retry_after } => {
+            Self::TooManyRequests { retry_after }
+            | Self::IdempotencyQuotaExceeded { retry_after }
+            | Self::IdempotencyStoreFull { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             Self::UpstreamBusy | Self::KeyInFlight => {

@@ -6,13 +6,19 @@
 //! with the same key: same fingerprint and done → the answer is replayed; still running → 409;
 //! other fingerprint → 422; first outcome unknown (the upstream got the request but its answer
 //! was lost) → 409 saying so, so that a retry never creates blindly. Requests that fail before
-//! anything reached the upstream release the key. The store is in memory (moka) or Redis, shared
+//! anything reached the upstream release the key. The store is in memory or Redis, shared
 //! by replicas; a Redis that cannot be reached makes keyed writes 503, never a silent duplicate.
+//!
+//! The store never drops a live key to make room: it holds at most `capacity` keys and each
+//! caller at most `per_caller`, and a NEW key past either is refused (429
+//! `idempotency_quota_exceeded` / 503 `idempotency_store_full`) before anything is sent, while
+//! retries of keys already held are answered as usual. Only expiry (the TTL) frees a key.
 
+use std::collections::{HashMap, VecDeque};
 use std::future::{Ready, ready};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName};
@@ -21,7 +27,10 @@ use deadpool_redis::redis;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::cluster;
+use crate::config::{DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_IDEMPOTENCY_PER_CALLER};
 use crate::error::Error;
+use crate::metrics::{KeyRefusal, Metrics};
 
 tokio::task_local! {
     /// Set once the keyed write running on this task has sent something upstream.
@@ -47,10 +56,13 @@ pub const MAX_KEY_CHARS: usize = 255;
 pub struct IdempotencySettings {
     /// Whether creates must carry a key (`GATEWAY_IDEMPOTENCY_REQUIRED`).
     pub required: bool,
-    /// How long a key is remembered (`GATEWAY_IDEMPOTENCY_TTL`).
+    /// How long a key is remembered (`GATEWAY_IDEMPOTENCY_TTL_SECONDS`).
     pub ttl: Duration,
-    /// Redis shared by replicas (`GATEWAY_IDEMPOTENCY_REDIS_URL`); in memory when unset.
-    pub redis_url: Option<String>,
+    /// The most live keys in the store (`GATEWAY_IDEMPOTENCY_CAPACITY`); with Redis, in the
+    /// whole cluster.
+    pub capacity: usize,
+    /// The most live keys of one caller (`GATEWAY_IDEMPOTENCY_PER_CALLER`).
+    pub per_caller: usize,
 }
 
 impl Default for IdempotencySettings {
@@ -58,7 +70,8 @@ impl Default for IdempotencySettings {
         Self {
             required: false,
             ttl: Duration::from_secs(24 * 3600),
-            redis_url: None,
+            capacity: DEFAULT_IDEMPOTENCY_CAPACITY,
+            per_caller: DEFAULT_IDEMPOTENCY_PER_CALLER,
         }
     }
 }
@@ -179,7 +192,7 @@ pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> String
     hash.update(path.as_bytes());
     hash.update(b"\n");
     serde_json::to_writer(HashWriter(&mut hash), body).expect("JSON values serialise");
-    lower_hex(&hash.finalize())
+    cluster::lower_hex(&hash.finalize())
 }
 
 /// Feeds serialised JSON straight into the hash instead of building the whole text first.
@@ -194,16 +207,6 @@ impl std::io::Write for HashWriter<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// `bytes` as lower-case hexadecimal.
-fn lower_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(text, "{byte:02x}");
-    }
-    text
 }
 
 /// What the store holds for a key.
@@ -246,7 +249,7 @@ impl Entry {
 }
 
 enum Backend {
-    Memory(moka::sync::Cache<String, Entry>),
+    Memory(Mutex<MemoryStore>),
     Redis(deadpool_redis::Pool),
 }
 
@@ -254,6 +257,7 @@ enum Backend {
 pub struct Idempotency {
     backend: Backend,
     settings: IdempotencySettings,
+    metrics: Arc<Metrics>,
 }
 
 /// How a write ended, for the store.
@@ -266,34 +270,258 @@ enum Ending {
     Unknown,
 }
 
-fn store_error(error: impl std::fmt::Display) -> Error {
-    Error::StoreUnavailable(format!("idempotency store: {error}"))
+/// Where a key is stored: under its caller's hash, in the caller's count of live keys.
+#[derive(Clone, Debug)]
+struct StoreKey {
+    /// The caller (`sub`), hashed.
+    caller: Arc<str>,
+    /// The entry's name: prefix, caller hash and key hash.
+    name: Arc<str>,
+}
+
+impl StoreKey {
+    fn new(sub: &str, key: &str) -> Self {
+        let caller = cluster::hashed(sub);
+        Self {
+            name: format!(
+                "{}idem:{caller}:{}",
+                cluster::KEY_PREFIX,
+                cluster::hashed(key)
+            )
+            .into(),
+            caller: caller.into(),
+        }
+    }
+
+    /// The Redis sorted set of the caller's live keys, scored by expiry.
+    fn caller_index(&self) -> String {
+        format!("{}idem-caller:{}", cluster::KEY_PREFIX, self.caller)
+    }
+}
+
+/// The Redis sorted set of every live key, scored by expiry.
+fn all_keys_index() -> String {
+    format!("{}idem-keys", cluster::KEY_PREFIX)
+}
+
+/// Reserves a key in Redis, counting live keys per caller and in all. KEYS: entry, caller
+/// index, all-keys index. ARGV: in-flight entry, TTL ms, per-caller share, capacity. Answers
+/// `[existing, entry]`, `[reserved, live keys]`, or `[caller_quota | store_full, ms to wait]`.
+/// The indexes are sorted sets scored by expiry (Redis time), trimmed on every reservation, so
+/// that their counts are the live keys.
+static RESERVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local existing = redis.call('GET', KEYS[1])
+if existing then return {'existing', existing} end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local function wait_for(index)
+  local oldest = redis.call('ZRANGE', index, 0, 0, 'WITHSCORES')
+  return string.format('%d', math.max(tonumber(oldest[2]) - now, 0))
+end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  return {'caller_quota', wait_for(KEYS[2])}
+end
+local live = redis.call('ZCARD', KEYS[3])
+if live >= tonumber(ARGV[4]) then
+  return {'store_full', wait_for(KEYS[3])}
+end
+local expires = string.format('%d', now + ttl)
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], expires, KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[3], expires, KEYS[1])
+redis.call('PEXPIRE', KEYS[3], ttl)
+return {'reserved', string.format('%d', live + 1)}
+",
+    )
+});
+
+/// Stores a reserved key's outcome for a fresh TTL, or releases it (ARGV[1] empty). KEYS and
+/// ARGV[2] as in [`RESERVE_SCRIPT`].
+static SETTLE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if ARGV[1] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], KEYS[1])
+  redis.call('ZREM', KEYS[3], KEYS[1])
+  return 0
+end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local expires = string.format('%d', now + ttl)
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+redis.call('ZADD', KEYS[2], expires, KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('ZADD', KEYS[3], expires, KEYS[1])
+redis.call('PEXPIRE', KEYS[3], ttl)
+return 0
+",
+    )
+});
+
+/// Runs [`SETTLE_SCRIPT`] for `entry` (`None` releases the key).
+async fn settle_in_redis(
+    pool: &deadpool_redis::Pool,
+    key: &StoreKey,
+    entry: Option<&Entry>,
+    ttl: Duration,
+) -> Result<(), Error> {
+    let value = entry
+        .map(|entry| serde_json::to_string(entry).expect("entries serialise"))
+        .unwrap_or_default();
+    cluster::run_script::<i64>(
+        pool,
+        "idempotency store",
+        &SETTLE_SCRIPT,
+        &[&key.name, &key.caller_index(), &all_keys_index()],
+        &[&value, &ttl.as_millis().to_string()],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Whole seconds (at least 1) for a `Retry-After` of `wait`.
+fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0 || wait.is_zero())
+}
+
+/// Stale expiry records tolerated beyond one per live entry before the queue is compacted.
+const STALE_RECORD_SLACK: usize = 1024;
+
+/// The in-memory store. Bounded by count and never by eviction: an entry leaves only when its
+/// TTL passes or its write releases it, and a new key past the capacity or its caller's share is
+/// refused. Every operation first drops what expired.
+#[derive(Default)]
+struct MemoryStore {
+    entries: HashMap<Arc<str>, Stored>,
+    /// Live keys per caller hash; a caller with none has no row.
+    live_by_caller: HashMap<Arc<str>, usize>,
+    /// One record per write, in write order, which with one TTL is expiry order. A record whose
+    /// write number is not its entry's current one is stale and dropped when reached.
+    expiries: VecDeque<Expiry>,
+    writes: u64,
+}
+
+struct Stored {
+    caller: Arc<str>,
+    entry: Entry,
+    /// The number of the write that last stored the entry (and set its expiry).
+    write: u64,
+}
+
+struct Expiry {
+    at: Instant,
+    name: Arc<str>,
+    write: u64,
+}
+
+impl MemoryStore {
+    /// Drops expired entries and stale expiry records from the front of the queue; afterwards
+    /// the front record, if any, is the live entry that expires first.
+    fn purge(&mut self, now: Instant) {
+        while let Some(front) = self.expiries.front() {
+            let current = self
+                .entries
+                .get(&front.name)
+                .is_some_and(|stored| stored.write == front.write);
+            if current && front.at > now {
+                break;
+            }
+            let name = Arc::clone(&front.name);
+            self.expiries.pop_front();
+            if current {
+                self.remove(&name);
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        let Some(stored) = self.entries.remove(name) else {
+            return;
+        };
+        if let Some(live) = self.live_by_caller.get_mut(&stored.caller) {
+            *live -= 1;
+            if *live == 0 {
+                self.live_by_caller.remove(&stored.caller);
+            }
+        }
+    }
+
+    /// Stores `entry` under `key` until `now + ttl`.
+    fn put(&mut self, key: &StoreKey, entry: Entry, now: Instant, ttl: Duration) {
+        self.writes += 1;
+        let write = self.writes;
+        match self.entries.get_mut(&key.name) {
+            Some(stored) => {
+                stored.entry = entry;
+                stored.write = write;
+            }
+            None => {
+                self.entries.insert(
+                    Arc::clone(&key.name),
+                    Stored {
+                        caller: Arc::clone(&key.caller),
+                        entry,
+                        write,
+                    },
+                );
+                *self
+                    .live_by_caller
+                    .entry(Arc::clone(&key.caller))
+                    .or_default() += 1;
+            }
+        }
+        self.expiries.push_back(Expiry {
+            at: now + ttl,
+            name: Arc::clone(&key.name),
+            write,
+        });
+        // Each live entry has one current record; the rest are stale. Keys released long before
+        // they would expire leave stale records far from the front, so past as many stale as
+        // current records (plus some slack) the queue keeps only the current ones: it stays
+        // within twice the live entries, at an amortised constant cost per write.
+        if self.expiries.len() > 2 * self.entries.len() + STALE_RECORD_SLACK {
+            let entries = &self.entries;
+            self.expiries.retain(|record| {
+                entries
+                    .get(&record.name)
+                    .is_some_and(|stored| stored.write == record.write)
+            });
+        }
+    }
+
+    /// Seconds until the first live entry expires (after a [`Self::purge`]).
+    fn retry_after(&self, now: Instant) -> u64 {
+        let wait = self.expiries.front().map_or(Duration::ZERO, |front| {
+            front.at.saturating_duration_since(now)
+        });
+        retry_after_secs(wait)
+    }
 }
 
 impl Idempotency {
-    /// The layer with its store (Redis when configured, else memory).
-    pub fn new(settings: IdempotencySettings) -> Result<Self, String> {
-        let backend = match &settings.redis_url {
-            Some(url) => {
-                let mut config = deadpool_redis::Config::from_url(url.clone());
-                let mut pool = deadpool_redis::PoolConfig::new(32);
-                pool.timeouts.wait = Some(Duration::from_secs(2));
-                pool.timeouts.create = Some(Duration::from_secs(2));
-                pool.timeouts.recycle = Some(Duration::from_secs(2));
-                config.pool = Some(pool);
-                let pool = config
-                    .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-                    .map_err(|e| format!("GATEWAY_IDEMPOTENCY_REDIS_URL: {e}"))?;
-                Backend::Redis(pool)
-            }
-            None => Backend::Memory(
-                moka::sync::Cache::builder()
-                    .max_capacity(100_000)
-                    .time_to_live(settings.ttl)
-                    .build(),
-            ),
+    /// The layer with its store: the shared Redis when given, else memory.
+    pub fn new(
+        settings: IdempotencySettings,
+        redis: Option<deadpool_redis::Pool>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let backend = match redis {
+            Some(pool) => Backend::Redis(pool),
+            None => Backend::Memory(Mutex::default()),
         };
-        Ok(Self { backend, settings })
+        Self {
+            backend,
+            settings,
+            metrics,
+        }
     }
 
     /// Runs `write` at most once per (caller, key, fingerprint); see the module docs.
@@ -316,7 +544,7 @@ impl Idempotency {
             }
             return write.await.map(|reply| reply.into_response(false));
         };
-        let store_key = format!("ecnow-gateway:idem:{}:{}", hex(sub), hex(&key));
+        let store_key = StoreKey::new(sub, &key);
         let fingerprint = fingerprint();
         if let Some(existing) = Box::pin(self.reserve(&store_key, &fingerprint)).await? {
             tracing::info!(state = existing.state_name(), "idempotency key seen before");
@@ -366,92 +594,120 @@ impl Idempotency {
         result.map(|reply| reply.into_response(false))
     }
 
-    /// Reserves the key for `fingerprint`; returns what was there if it was taken.
-    async fn reserve(&self, key: &str, fingerprint: &str) -> Result<Option<Entry>, Error> {
+    /// Reserves the key for `fingerprint`; returns what was there if it was taken. A new key
+    /// past the caller's share or the capacity is refused; an existing one never is.
+    async fn reserve(&self, key: &StoreKey, fingerprint: &str) -> Result<Option<Entry>, Error> {
         let in_flight = Entry::InFlight {
             fingerprint: fingerprint.to_owned(),
         };
         match &self.backend {
-            Backend::Memory(cache) => {
-                let mut existing = None;
-                cache
-                    .entry(key.to_owned())
-                    .and_compute_with(|entry| match entry {
-                        Some(entry) => {
-                            existing = Some(entry.into_value());
-                            moka::ops::compute::Op::Nop
-                        }
-                        None => moka::ops::compute::Op::Put(in_flight),
-                    });
-                Ok(existing)
+            Backend::Memory(store) => {
+                let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = Instant::now();
+                store.purge(now);
+                if let Some(stored) = store.entries.get(&key.name) {
+                    return Ok(Some(stored.entry.clone()));
+                }
+                let caller_live = store.live_by_caller.get(&key.caller).copied();
+                let refusal = if caller_live.unwrap_or(0) >= self.settings.per_caller {
+                    Some(KeyRefusal::CallerQuota)
+                } else if store.entries.len() >= self.settings.capacity {
+                    Some(KeyRefusal::StoreFull)
+                } else {
+                    None
+                };
+                if let Some(refusal) = refusal {
+                    let retry_after = store.retry_after(now);
+                    drop(store);
+                    return Err(self.refuse(refusal, retry_after));
+                }
+                store.put(key, in_flight, now, self.settings.ttl);
+                self.metrics.set_idempotency_keys(store.entries.len());
+                Ok(None)
             }
             Backend::Redis(pool) => {
-                let mut connection = pool.get().await.map_err(store_error)?;
                 let value = serde_json::to_string(&in_flight).expect("entries serialise");
-                let set: Option<String> = redis::cmd("SET")
-                    .arg(key)
-                    .arg(value)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(self.settings.ttl.as_millis() as u64)
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(store_error)?;
-                if set.is_some() {
-                    return Ok(None);
-                }
-                let stored: Option<String> = redis::cmd("GET")
-                    .arg(key)
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(store_error)?;
-                match stored {
-                    Some(stored) => serde_json::from_str(&stored).map(Some).map_err(store_error),
-                    // Expired between SET and GET: treat as in flight; the retry will succeed.
-                    None => Ok(Some(Entry::InFlight {
-                        fingerprint: fingerprint.to_owned(),
-                    })),
+                let (verdict, detail): (String, String) = cluster::run_script(
+                    pool,
+                    "idempotency store",
+                    &RESERVE_SCRIPT,
+                    &[&key.name, &key.caller_index(), &all_keys_index()],
+                    &[
+                        &value,
+                        &self.settings.ttl.as_millis().to_string(),
+                        &self.settings.per_caller.to_string(),
+                        &self.settings.capacity.to_string(),
+                    ],
+                )
+                .await?;
+                let wait = || Duration::from_millis(detail.parse().unwrap_or(0));
+                match verdict.as_str() {
+                    "existing" => serde_json::from_str(&detail)
+                        .map(Some)
+                        .map_err(|e| cluster::unavailable("idempotency store", e)),
+                    "reserved" => {
+                        self.metrics
+                            .set_idempotency_keys(detail.parse().unwrap_or(0));
+                        Ok(None)
+                    }
+                    "caller_quota" => {
+                        Err(self.refuse(KeyRefusal::CallerQuota, retry_after_secs(wait())))
+                    }
+                    "store_full" => {
+                        Err(self.refuse(KeyRefusal::StoreFull, retry_after_secs(wait())))
+                    }
+                    other => Err(cluster::unavailable(
+                        "idempotency store",
+                        format!("unexpected answer {other}"),
+                    )),
                 }
             }
         }
     }
 
-    async fn write_entry(&self, key: &str, entry: Option<Entry>) -> Result<(), Error> {
+    /// Counts and logs a refused new key, and the error that answers it.
+    fn refuse(&self, refusal: KeyRefusal, retry_after: u64) -> Error {
+        self.metrics.idempotency_refused(refusal);
+        match refusal {
+            KeyRefusal::CallerQuota => {
+                tracing::warn!(
+                    per_caller = self.settings.per_caller,
+                    "idempotency key refused: the caller holds its whole share"
+                );
+                Error::IdempotencyQuotaExceeded { retry_after }
+            }
+            KeyRefusal::StoreFull => {
+                tracing::warn!(
+                    capacity = self.settings.capacity,
+                    "idempotency key refused: the store is full"
+                );
+                Error::IdempotencyStoreFull { retry_after }
+            }
+        }
+    }
+
+    /// Stores `entry` under a reserved key for a fresh TTL, or releases the key (`None`). A
+    /// reserved key is stored even past the capacity (its reservation counted it).
+    fn write_memory(&self, store: &Mutex<MemoryStore>, key: &StoreKey, entry: Option<Entry>) {
+        let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        store.purge(now);
+        match entry {
+            Some(entry) => store.put(key, entry, now, self.settings.ttl),
+            None => store.remove(&key.name),
+        }
+        self.metrics.set_idempotency_keys(store.entries.len());
+    }
+
+    async fn write_entry(&self, key: &StoreKey, entry: Option<Entry>) -> Result<(), Error> {
         match &self.backend {
-            Backend::Memory(cache) => {
-                match entry {
-                    Some(entry) => cache.insert(key.to_owned(), entry),
-                    None => cache.invalidate(key),
-                }
+            Backend::Memory(store) => {
+                self.write_memory(store, key, entry);
                 Ok(())
             }
             Backend::Redis(pool) => {
-                let mut connection = pool.get().await.map_err(store_error)?;
-                store_command(key, entry, self.settings.ttl)
-                    .query_async::<()>(&mut connection)
-                    .await
-                    .map_err(store_error)
+                settle_in_redis(pool, key, entry.as_ref(), self.settings.ttl).await
             }
-        }
-    }
-}
-
-/// The Redis command that stores `entry` under `key` for `ttl`, or deletes the key.
-fn store_command(key: &str, entry: Option<Entry>, ttl: Duration) -> redis::Cmd {
-    match entry {
-        Some(entry) => {
-            let mut command = redis::cmd("SET");
-            command
-                .arg(key)
-                .arg(serde_json::to_string(&entry).expect("entries serialise"))
-                .arg("PX")
-                .arg(ttl.as_millis() as u64);
-            command
-        }
-        None => {
-            let mut command = redis::cmd("DEL");
-            command.arg(key);
-            command
         }
     }
 }
@@ -460,7 +716,7 @@ fn store_command(key: &str, entry: Option<Entry>, ttl: Duration) -> redis::Cmd {
 /// went away): unknown once the write reached the upstream, released before.
 struct Guard<'a> {
     layer: &'a Idempotency,
-    key: String,
+    key: StoreKey,
     fingerprint: String,
     sent: Arc<AtomicBool>,
     /// What `settle` is storing, kept until it is stored so that a cancel in between still
@@ -495,29 +751,16 @@ impl Drop for Guard<'_> {
                 fingerprint: std::mem::take(&mut self.fingerprint),
             }),
         };
-        let key = std::mem::take(&mut self.key);
         match &self.layer.backend {
-            Backend::Memory(cache) => match entry {
-                Some(entry) => cache.insert(key, entry),
-                None => cache.invalidate(&key),
-            },
+            Backend::Memory(store) => self.layer.write_memory(store, &self.key, entry),
             Backend::Redis(pool) => {
-                let (pool, command) = (
-                    pool.clone(),
-                    store_command(&key, entry, self.layer.settings.ttl),
-                );
+                let (pool, key, ttl) = (pool.clone(), self.key.clone(), self.layer.settings.ttl);
                 tokio::spawn(async move {
-                    if let Ok(mut connection) = pool.get().await {
-                        let _: Result<(), _> = command.query_async(&mut connection).await;
-                    }
+                    let _ = settle_in_redis(&pool, &key, entry.as_ref(), ttl).await;
                 });
             }
         }
     }
-}
-
-fn hex(text: &str) -> String {
-    lower_hex(&Sha256::digest(text.as_bytes())[..16])
 }
 
 #[cfg(test)]
@@ -551,7 +794,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_write_releases_its_key_unless_it_reached_the_upstream() {
-        let layer = Idempotency::new(IdempotencySettings::default()).unwrap();
+        let layer = Idempotency::new(
+            IdempotencySettings::default(),
+            None,
+            Arc::new(Metrics::new()),
+        );
         let key = |k: &str| IdempotencyKey(Some(k.into()));
         let created = || async { Ok(Reply::json(StatusCode::CREATED, &serde_json::json!({}))) };
         async fn cancel(write: impl Future<Output = Result<HttpResponse, Error>>) {
@@ -580,7 +827,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_failure_is_unknown_only_if_the_write_reached_the_upstream() {
-        let layer = Idempotency::new(IdempotencySettings::default()).unwrap();
+        let layer = Idempotency::new(
+            IdempotencySettings::default(),
+            None,
+            Arc::new(Metrics::new()),
+        );
         let key = |k: &str| IdempotencyKey(Some(k.into()));
         let created = || async { Ok(Reply::json(StatusCode::CREATED, &serde_json::json!({}))) };
         let failed = |sent: bool| async move {
@@ -600,6 +851,48 @@ mod tests {
             Err(error) => assert_eq!(error.code(), "idempotency_outcome_unknown"),
             other => panic!("expected an unknown outcome, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_memory_store_frees_keys_only_when_they_expire() {
+        let mut store = MemoryStore::default();
+        let start = Instant::now();
+        let ttl = Duration::from_secs(10);
+        let (a, b) = (StoreKey::new("alice", "a"), StoreKey::new("bob", "b"));
+        let in_flight = || Entry::InFlight {
+            fingerprint: "f".into(),
+        };
+        store.put(&a, in_flight(), start, ttl);
+        store.put(&b, in_flight(), start + Duration::from_secs(2), ttl);
+        // Settling `a` later renews its expiry; its first record is stale.
+        store.put(&a, in_flight(), start + Duration::from_secs(5), ttl);
+        assert_eq!(store.live_by_caller[&a.caller], 1);
+        store.purge(start + Duration::from_secs(11));
+        assert_eq!(store.entries.len(), 2, "a was renewed, b is still live");
+        assert_eq!(store.retry_after(start + Duration::from_secs(11)), 1);
+        store.purge(start + Duration::from_secs(12));
+        assert!(!store.entries.contains_key(&b.name));
+        assert!(!store.live_by_caller.contains_key(&b.caller));
+        assert_eq!(store.retry_after(start + Duration::from_secs(12)), 3);
+        store.purge(start + Duration::from_secs(15));
+        assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
+        assert!(store.expiries.is_empty(), "stale records are dropped too");
+    }
+
+    #[test]
+    fn released_keys_leave_no_records_behind() {
+        let mut store = MemoryStore::default();
+        let now = Instant::now();
+        for i in 0..20 * STALE_RECORD_SLACK {
+            let key = StoreKey::new("svc", &i.to_string());
+            let in_flight = Entry::InFlight {
+                fingerprint: "f".into(),
+            };
+            store.put(&key, in_flight, now, Duration::from_secs(3600));
+            store.remove(&key.name);
+        }
+        assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
+        assert!(store.expiries.len() <= STALE_RECORD_SLACK + 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
 //! - [`metrics`]: Prometheus metrics of one instance.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
+//! - [`cluster`]: the Redis shared by replicas (idempotency keys, cluster-wide limits).
 //! - [`api`]: handlers and the OpenAPI document.
 //! - [`domain`]: parsed ids, records, writes and filters.
 //! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
@@ -21,6 +22,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod emulator;

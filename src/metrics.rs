@@ -48,6 +48,27 @@ pub struct Metrics {
     token_cache_hits: IntCounter,
     circuit_state: IntGauge,
     upstream_foreign_rows: IntCounter,
+    idempotency_keys: IntGauge,
+    idempotency_refusals: IntCounterVec,
+}
+
+/// Why a new idempotency key was refused (the `reason` label of
+/// `ecnow_gateway_idempotency_refusals_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// The caller holds its whole share (`GATEWAY_IDEMPOTENCY_PER_CALLER`).
+    CallerQuota,
+    /// The store holds `GATEWAY_IDEMPOTENCY_CAPACITY` keys.
+    StoreFull,
+}
+
+impl KeyRefusal {
+    fn label(self) -> &'static str {
+        match self {
+            KeyRefusal::CallerQuota => "caller_quota",
+            KeyRefusal::StoreFull => "store_full",
+        }
+    }
 }
 
 fn registered<C: prometheus::core::Collector + Clone + 'static>(
@@ -81,7 +102,7 @@ impl Metrics {
                 IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"),
             )
         };
-        Self {
+        let metrics = Self {
             requests: counter(
                 "http_requests_total",
                 "HTTP requests answered",
@@ -136,8 +157,28 @@ impl Metrics {
                 )
                 .expect("valid counter"),
             ),
+            idempotency_keys: registered(
+                &registry,
+                IntGauge::new(
+                    "idempotency_keys",
+                    "Live idempotency keys in the store (the whole cluster's with Redis)",
+                )
+                .expect("valid gauge"),
+            ),
+            idempotency_refusals: counter(
+                "idempotency_refusals_total",
+                "New idempotency keys refused: caller_quota or store_full",
+                &["reason"],
+            ),
             registry,
+        };
+        // Both reasons are exported from the start, at zero.
+        for reason in [KeyRefusal::CallerQuota, KeyRefusal::StoreFull] {
+            metrics
+                .idempotency_refusals
+                .with_label_values(&[reason.label()]);
         }
+        metrics
     }
 
     /// Counts a request as started (in flight).
@@ -192,6 +233,19 @@ impl Metrics {
     /// Counts rows of a read answer that were outside the dataset or id asked for, dropped.
     pub fn upstream_foreign_rows(&self, rows: u64) {
         self.upstream_foreign_rows.inc_by(rows);
+    }
+
+    /// Sets the number of live idempotency keys.
+    pub fn set_idempotency_keys(&self, keys: usize) {
+        self.idempotency_keys
+            .set(i64::try_from(keys).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a new idempotency key refused for `reason`.
+    pub fn idempotency_refused(&self, reason: KeyRefusal) {
+        self.idempotency_refusals
+            .with_label_values(&[reason.label()])
+            .inc();
     }
 
     /// The Prometheus text exposition of every metric.

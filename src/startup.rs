@@ -59,15 +59,28 @@ impl Application {
         let authenticator =
             web::Data::new(Authenticator::new(&settings.auth).map_err(ConfigError)?);
         authenticator.start_key_refresh();
-        let limiter = settings
-            .rate_limit
-            .map(|limit| web::Data::new(CallerLimiter::new(limit.per_second, limit.burst)));
+        let redis = match &settings.redis_url {
+            Some(url) => Some(crate::cluster::redis_pool(url).map_err(ConfigError)?),
+            None => None,
+        };
+        let limiter = settings.rate_limit.map(|limit| {
+            web::Data::new(match &redis {
+                Some(pool) => CallerLimiter::shared(limit.per_second, limit.burst, pool.clone()),
+                None => CallerLimiter::new(limit.per_second, limit.burst),
+            })
+        });
         let metrics = Arc::new(Metrics::new());
-        let client = ContactNowClient::new(&settings.upstream, metrics.clone())
+        let mut client = ContactNowClient::new(&settings.upstream, metrics.clone())
             .map_err(|e| setup_error("CONTACTNOW_BASE_URL")(e.to_string()))?;
+        if let Some(pool) = &redis {
+            client.share_slots(pool.clone(), settings.upstream.timeout);
+        }
         let client = web::Data::new(client);
-        let idempotency =
-            web::Data::new(Idempotency::new(settings.idempotency.clone()).map_err(ConfigError)?);
+        let idempotency = web::Data::new(Idempotency::new(
+            settings.idempotency.clone(),
+            redis.clone(),
+            metrics.clone(),
+        ));
         let metrics = web::Data::from(metrics);
         let lifecycle = web::Data::new(Lifecycle::default());
         let limits = web::Data::new(Limits {

@@ -212,8 +212,9 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, every record refused, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limit reached (`too_many_requests`), or this caller holds its whole share of live Idempotency-Keys (`idempotency_quota_exceeded`; only new keys are refused, nothing was sent); both with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the idempotency store unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), or the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -339,7 +340,7 @@ async fn create_batch(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -375,7 +376,7 @@ pub async fn list_dataset_records(
         (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -418,8 +419,9 @@ pub async fn get_dataset_record(
         (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limit reached (`too_many_requests`), or this caller holds its whole share of live Idempotency-Keys (`idempotency_quota_exceeded`; only new keys are refused, nothing was sent); both with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the idempotency store unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), or the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -467,8 +469,9 @@ pub async fn update_dataset_record(
         (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate limit reached (`too_many_requests`), or this caller holds its whole share of live Idempotency-Keys (`idempotency_quota_exceeded`; only new keys are refused, nothing was sent); both with `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the idempotency store unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), or the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -517,7 +520,7 @@ pub async fn update_record(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -552,7 +555,7 @@ pub async fn list_campaign_records(
         (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record in the table", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, or all upstream calls in use (`upstream_busy`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

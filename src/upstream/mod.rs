@@ -11,6 +11,7 @@
 
 pub mod breaker;
 pub mod query;
+pub mod slots;
 pub mod wire;
 
 mod token;
@@ -138,7 +139,7 @@ pub struct ContactNowClient {
     format: WireFormat,
     tokens: TokenCache,
     metrics: Arc<Metrics>,
-    slots: tokio::sync::Semaphore,
+    slots: slots::Slots,
     queue_timeout: Duration,
     breaker: Breaker,
 }
@@ -185,7 +186,7 @@ impl ContactNowClient {
             format: settings.format,
             tokens: TokenCache::new(),
             metrics,
-            slots: tokio::sync::Semaphore::new(settings.max_concurrency.max(1)),
+            slots: slots::Slots::new(settings.max_concurrency),
             queue_timeout: settings.queue_timeout,
             breaker: Breaker::new(settings.breaker),
         })
@@ -451,17 +452,17 @@ impl ContactNowClient {
         answer
     }
 
-    /// One of the `CONTACTNOW_MAX_CONCURRENCY` upstream slots, waited for at most
-    /// `CONTACTNOW_QUEUE_TIMEOUT_MS` (a cold burst queues instead of failing).
-    async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
-        let slot = match self.queue_timeout {
-            Duration::ZERO => self.slots.try_acquire().ok(),
-            wait => tokio::time::timeout(wait, self.slots.acquire())
-                .await
-                .ok()
-                .and_then(Result::ok),
-        };
-        slot.ok_or(Error::UpstreamBusy)
+    /// Makes the `CONTACTNOW_MAX_CONCURRENCY` budget hold for the whole cluster, as leases in
+    /// the shared Redis that expire `exchange_deadline` plus a margin after they are taken.
+    pub fn share_slots(&mut self, pool: deadpool_redis::Pool, exchange_deadline: Duration) {
+        self.slots.share(pool, exchange_deadline);
+    }
+
+    /// One of the `CONTACTNOW_MAX_CONCURRENCY` upstream slots (of this replica, or of the
+    /// cluster with Redis), waited for at most `CONTACTNOW_QUEUE_TIMEOUT_MS` (a cold burst
+    /// queues instead of failing).
+    async fn slot(&self) -> Result<slots::Slot<'_>, Error> {
+        self.slots.acquire(self.queue_timeout).await
     }
 
     /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`]. Only

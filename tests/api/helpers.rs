@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -86,6 +87,8 @@ pub struct AppOptions {
     pub max_concurrency: usize,
     pub queue_timeout: Duration,
     pub breaker: BreakerSettings,
+    /// The shared Redis (`GATEWAY_REDIS_URL`), if any.
+    pub redis_url: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -107,6 +110,7 @@ impl Default for AppOptions {
             max_concurrency: 256,
             queue_timeout: Duration::from_secs(1),
             breaker: BreakerSettings::default(),
+            redis_url: None,
         }
     }
 }
@@ -177,6 +181,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         workers: Some(1),
         idempotency: options.idempotency,
         rate_limit: options.rate_limit,
+        redis_url: options.redis_url,
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -372,4 +377,58 @@ pub async fn ecnow_requests(server: &MockServer) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// A throwaway redis-server on a free loopback port, stopped on drop.
+pub struct Redis {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_redis() -> Option<Redis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn();
+    let child = match child {
+        Ok(child) => child,
+        Err(error) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "SKIPPED: redis-server is not installed ({error}); CI installs it (apt-get install redis-server)"
+            );
+            return None;
+        }
+        Err(error) => panic!("redis-server is required in CI: {error}"),
+    };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(Redis {
+                child,
+                url: format!("redis://127.0.0.1:{port}/"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("redis-server did not start");
 }

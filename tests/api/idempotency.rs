@@ -1,6 +1,5 @@
 //! `Idempotency-Key`: retries replay, never duplicate; the store is memory or a shared Redis.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ecnow_gateway::emulator::Fault;
@@ -10,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AppOptions, TestApp, full_token, json_of, problem_of, spawn_app, spawn_app_with,
+    AppOptions, TestApp, full_token, json_of, problem_of, spawn_app, spawn_app_with, start_redis,
 };
 
 async fn keyed(
@@ -285,74 +284,16 @@ async fn malformed_keys_are_400_and_required_keys_are_enforced() {
     assert_eq!(app.emulator().calls().create, 0);
 }
 
-/// A throwaway redis-server on a free loopback port, stopped on drop.
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Option<Redis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(child) => child,
-        Err(error) if std::env::var_os("CI").is_none() => {
-            eprintln!(
-                "SKIPPED: redis-server is not installed ({error}); CI installs it (apt-get install redis-server)"
-            );
-            return None;
-        }
-        Err(error) => panic!("redis-server is required in CI: {error}"),
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Redis {
-                child,
-                url: format!("redis://127.0.0.1:{port}/"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("redis-server did not start");
-}
-
 #[tokio::test]
 async fn two_gateways_sharing_redis_create_once_for_one_key() {
     let Some(redis) = start_redis() else { return };
-    let settings = IdempotencySettings {
-        redis_url: Some(redis.url.clone()),
-        ..IdempotencySettings::default()
-    };
     let first = spawn_app_with(AppOptions {
-        idempotency: settings.clone(),
+        redis_url: Some(redis.url.clone()),
         ..AppOptions::default()
     })
     .await;
     let second = spawn_app_with(AppOptions {
-        idempotency: settings,
+        redis_url: Some(redis.url.clone()),
         base_url: Some(first.upstream_url.clone()),
         ..AppOptions::default()
     })
@@ -392,10 +333,7 @@ async fn a_redis_that_is_down_makes_keyed_writes_503_and_sends_nothing() {
         .unwrap()
         .port();
     let app = spawn_app_with(AppOptions {
-        idempotency: IdempotencySettings {
-            redis_url: Some(format!("redis://127.0.0.1:{port}/")),
-            ..IdempotencySettings::default()
-        },
+        redis_url: Some(format!("redis://127.0.0.1:{port}/")),
         ..AppOptions::default()
     })
     .await;
@@ -405,6 +343,9 @@ async fn a_redis_that_is_down_makes_keyed_writes_503_and_sends_nothing() {
     let problem = problem_of(response, 503).await;
     assert_eq!(problem["code"], "store_unavailable");
     assert_eq!(app.emulator().calls().create, 0);
-    // Without a key the write does not need the store.
-    json_of(app.post("/datasets/100/records", &body).await, 201).await;
+    // Without a key the write needs no idempotency store, but the cluster-wide concurrency
+    // budget lives in the same Redis and fails closed too.
+    let problem = problem_of(app.post("/datasets/100/records", &body).await, 503).await;
+    assert_eq!(problem["code"], "store_unavailable");
+    assert_eq!(app.emulator().calls().create, 0);
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod cluster;
 mod containment;
 mod faults;
 mod hardening;
@@ -11,6 +12,7 @@ mod idempotency;
 mod logs;
 mod openapi;
 mod operations;
+mod quotas;
 mod records;
 mod redteam_edge;
 mod tokens;

@@ -1,0 +1,78 @@
+//! The Redis shared by replicas (`GATEWAY_REDIS_URL`): one connection pool for the idempotency
+//! store, the per-caller rate limit and the upstream concurrency budget, so that these hold for
+//! the whole cluster rather than per replica.
+//!
+//! Every use fails closed: a Redis that cannot be reached answers `503 store_unavailable` and
+//! nothing is sent upstream. Keys are hashes of caller text, never the text itself. The scripts
+//! touch several keys at once, so the Redis must be a single primary (with replicas if wanted),
+//! not a Redis Cluster.
+
+use std::time::Duration;
+
+use deadpool_redis::{Pool, redis};
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// Connections kept per replica.
+const POOL_SIZE: usize = 32;
+/// How long a request waits for a connection, to connect, or for a connection check.
+const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The prefix of every key the gateway writes.
+pub const KEY_PREFIX: &str = "ecnow-gateway:";
+
+/// The first 128 bits of the SHA-256 of `text`, in hex: how caller text (a `sub`, a key) is
+/// named in Redis keys and in memory, whatever its length or characters.
+pub fn hashed(text: &str) -> String {
+    lower_hex(&Sha256::digest(text.as_bytes())[..16])
+}
+
+/// `bytes` as lower-case hexadecimal.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
+
+/// A pool of connections to `url`; connections are made on first use.
+pub fn redis_pool(url: &str) -> Result<Pool, String> {
+    let mut config = deadpool_redis::Config::from_url(url);
+    let mut pool = deadpool_redis::PoolConfig::new(POOL_SIZE);
+    pool.timeouts.wait = Some(POOL_TIMEOUT);
+    pool.timeouts.create = Some(POOL_TIMEOUT);
+    pool.timeouts.recycle = Some(POOL_TIMEOUT);
+    config.pool = Some(pool);
+    config
+        .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+        .map_err(|e| format!("GATEWAY_REDIS_URL: {e}"))
+}
+
+/// `503 store_unavailable` for a Redis fault in `what` (the cause goes to the log only).
+pub fn unavailable(what: &str, error: impl std::fmt::Display) -> Error {
+    Error::StoreUnavailable(format!("{what}: {error}"))
+}
+
+/// Runs `script` with `keys` and `args` on a pooled connection.
+pub async fn run_script<T: redis::FromRedisValue>(
+    pool: &Pool,
+    what: &str,
+    script: &redis::Script,
+    keys: &[&str],
+    args: &[&str],
+) -> Result<T, Error> {
+    let mut connection = pool.get().await.map_err(|e| unavailable(what, e))?;
+    let mut invocation = script.prepare_invoke();
+    for key in keys {
+        invocation.key(*key);
+    }
+    for arg in args {
+        invocation.arg(*arg);
+    }
+    invocation
+        .invoke_async(&mut connection)
+        .await
+        .map_err(|e| unavailable(what, e))
+}

@@ -1,0 +1,147 @@
+//! The upstream concurrency budget (`CONTACTNOW_MAX_CONCURRENCY`): a semaphore in this replica,
+//! or, with the shared Redis, leases in one sorted set so that the budget holds for the whole
+//! cluster.
+//!
+//! A lease is a member of the set scored by its expiry (Redis time). It is removed when the
+//! exchange ends (its [`Slot`] is dropped), and expires on its own after the exchange deadline
+//! plus [`LEASE_MARGIN`], so the leases of a replica that crashed free themselves. Taking a lease
+//! first drops the expired ones, then counts the rest, in one script.
+
+use std::time::{Duration, Instant};
+
+use deadpool_redis::{Pool, redis};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::cluster;
+use crate::error::Error;
+
+/// How long a lease outlives the exchange deadline before it expires on its own.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// How often a request waiting for a cluster-wide slot asks again.
+const LEASE_POLL: Duration = Duration::from_millis(25);
+
+/// Takes a lease if fewer than the budget are live. KEYS: the lease set. ARGV: lease id, budget,
+/// lease lifetime in ms. Answers 1 when taken, 0 when every slot is leased.
+static LEASE_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[3])), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+",
+    )
+});
+
+/// The Redis sorted set of live leases.
+fn lease_set() -> String {
+    format!("{}upstream-leases", cluster::KEY_PREFIX)
+}
+
+/// The budget of upstream exchanges in flight at once.
+pub struct Slots {
+    max: usize,
+    local: Semaphore,
+    shared: Option<SharedSlots>,
+}
+
+struct SharedSlots {
+    pool: Pool,
+    lease: Duration,
+}
+
+/// One upstream slot, held until dropped.
+pub enum Slot<'a> {
+    /// A permit of this replica's semaphore.
+    Local(SemaphorePermit<'a>),
+    /// A cluster-wide lease, removed from Redis when dropped.
+    Lease(Lease),
+}
+
+/// A cluster-wide lease; dropping it removes it (in the background).
+pub struct Lease {
+    pool: Pool,
+    id: String,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let (pool, id) = (self.pool.clone(), std::mem::take(&mut self.id));
+        tokio::spawn(async move {
+            // A removal that fails leaves the lease to expire.
+            if let Ok(mut connection) = pool.get().await {
+                let _: Result<i64, _> = redis::cmd("ZREM")
+                    .arg(lease_set())
+                    .arg(id)
+                    .query_async(&mut connection)
+                    .await;
+            }
+        });
+    }
+}
+
+impl Slots {
+    /// `max` slots in this replica.
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Self {
+            max,
+            local: Semaphore::new(max),
+            shared: None,
+        }
+    }
+
+    /// Makes the budget cluster-wide, kept in the shared Redis. `exchange_deadline` bounds how
+    /// long one exchange holds its slot; a lease lives that plus [`LEASE_MARGIN`].
+    pub fn share(&mut self, pool: Pool, exchange_deadline: Duration) {
+        self.shared = Some(SharedSlots {
+            pool,
+            lease: exchange_deadline + LEASE_MARGIN,
+        });
+    }
+
+    /// A slot, waited for at most `queue_timeout` (zero: one try); `UpstreamBusy` when none
+    /// came free, `StoreUnavailable` when the shared Redis cannot be reached (fail closed).
+    pub async fn acquire(&self, queue_timeout: Duration) -> Result<Slot<'_>, Error> {
+        let Some(shared) = &self.shared else {
+            let permit = match queue_timeout {
+                Duration::ZERO => self.local.try_acquire().ok(),
+                wait => tokio::time::timeout(wait, self.local.acquire())
+                    .await
+                    .ok()
+                    .and_then(Result::ok),
+            };
+            return permit.map(Slot::Local).ok_or(Error::UpstreamBusy);
+        };
+        let deadline = Instant::now() + queue_timeout;
+        let id = uuid::Uuid::new_v4().to_string();
+        loop {
+            let taken: i64 = cluster::run_script(
+                &shared.pool,
+                "upstream concurrency",
+                &LEASE_SCRIPT,
+                &[&lease_set()],
+                &[
+                    &id,
+                    &self.max.to_string(),
+                    &shared.lease.as_millis().to_string(),
+                ],
+            )
+            .await?;
+            if taken == 1 {
+                return Ok(Slot::Lease(Lease {
+                    pool: shared.pool.clone(),
+                    id,
+                }));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::UpstreamBusy);
+            }
+            tokio::time::sleep(left.min(LEASE_POLL)).await;
+        }
+    }
+}
