@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::AuthSettings;
+use crate::cors::CorsSettings;
 use crate::idempotency::IdempotencySettings;
 use crate::telemetry::LogFormat;
 use crate::upstream::breaker::BreakerSettings;
@@ -37,6 +38,8 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// Per-caller rate limit (`GATEWAY_RATE_LIMIT_PER_SECOND`, `GATEWAY_RATE_LIMIT_BURST`).
     pub rate_limit: Option<RateLimit>,
+    /// Browser origins allowed to call (`GATEWAY_CORS_ORIGINS`).
+    pub cors: CorsSettings,
 }
 
 /// A per-caller token bucket.
@@ -190,6 +193,9 @@ pub struct HttpArgs {
         hide_env_values = true
     )]
     pub idempotency_redis_url: Option<String>,
+    /// Comma list of exact origins (`https://crm.example.com`) whose pages may call the gateway.
+    #[arg(long = "cors-origins", env = "GATEWAY_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
 }
 
 impl HttpArgs {
@@ -231,6 +237,7 @@ impl HttpArgs {
             workers: None,
             idempotency: self.idempotency()?,
             rate_limit: self.rate_limit(),
+            cors: CorsSettings::parse(self.cors_origins.as_deref())?,
         })
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ecnow_gateway::auth::{AuthSettings, TokenRequest, mint};
 use ecnow_gateway::config::{DEFAULT_BODY_LIMIT, RateLimit, Settings, parse_base_url};
+use ecnow_gateway::cors::CorsSettings;
 use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
 use ecnow_gateway::idempotency::IdempotencySettings;
 use ecnow_gateway::startup::Application;
@@ -83,6 +84,7 @@ pub struct AppOptions {
     pub max_concurrency: usize,
     pub queue_timeout: Duration,
     pub breaker: BreakerSettings,
+    pub cors: CorsSettings,
 }
 
 impl Default for AppOptions {
@@ -103,6 +105,7 @@ impl Default for AppOptions {
             max_concurrency: 256,
             queue_timeout: Duration::from_secs(1),
             breaker: BreakerSettings::default(),
+            cors: CorsSettings::default(),
         }
     }
 }
@@ -172,6 +175,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         workers: Some(1),
         idempotency: options.idempotency,
         rate_limit: options.rate_limit,
+        cors: options.cors,
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
