@@ -146,8 +146,9 @@ pub async fn shape_answers(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let preflight = is_preflight(&request);
-    let route_methods = request
-        .app_data::<web::Data<RouteTable>>()
+    let route_methods = preflight
+        .then(|| request.app_data::<web::Data<RouteTable>>())
+        .flatten()
         .and_then(|table| table.allowed(request.path()))
         .map(|methods| methods.join(", "));
     let mut response = next.call(request).await?.map_into_boxed_body();
