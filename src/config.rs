@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::AuthSettings;
+use crate::cors::CorsSettings;
 use crate::idempotency::IdempotencySettings;
 use crate::telemetry::LogFormat;
 use crate::upstream::breaker::BreakerSettings;
@@ -54,6 +55,8 @@ pub struct Settings {
     /// Redis shared by replicas (`GATEWAY_REDIS_URL`): idempotency keys, the rate limit and the
     /// upstream concurrency budget hold across replicas. In memory, per replica, when unset.
     pub redis_url: Option<String>,
+    /// Browser origins allowed to call (`GATEWAY_CORS_ORIGINS`).
+    pub cors: CorsSettings,
 }
 
 /// A per-caller token bucket.
@@ -229,6 +232,9 @@ pub struct HttpArgs {
         hide = true
     )]
     pub idempotency_redis_url: Option<String>,
+    /// Comma list of exact origins (`https://crm.example.com`) whose pages may call the gateway.
+    #[arg(long = "cors-origins", env = "GATEWAY_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
 }
 
 impl HttpArgs {
@@ -272,6 +278,7 @@ impl HttpArgs {
             idempotency: self.idempotency()?,
             rate_limit: self.rate_limit(),
             redis_url: self.redis_url()?,
+            cors: CorsSettings::parse(self.cors_origins.as_deref())?,
         })
     }
 

@@ -5,6 +5,7 @@
 //! - [`startup`]: [`startup::Application`] — build (bind) and run.
 //! - [`telemetry`]: log subscriber, request span and request id.
 //! - [`error`]: the one [`error::Error`] type and its problem+json body.
+//! - [`cors`]: which browser origins may call, and their CORS headers.
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
 //! - [`metrics`]: Prometheus metrics of one instance.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod cors;
 pub mod domain;
 pub mod emulator;
 pub mod error;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, http::header, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api::{self, Limits, RouteTable};
 use crate::auth::{Authenticator, CallerLimiter};
 use crate::config::{ConfigError, Settings};
+use crate::cors;
 use crate::idempotency::Idempotency;
 use crate::metrics::Metrics;
 use crate::telemetry;
@@ -97,12 +98,18 @@ impl Application {
             .map_err(|e| setup_error("GATEWAY_LISTEN")(e.to_string()))?
             .port();
         let app_lifecycle = lifecycle.clone();
+        let cors_settings = settings.cors.clone();
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
             if let Some(limiter) = &limiter {
                 app = app.app_data(limiter.clone());
             }
             let (app, _) = app
+                .wrap(cors::layer(&cors_settings))
+                .wrap(Condition::new(
+                    cors_settings.enabled(),
+                    from_fn(cors::shape_answers),
+                ))
                 .wrap(from_fn(telemetry::request_context))
                 .app_data(authenticator.clone())
                 .app_data(client.clone())

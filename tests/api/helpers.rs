@@ -11,6 +11,7 @@ use ecnow_gateway::auth::{AuthSettings, TokenRequest, mint};
 use ecnow_gateway::config::{
     DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_MS, RateLimit, Settings, parse_base_url,
 };
+use ecnow_gateway::cors::CorsSettings;
 use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
 use ecnow_gateway::idempotency::IdempotencySettings;
 use ecnow_gateway::startup::Application;
@@ -89,6 +90,7 @@ pub struct AppOptions {
     pub breaker: BreakerSettings,
     /// The shared Redis (`GATEWAY_REDIS_URL`), if any.
     pub redis_url: Option<String>,
+    pub cors: CorsSettings,
 }
 
 impl Default for AppOptions {
@@ -111,6 +113,7 @@ impl Default for AppOptions {
             queue_timeout: Duration::from_secs(1),
             breaker: BreakerSettings::default(),
             redis_url: None,
+            cors: CorsSettings::default(),
         }
     }
 }
@@ -182,6 +185,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         idempotency: options.idempotency,
         rate_limit: options.rate_limit,
         redis_url: options.redis_url,
+        cors: options.cors,
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod cluster;
 mod containment;
+mod cors;
 mod faults;
 mod hardening;
 mod helpers;
