@@ -21,6 +21,7 @@ const EXAMPLES: &str = "Examples:
   GATEWAY_JWT_HS256_SECRET=… ecnow-gateway token --sub billing --scope records:read --datasets 100
   CONTACTNOW_BASE_URL=https://api-106.dxi.eu/ CONTACTNOW_USERNAME=… CONTACTNOW_API_KEY=… \\
     GATEWAY_JWT_HS256_SECRET=… ecnow-gateway serve
+  ecnow-gateway doctor                       # check the settings of serve end to end
   ecnow-gateway openapi > openapi/openapi.json";
 
 /// Clean REST over the 8x8 ContactNow record API.
@@ -46,6 +47,12 @@ enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Check the configuration of `serve` end to end, writing nothing upstream.
+    #[command(
+        after_help = "Reads the same settings as `serve`. One line per check: ok, FAIL (with the fix)
+or skip. Exit code 0 when every check passes, 1 otherwise, 2 for unusable arguments."
+    )]
+    Doctor(Box<ServeArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -145,12 +152,16 @@ fn init_logs(format: LogFormat) {
 impl Cli {
     /// Runs the command; bad configuration exits with code 2 and one line naming the setting.
     pub async fn run(self) -> ExitCode {
+        if let Some(Command::Doctor(args)) = &self.command {
+            return crate::doctor::run(args).await;
+        }
         let result = match self.command {
             None => serve(&self.serve).await,
             Some(Command::Serve(args)) => serve(&args).await,
             Some(Command::Sandbox(args)) => sandbox(args).await,
             Some(Command::Emulator(args)) => emulator(args).await,
             Some(Command::Token(args)) => token(&args),
+            Some(Command::Doctor(_)) => Ok(()),
             Some(Command::Openapi) => {
                 print!("{}", crate::api::openapi::document_json());
                 Ok(())
@@ -159,7 +170,9 @@ impl Cli {
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("error: {error}");
+                for line in error.to_string().lines() {
+                    eprintln!("error: {line}");
+                }
                 ExitCode::from(2)
             }
         }

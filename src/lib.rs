@@ -13,6 +13,7 @@
 //! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
 //! - [`emulator`]: the in-memory ContactNow behind `sandbox` and the tests.
 //! - [`cli`]: the commands of the binary.
+//! - [`doctor`]: `ecnow-gateway doctor`, the end-to-end check of a configuration.
 //! - [`fuzzing`]: the untrusted-input parsers, for fuzz targets and property tests.
 //!
 //! Data flows one way: `api` → `domain` → `upstream` → wire. `api` never sees wire names,
@@ -22,6 +23,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod domain;
 pub mod emulator;
 pub mod error;

@@ -13,6 +13,7 @@ pub mod breaker;
 pub mod query;
 pub mod wire;
 
+mod probe;
 mod token;
 
 use std::borrow::Cow;
@@ -30,6 +31,7 @@ use crate::domain::{
 use crate::error::Error;
 use crate::metrics::Metrics;
 use breaker::{Breaker, BreakerSettings};
+pub use probe::TokenProbe;
 pub use token::AUTH_RETRY_INTERVAL;
 use token::{Token, TokenCache};
 use wire::Envelope;

@@ -4,6 +4,7 @@
 mod auth;
 mod cli;
 mod containment;
+mod doctor;
 mod faults;
 mod hardening;
 mod helpers;
