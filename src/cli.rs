@@ -224,7 +224,9 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         args.format,
         Duration::from_secs(10),
     );
-    let emulator_server = Emulator::new(emulator_config)
+    let emulator = Emulator::new(emulator_config);
+    let fixtures = emulator.fixtures();
+    let emulator_server = emulator
         .serve(upstream_listener)
         .map_err(|e| ConfigError(format!("emulator: {e}")))?;
     let settings = args.http.settings(listen, upstream, auth)?;
@@ -241,9 +243,19 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
     )
     .map_err(ConfigError)?;
     let base = format!("http://{}:{}", listen.ip(), application.port());
+    // The sandbox's secret is a throwaway dev key: printing it is how `token` mints more.
+    let secret_line = if args.jwt.hs256_secret.is_none() {
+        format!(
+            "\nJWT secret (random for this run; `ecnow-gateway token` mints more tokens with it):\n  export GATEWAY_JWT_HS256_SECRET={}\n",
+            secret.expose_secret()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "ecnow-gateway sandbox (emulated ContactNow at http://127.0.0.1:{upstream_port}/, dataset 100 seeded)\n\
-         \n  API:        {base}/\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/openapi.json\n\
+        "ecnow-gateway sandbox (emulated ContactNow at http://127.0.0.1:{upstream_port}/)\n\
+         \n  API:        {base}/ (JSON index)\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/openapi.json\n\
+         \nFixtures:\n{fixtures}\n{secret_line}\
          \nDev token (read + write, 12 h):\n{token}\n\
          \nTry it:\n  export TOKEN={token}\n  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/datasets/100/records\n"
     );

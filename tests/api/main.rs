@@ -13,6 +13,7 @@ mod logs;
 mod openapi;
 mod operations;
 mod records;
+mod sandbox;
 mod tokens;
 mod validation;
 mod wire;
