@@ -146,7 +146,12 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
 }
 
 fn init_logs(format: LogFormat) {
-    telemetry::init_subscriber(format, "info", std::io::stdout);
+    telemetry::init_subscriber(
+        format,
+        "info",
+        telemetry::stdout_wants_colour(),
+        std::io::stdout,
+    );
 }
 
 impl Cli {

@@ -32,9 +32,10 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
-/// Installs the global subscriber writing to `sink`, filtered by `RUST_LOG` or else `default`.
-/// Does nothing if one is installed already.
-pub fn init_subscriber<W>(format: LogFormat, default_filter: &str, sink: W)
+/// Installs the global subscriber writing to `sink`, filtered by `RUST_LOG` or else `default`;
+/// text lines carry ANSI colours only when `colour` is set (a terminal: a file or a log
+/// collector would keep the escape codes). Does nothing if one is installed already.
+pub fn init_subscriber<W>(format: LogFormat, default_filter: &str, colour: bool, sink: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -42,11 +43,18 @@ where
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour && format == LogFormat::Text)
         .with_writer(sink);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Whether standard output may carry colours: it is a terminal and `NO_COLOR` is not set.
+pub fn stdout_wants_colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The id of the request being handled, or `""` outside a request.

@@ -17,13 +17,15 @@ impl Drop for Sandbox {
     }
 }
 
-/// Starts the binary's `sandbox` on a free port and returns it with its banner: every stdout
-/// line up to the `export TOKEN=` line.
-async fn start_sandbox() -> (Sandbox, String) {
+/// Starts the binary's `sandbox` on a free port with `log_format` and returns it with its
+/// banner: every stdout line (logs included) up to the `export TOKEN=` line.
+async fn start_sandbox(log_format: &str) -> (Sandbox, String) {
     let mut child = gateway()
         .arg("sandbox")
         .env("GATEWAY_LISTEN", "127.0.0.1:0")
-        .env("GATEWAY_LOG_FORMAT", "json")
+        .env("GATEWAY_LOG_FORMAT", log_format)
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -61,7 +63,7 @@ fn after<'a>(banner: &'a str, prefix: &str) -> &'a str {
 
 #[tokio::test]
 async fn the_sandbox_banner_lists_the_fixtures_and_its_api_url_answers_the_index() {
-    let (_sandbox, banner) = start_sandbox().await;
+    let (_sandbox, banner) = start_sandbox("json").await;
     for (dataset, status, campaign) in [
         ("100", "live", "sandbox_campaign"),
         ("200", "live", "sandbox_campaign"),
@@ -149,5 +151,18 @@ async fn the_root_answers_the_json_index_without_a_token() {
             "version": env!("CARGO_PKG_VERSION"),
             "links": {"swagger_ui": "/swagger-ui/", "openapi": "/openapi.json"},
         })
+    );
+}
+
+#[tokio::test]
+async fn text_logs_into_a_pipe_carry_no_colour_codes() {
+    let (_sandbox, output) = start_sandbox("text").await;
+    assert!(
+        output.lines().any(|line| line.contains(" INFO ")),
+        "text log lines came through the pipe: {output}"
+    );
+    assert!(
+        !output.contains('\u{1b}'),
+        "no ANSI escape in logs written to a pipe: {output:?}"
     );
 }
