@@ -145,13 +145,17 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn init_logs(format: LogFormat) {
+/// Logs to standard output, and traces over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+fn init_logs(format: LogFormat) -> Result<(), ConfigError> {
+    let tracer = crate::otel::tracer().map_err(ConfigError)?;
     telemetry::init_subscriber(
         format,
         "info",
         telemetry::stdout_wants_colour(),
+        tracer,
         std::io::stdout,
     );
+    Ok(())
 }
 
 impl Cli {
@@ -186,13 +190,12 @@ impl Cli {
 
 async fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
     let settings = Settings::for_serve(args)?;
-    init_logs(args.http.log_format);
+    init_logs(args.http.log_format)?;
     let application = Application::build(&settings)?;
     tracing::info!(port = application.port(), "ecnow-gateway serving");
-    application
-        .run_until_stopped()
-        .await
-        .map_err(|e| ConfigError(format!("server: {e}")))
+    let served = application.run_until_stopped().await;
+    crate::otel::shutdown();
+    served.map_err(|e| ConfigError(format!("server: {e}")))
 }
 
 fn random_secret() -> SecretString {
@@ -213,7 +216,7 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
     };
     jwt.hs256_secret = Some(secret.expose_secret().to_owned());
     let auth = jwt.settings()?;
-    init_logs(args.http.log_format);
+    init_logs(args.http.log_format)?;
 
     let emulator_config = EmulatorConfig::default();
     let upstream_listener =
@@ -265,16 +268,15 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
          \nTry it:\n  export TOKEN={token}\n  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/datasets/100/records\n"
     );
     tokio::spawn(emulator_server);
-    application
-        .run_until_stopped()
-        .await
-        .map_err(|e| ConfigError(format!("server: {e}")))
+    let served = application.run_until_stopped().await;
+    crate::otel::shutdown();
+    served.map_err(|e| ConfigError(format!("server: {e}")))
 }
 
 async fn emulator(args: EmulatorArgs) -> Result<(), ConfigError> {
     let listener = TcpListener::bind(&args.listen)
         .map_err(|e| ConfigError(format!("--listen: cannot bind {}: {e}", args.listen)))?;
-    init_logs(LogFormat::Text);
+    init_logs(LogFormat::Text)?;
     let emulator = Emulator::new(EmulatorConfig {
         username: args.username,
         api_key: args.api_key,

@@ -7,6 +7,7 @@
 //! - [`error`]: the one [`error::Error`] type and its problem+json body.
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
 //! - [`metrics`]: Prometheus metrics of one instance.
+//! - [`otel`]: OpenTelemetry trace export (OTLP) and the caller's `traceparent`.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
 //! - [`api`]: handlers and the OpenAPI document.
 //! - [`domain`]: parsed ids, records, writes and filters.
@@ -30,6 +31,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod idempotency;
 pub mod metrics;
+pub mod otel;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

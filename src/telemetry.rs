@@ -34,21 +34,38 @@ tokio::task_local! {
 
 /// Installs the global subscriber writing to `sink`, filtered by `RUST_LOG` or else `default`;
 /// text lines carry ANSI colours only when `colour` is set (a terminal: a file or a log
-/// collector would keep the escape codes). Does nothing if one is installed already.
-pub fn init_subscriber<W>(format: LogFormat, default_filter: &str, colour: bool, sink: W)
-where
+/// collector would keep the escape codes). With a `tracer`, spans are exported through it too
+/// (see [`crate::otel`]). Does nothing if one is installed already.
+pub fn init_subscriber<W>(
+    format: LogFormat,
+    default_filter: &str,
+    colour: bool,
+    tracer: Option<opentelemetry_sdk::trace::Tracer>,
+    sink: W,
+) where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    type Stack = tracing_subscriber::layer::Layered<EnvFilter, tracing_subscriber::Registry>;
+
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(colour && format == LogFormat::Text)
         .with_writer(sink);
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
+    let mut layers: Vec<Box<dyn Layer<Stack> + Send + Sync>> = vec![match format {
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Text => lines.boxed(),
+    }];
+    if let Some(tracer) = tracer {
+        layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
+    }
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layers)
+        .try_init();
 }
 
 /// Whether standard output may carry colours: it is a terminal and `NO_COLOR` is not set.
@@ -100,6 +117,7 @@ pub async fn request_context(
         status = Empty,
         latency_ms = Empty,
     );
+    crate::otel::adopt_caller_trace(&span, request.headers());
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
     let method = request.method().clone();

@@ -28,7 +28,7 @@ pub const API_KEY: &str = "api-key-s3cr3t-9f8e7d6c5b4a";
 /// Every log line written by any gateway of this test binary, at debug level.
 static LOGS: LazyLock<LogBuffer> = LazyLock::new(|| {
     let buffer = LogBuffer::default();
-    init_subscriber(LogFormat::Json, "debug", false, buffer.clone());
+    init_subscriber(LogFormat::Json, "debug", false, None, buffer.clone());
     buffer
 });
 

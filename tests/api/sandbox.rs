@@ -19,9 +19,10 @@ impl Drop for Sandbox {
 
 /// Starts the binary's `sandbox` on a free port with `log_format` and returns it with its
 /// banner: every stdout line (logs included) up to the `export TOKEN=` line.
-async fn start_sandbox(log_format: &str) -> (Sandbox, String) {
+async fn start_sandbox(log_format: &str, env: &[(&str, &str)]) -> (Sandbox, String) {
     let mut child = gateway()
         .arg("sandbox")
+        .envs(env.iter().copied())
         .env("GATEWAY_LISTEN", "127.0.0.1:0")
         .env("GATEWAY_LOG_FORMAT", log_format)
         .env("RUST_LOG", "info")
@@ -63,7 +64,7 @@ fn after<'a>(banner: &'a str, prefix: &str) -> &'a str {
 
 #[tokio::test]
 async fn the_sandbox_banner_lists_the_fixtures_and_its_api_url_answers_the_index() {
-    let (_sandbox, banner) = start_sandbox("json").await;
+    let (_sandbox, banner) = start_sandbox("json", &[]).await;
     for (dataset, status, campaign) in [
         ("100", "live", "sandbox_campaign"),
         ("200", "live", "sandbox_campaign"),
@@ -156,7 +157,7 @@ async fn the_root_answers_the_json_index_without_a_token() {
 
 #[tokio::test]
 async fn text_logs_into_a_pipe_carry_no_colour_codes() {
-    let (_sandbox, output) = start_sandbox("text").await;
+    let (_sandbox, output) = start_sandbox("text", &[]).await;
     assert!(
         output.lines().any(|line| line.contains(" INFO ")),
         "text log lines came through the pipe: {output}"
@@ -165,4 +166,54 @@ async fn text_logs_into_a_pipe_carry_no_colour_codes() {
         !output.contains('\u{1b}'),
         "no ANSI escape in logs written to a pipe: {output:?}"
     );
+}
+
+#[tokio::test]
+async fn traces_are_exported_over_otlp_in_the_callers_trace() {
+    use wiremock::matchers::{method, path};
+    let collector = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&collector)
+        .await;
+    let (_sandbox, banner) = start_sandbox(
+        "json",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.uri()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
+    )
+    .await;
+    let api = after(&banner, "API:").split_whitespace().next().unwrap();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let answer = reqwest::Client::new()
+        .get(format!("{api}healthz"))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // OTLP protobuf carries the trace id as its 16 raw bytes.
+    let trace_id_bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&trace_id[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    for _ in 0..100 {
+        let exported = collector.received_requests().await.unwrap_or_default();
+        if exported.iter().any(|request| {
+            request
+                .body
+                .windows(trace_id_bytes.len())
+                .any(|window| window == trace_id_bytes.as_slice())
+        }) {
+            let request = &exported[0];
+            assert_eq!(
+                request.headers.get("content-type").unwrap(),
+                "application/x-protobuf"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no span of the caller's trace reached the collector");
 }
