@@ -371,7 +371,7 @@ impl Authenticator {
     /// the gateway's own CPU per request. Only successes are cached.
     pub async fn verify(&self, token: &str) -> Result<Caller, String> {
         if token.len() > MAX_TOKEN_BYTES {
-            return Err("token larger than 8 KiB".into());
+            return Err("malformed: the token is larger than 8 KiB".into());
         }
         if let Some(verified) = self.verified.get(token) {
             if verified.valid_at(unix_now()) {
@@ -392,15 +392,15 @@ impl Authenticator {
 
     /// Checks the signature and claims of a token with the configured keys.
     async fn verify_signed(&self, token: &str) -> Result<(Caller, u64), String> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| MALFORMED.to_owned())?;
         if header.jku.is_some()
             || header.x5u.is_some()
             || header.jwk.is_some()
             || header.x5c.is_some()
         {
             return Err(
-                "token names its own key (jku/x5u/jwk/x5c); never fetched or trusted".into(),
+                "signature: the token names its own key (jku/x5u/jwk/x5c), which is never trusted"
+                    .into(),
             );
         }
         let mut last_error = None;
@@ -433,9 +433,53 @@ impl Authenticator {
             }
         }
         Err(match last_error {
-            Some(error) => format!("token rejected: {error}"),
-            None => format!("no configured key verifies {:?}", header.alg),
+            Some(error) => rejection(&error),
+            None => format!("signature: no configured key verifies {:?}", header.alg),
         })
+    }
+}
+
+/// The reason of a token that is not a JWT at all.
+const MALFORMED: &str = "malformed: not a JWT (three base64url parts, a JSON header and claims)";
+
+/// The claims a reason may name; a name from anywhere else is not repeated.
+const KNOWN_CLAIMS: [&str; 6] = ["exp", "nbf", "iat", "sub", "iss", "aud"];
+
+/// Which check a signed token failed, in words safe for the caller: a fixed phrase, or a claim
+/// name of [`KNOWN_CLAIMS`], never a piece of the token.
+fn rejection(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    let claim = |name: &str| {
+        KNOWN_CLAIMS
+            .into_iter()
+            .find(|known| *known == name)
+            .unwrap_or("a claim")
+    };
+    match error.kind() {
+        ErrorKind::ExpiredSignature => "expired: exp is in the past".into(),
+        ErrorKind::ImmatureSignature => "not yet valid: nbf is in the future".into(),
+        ErrorKind::InvalidSignature => {
+            "signature: it does not verify with the configured key".into()
+        }
+        ErrorKind::InvalidIssuer => "issuer: iss is not the configured issuer".into(),
+        ErrorKind::InvalidAudience => "audience: aud is not the configured audience".into(),
+        ErrorKind::MissingRequiredClaim(name) => format!("missing claim: {}", claim(name)),
+        ErrorKind::InvalidClaimFormat(name) => {
+            format!("malformed claim: {} has the wrong type", claim(name))
+        }
+        // The claims did not deserialise: serde names a missing field, not a wrong value.
+        ErrorKind::Json(json) => match json
+            .to_string()
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            Some(name) => format!("missing claim: {}", claim(name)),
+            None => "malformed claims: a claim has the wrong type".into(),
+        },
+        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => {
+            "signature: the algorithm is not the configured key's".into()
+        }
+        _ => MALFORMED.into(),
     }
 }
 
@@ -445,7 +489,10 @@ fn validation(settings: &AuthSettings, algorithm: Algorithm) -> Validation {
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_exp = true;
     validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp", "sub"]);
+    let mut required = vec!["exp", "sub"];
+    required.extend(settings.issuer.as_ref().map(|_| "iss"));
+    required.extend(settings.audience.as_ref().map(|_| "aud"));
+    validation.set_required_spec_claims(&required);
     match &settings.audience {
         Some(audience) => validation.set_audience(&[audience]),
         None => validation.validate_aud = false,
@@ -473,7 +520,7 @@ fn public_key(pem: &[u8]) -> Result<(DecodingKey, Algorithm), String> {
 impl Caller {
     fn from_claims(claims: Claims) -> Result<Self, String> {
         if claims.sub.is_empty() {
-            return Err("empty sub".into());
+            return Err("missing claim: sub is empty".into());
         }
         let scopes: Vec<&str> = claims
             .scope
@@ -493,7 +540,7 @@ impl Caller {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()
-            .map_err(|_| "invalid datasets claim".to_string())?;
+            .map_err(|_| "malformed claim: datasets is not a list of dataset ids".to_string())?;
         let tables = claims
             .tables
             .map(|grants| {
@@ -503,7 +550,9 @@ impl Caller {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()
-            .map_err(|_| "invalid tables claim".to_string())?;
+            .map_err(|_| {
+                "malformed claim: tables is not a list of campaign table names".to_string()
+            })?;
         Ok(Self {
             read: scopes.contains(&Scope::Read.name()),
             write: scopes.contains(&Scope::Write.name()),

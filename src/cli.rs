@@ -21,6 +21,7 @@ const EXAMPLES: &str = "Examples:
   GATEWAY_JWT_HS256_SECRET=… ecnow-gateway token --sub billing --scope records:read --datasets 100
   CONTACTNOW_BASE_URL=https://api-106.dxi.eu/ CONTACTNOW_USERNAME=… CONTACTNOW_API_KEY=… \\
     GATEWAY_JWT_HS256_SECRET=… ecnow-gateway serve
+  ecnow-gateway doctor                       # check the settings of serve end to end
   ecnow-gateway openapi > openapi/openapi.json";
 
 /// Clean REST over the 8x8 ContactNow record API.
@@ -46,6 +47,12 @@ enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Check the configuration of `serve` end to end, writing nothing upstream.
+    #[command(
+        after_help = "Reads the same settings as `serve`. One line per check: ok, FAIL (with the fix)
+or skip. Exit code 0 when every check passes, 1 otherwise, 2 for unusable arguments."
+    )]
+    Doctor(Box<ServeArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -138,19 +145,32 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(seconds))
 }
 
-fn init_logs(format: LogFormat) {
-    telemetry::init_subscriber(format, "info", std::io::stdout);
+/// Logs to standard output, and traces over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+fn init_logs(format: LogFormat) -> Result<(), ConfigError> {
+    let tracer = crate::otel::tracer().map_err(ConfigError)?;
+    telemetry::init_subscriber(
+        format,
+        "info",
+        telemetry::stdout_wants_colour(),
+        tracer,
+        std::io::stdout,
+    );
+    Ok(())
 }
 
 impl Cli {
     /// Runs the command; bad configuration exits with code 2 and one line naming the setting.
     pub async fn run(self) -> ExitCode {
+        if let Some(Command::Doctor(args)) = &self.command {
+            return crate::doctor::run(args).await;
+        }
         let result = match self.command {
             None => serve(&self.serve).await,
             Some(Command::Serve(args)) => serve(&args).await,
             Some(Command::Sandbox(args)) => sandbox(args).await,
             Some(Command::Emulator(args)) => emulator(args).await,
             Some(Command::Token(args)) => token(&args),
+            Some(Command::Doctor(_)) => Ok(()),
             Some(Command::Openapi) => {
                 print!("{}", crate::api::openapi::document_json());
                 Ok(())
@@ -159,7 +179,9 @@ impl Cli {
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                eprintln!("error: {error}");
+                for line in error.to_string().lines() {
+                    eprintln!("error: {line}");
+                }
                 ExitCode::from(2)
             }
         }
@@ -168,13 +190,12 @@ impl Cli {
 
 async fn serve(args: &ServeArgs) -> Result<(), ConfigError> {
     let settings = Settings::for_serve(args)?;
-    init_logs(args.http.log_format);
+    init_logs(args.http.log_format)?;
     let application = Application::build(&settings)?;
     tracing::info!(port = application.port(), "ecnow-gateway serving");
-    application
-        .run_until_stopped()
-        .await
-        .map_err(|e| ConfigError(format!("server: {e}")))
+    let served = application.run_until_stopped().await;
+    crate::otel::shutdown();
+    served.map_err(|e| ConfigError(format!("server: {e}")))
 }
 
 fn random_secret() -> SecretString {
@@ -195,7 +216,7 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
     };
     jwt.hs256_secret = Some(secret.expose_secret().to_owned());
     let auth = jwt.settings()?;
-    init_logs(args.http.log_format);
+    init_logs(args.http.log_format)?;
 
     let emulator_config = EmulatorConfig::default();
     let upstream_listener =
@@ -211,7 +232,9 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         args.format,
         Duration::from_secs(10),
     );
-    let emulator_server = Emulator::new(emulator_config)
+    let emulator = Emulator::new(emulator_config);
+    let fixtures = emulator.fixtures();
+    let emulator_server = emulator
         .serve(upstream_listener)
         .map_err(|e| ConfigError(format!("emulator: {e}")))?;
     let settings = args.http.settings(listen, upstream, auth)?;
@@ -228,23 +251,32 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
     )
     .map_err(ConfigError)?;
     let base = format!("http://{}:{}", listen.ip(), application.port());
+    // The sandbox's secret is a throwaway dev key: printing it is how `token` mints more.
+    let secret_line = if args.jwt.hs256_secret.is_none() {
+        format!(
+            "\nJWT secret (random for this run; `ecnow-gateway token` mints more tokens with it):\n  export GATEWAY_JWT_HS256_SECRET={}\n",
+            secret.expose_secret()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "ecnow-gateway sandbox (emulated ContactNow at http://127.0.0.1:{upstream_port}/, dataset 100 seeded)\n\
-         \n  API:        {base}/\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/openapi.json\n\
+        "ecnow-gateway sandbox (emulated ContactNow at http://127.0.0.1:{upstream_port}/)\n\
+         \n  API:        {base}/ (JSON index)\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/openapi.json\n\
+         \nFixtures:\n{fixtures}\n{secret_line}\
          \nDev token (read + write, 12 h):\n{token}\n\
          \nTry it:\n  export TOKEN={token}\n  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/datasets/100/records\n"
     );
     tokio::spawn(emulator_server);
-    application
-        .run_until_stopped()
-        .await
-        .map_err(|e| ConfigError(format!("server: {e}")))
+    let served = application.run_until_stopped().await;
+    crate::otel::shutdown();
+    served.map_err(|e| ConfigError(format!("server: {e}")))
 }
 
 async fn emulator(args: EmulatorArgs) -> Result<(), ConfigError> {
     let listener = TcpListener::bind(&args.listen)
         .map_err(|e| ConfigError(format!("--listen: cannot bind {}: {e}", args.listen)))?;
-    init_logs(LogFormat::Text);
+    init_logs(LogFormat::Text)?;
     let emulator = Emulator::new(EmulatorConfig {
         username: args.username,
         api_key: args.api_key,

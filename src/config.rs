@@ -73,6 +73,23 @@ pub struct RateLimit {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// Every problem of one configuration, one [`ConfigError`] per setting, in argument order.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl From<ConfigErrors> for ConfigError {
+    /// One line per problem.
+    fn from(errors: ConfigErrors) -> Self {
+        let lines: Vec<String> = errors.0.into_iter().map(|error| error.0).collect();
+        ConfigError(lines.join("\n"))
+    }
+}
+
+/// `result`'s value; its error is added to `problems`.
+fn collect<T>(problems: &mut Vec<ConfigError>, result: Result<T, ConfigError>) -> Option<T> {
+    result.map_err(|error| problems.push(error)).ok()
+}
+
 /// JWT settings shared by `serve`, `sandbox` and `token`.
 #[derive(Args, Clone, Debug)]
 pub struct JwtArgs {
@@ -456,17 +473,40 @@ fn required(value: &Option<String>, name: &str) -> Result<String, ConfigError> {
 }
 
 impl Settings {
-    /// The settings of `serve`.
-    pub fn for_serve(args: &ServeArgs) -> Result<Self, ConfigError> {
-        let listen = parse_listen(&args.listen)?;
-        let upstream = args.http.upstream(
-            parse_base_url(&required(&args.base_url, "CONTACTNOW_BASE_URL")?)?,
-            required(&args.username, "CONTACTNOW_USERNAME")?,
-            required(&args.api_key, "CONTACTNOW_API_KEY")?.into(),
-            args.format,
-            parse_timeout(&args.timeout_ms)?,
+    /// The settings of `serve`; every unusable setting is reported, not only the first.
+    pub fn for_serve(args: &ServeArgs) -> Result<Self, ConfigErrors> {
+        let mut problems = Vec::new();
+        let listen = collect(&mut problems, parse_listen(&args.listen));
+        let base_url = collect(
+            &mut problems,
+            required(&args.base_url, "CONTACTNOW_BASE_URL").and_then(|url| parse_base_url(&url)),
         );
-        args.http.settings(listen, upstream, args.jwt.settings()?)
+        let username = collect(
+            &mut problems,
+            required(&args.username, "CONTACTNOW_USERNAME"),
+        );
+        let api_key = collect(&mut problems, required(&args.api_key, "CONTACTNOW_API_KEY"));
+        let timeout = collect(&mut problems, parse_timeout(&args.timeout_ms));
+        let auth = collect(&mut problems, args.jwt.settings());
+        let (
+            Some(listen),
+            Some(base_url),
+            Some(username),
+            Some(api_key),
+            Some(timeout),
+            Some(auth),
+        ) = (listen, base_url, username, api_key, timeout, auth)
+        else {
+            // The HTTP side's own problems, so that one run lists them too.
+            collect(&mut problems, args.http.idempotency());
+            return Err(ConfigErrors(problems));
+        };
+        let upstream = args
+            .http
+            .upstream(base_url, username, api_key.into(), args.format, timeout);
+        args.http
+            .settings(listen, upstream, auth)
+            .map_err(|error| ConfigErrors(vec![error]))
     }
 }
 

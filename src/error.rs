@@ -244,7 +244,13 @@ impl Error {
                 1 => format!("{}: {}", errors[0].field, errors[0].message),
                 n => format!("{n} fields are invalid"),
             },
-            Self::Unauthenticated(_) => "a valid bearer token is required".into(),
+            Self::Unauthenticated(reason) if reason.is_empty() => {
+                "a valid bearer token is required".into()
+            }
+            // The reason is a fixed phrase naming the failed check, never a piece of the token.
+            Self::Unauthenticated(reason) => {
+                format!("a valid bearer token is required ({reason})")
+            }
             Self::Forbidden(detail) | Self::NotFound(detail) => detail.clone(),
             Self::MethodNotAllowed(allowed) => {
                 format!("this route allows {}", allowed.join(", "))

@@ -8,6 +8,7 @@
 //! - [`cors`]: which browser origins may call, and their CORS headers.
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
 //! - [`metrics`]: Prometheus metrics of one instance.
+//! - [`otel`]: OpenTelemetry trace export (OTLP) and the caller's `traceparent`.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
 //! - [`cluster`]: the Redis shared by replicas (idempotency keys, cluster-wide limits).
 //! - [`api`]: handlers and the OpenAPI document.
@@ -15,6 +16,7 @@
 //! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
 //! - [`emulator`]: the in-memory ContactNow behind `sandbox` and the tests.
 //! - [`cli`]: the commands of the binary.
+//! - [`doctor`]: `ecnow-gateway doctor`, the end-to-end check of a configuration.
 //! - [`fuzzing`]: the untrusted-input parsers, for fuzz targets and property tests.
 //!
 //! Data flows one way: `api` → `domain` → `upstream` → wire. `api` never sees wire names,
@@ -26,12 +28,14 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod cors;
+pub mod doctor;
 pub mod domain;
 pub mod emulator;
 pub mod error;
 pub mod fuzzing;
 pub mod idempotency;
 pub mod metrics;
+pub mod otel;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

@@ -41,21 +41,33 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
-/// Installs the global subscriber writing to `sink`, filtered by `RUST_LOG` or else `default`.
-/// Does nothing if one is installed already.
-pub fn init_subscriber<W>(format: LogFormat, default_filter: &str, sink: W)
-where
+/// Installs the global subscriber writing to `sink`, filtered by `RUST_LOG` or else `default`;
+/// text lines carry ANSI colours only when `colour` is set (a terminal: a file or a log
+/// collector would keep the escape codes). With a `tracer`, spans are exported through it too
+/// (see [`crate::otel`]). Does nothing if one is installed already.
+pub fn init_subscriber<W>(
+    format: LogFormat,
+    default_filter: &str,
+    colour: bool,
+    tracer: Option<opentelemetry_sdk::trace::Tracer>,
+    sink: W,
+) where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    type Stack = tracing_subscriber::layer::Layered<EnvFilter, tracing_subscriber::Registry>;
+
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
+        .with_ansi(colour && format == LogFormat::Text)
         .with_writer(sink);
-    let _ = match format {
+    let mut layers: Vec<Box<dyn Layer<Stack> + Send + Sync>> = vec![match format {
         // JSON strings escape every control character already.
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder
+        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        LogFormat::Text => lines
             .fmt_fields(
                 debug_fn(|writer, field, value| {
                     let text = format!("{value:?}");
@@ -66,8 +78,21 @@ where
                 })
                 .delimited(" "),
             )
-            .try_init(),
-    };
+            .boxed(),
+    }];
+    if let Some(tracer) = tracer {
+        layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
+    }
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layers)
+        .try_init();
+}
+
+/// Whether standard output may carry colours: it is a terminal and `NO_COLOR` is not set.
+pub fn stdout_wants_colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Text as it may appear in a text log line: every control character (line breaks, escape
@@ -143,6 +168,7 @@ pub async fn request_context(
         status = Empty,
         latency_ms = Empty,
     );
+    crate::otel::adopt_caller_trace(&span, request.headers());
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
     let method = request.method().clone();

@@ -3,12 +3,14 @@
 //! Layout:
 //! - [`records`]: the record resources of the contract.
 //! - [`health`]: `/healthz` and `/readyz`.
+//! - [`index`]: `GET /`, the JSON index.
 //! - [`openapi`]: the document, generated from the handlers, and Swagger UI; `constraints`
 //!   adds what the derives cannot say.
 //! - here: [`JsonBody`] (the body extractor), [`RouteTable`] (404 or 405), [`routes`].
 
 mod constraints;
 pub mod health;
+pub mod index;
 pub mod openapi;
 pub mod records;
 
@@ -41,6 +43,7 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(records::update_record)
         .service(records::list_campaign_records)
         .service(records::get_campaign_record)
+        .service(index::index)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);

@@ -23,6 +23,7 @@
 //! Every call is counted, then takes the next injected [`Fault`] if any, then waits for the
 //! configured latency; no lock is held across a wait.
 
+mod fixtures;
 mod store;
 mod wire;
 
@@ -40,6 +41,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use rand::RngCore;
 
+pub use fixtures::{DatasetFixture, Fixtures};
 use store::{ACCOUNT_ID, ReadQuery, Store, WriteOutcome};
 use wire::{Args, Envelope, Format, Row};
 
@@ -317,6 +319,11 @@ impl Emulator {
     /// How many records dataset `dataset` holds.
     pub fn records_in_dataset(&self, dataset: u64) -> usize {
         read(&self.inner.store).records_in_dataset(dataset)
+    }
+
+    /// The account's datasets, campaign tables and outcome codes as they are now.
+    pub fn fixtures(&self) -> Fixtures {
+        read(&self.inner.store).fixtures()
     }
 
     /// The account's valid token, if one has been issued and has not expired.

@@ -584,6 +584,30 @@ impl Store {
         store
     }
 
+    /// The datasets, campaign tables and outcome codes of the account, for the banner.
+    pub(super) fn fixtures(&self) -> super::Fixtures {
+        let datasets = self
+            .datasets
+            .iter()
+            .map(|d| super::DatasetFixture {
+                id: d.id,
+                status: if d.expired { "expired" } else { "live" },
+                campaign: self.tables[d.table].name.clone(),
+                records: self.records_in_dataset(d.id),
+            })
+            .collect();
+        let codes: std::collections::BTreeSet<u64> = self
+            .records
+            .values()
+            .filter_map(|r| r.field(Field::OutcomeCode).parse().ok())
+            .collect();
+        super::Fixtures {
+            datasets,
+            campaigns: self.tables.iter().map(|t| t.name.clone()).collect(),
+            outcome_codes: codes.iter().map(u64::to_string).collect(),
+        }
+    }
+
     /// How many records dataset `dataset` holds.
     pub(super) fn records_in_dataset(&self, dataset: u64) -> usize {
         self.records

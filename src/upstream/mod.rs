@@ -14,6 +14,7 @@ pub mod query;
 pub mod slots;
 pub mod wire;
 
+mod probe;
 mod token;
 
 use std::borrow::Cow;
@@ -31,6 +32,7 @@ use crate::domain::{
 use crate::error::Error;
 use crate::metrics::Metrics;
 use breaker::{Breaker, BreakerSettings};
+pub use probe::TokenProbe;
 pub use token::AUTH_RETRY_INTERVAL;
 use token::{Token, TokenCache};
 use wire::Envelope;

@@ -27,6 +27,11 @@ pub const AUTH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 pub(crate) struct Token(Arc<str>);
 
 impl Token {
+    /// A token of `value`.
+    pub fn new(value: String) -> Self {
+        Self(value.into())
+    }
+
     /// The token's value, for the query string only.
     pub fn expose(&self) -> &str {
         &self.0
@@ -142,7 +147,8 @@ impl TokenCache {
     }
 }
 
-fn remaining_until(expire: i64) -> Duration {
+/// How long until the unix time `expire` (zero once past).
+pub(super) fn remaining_until(expire: i64) -> Duration {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()

@@ -99,6 +99,8 @@ pub struct Envelope {
     pub token: Option<String>,
     /// `expire`, unix seconds (token.php).
     pub expire: Option<i64>,
+    /// `account_id`, when the answer names the account.
+    pub account_id: Option<String>,
 }
 
 fn bad_answer(what: impl Into<String>) -> Error {
@@ -135,6 +137,7 @@ impl Envelope {
         let (total, bad, key) = (text("total"), text("bad"), text("key"));
         let (error, info, token, expire) =
             (text("error"), text("info"), text("token"), text("expire"));
+        let account_id = text("account_id");
         Ok(Self {
             success,
             total: number(total, "total")?,
@@ -143,6 +146,7 @@ impl Envelope {
             error,
             info,
             list: fields.list,
+            account_id,
             token,
             expire: expire
                 .map(|v| {

@@ -6,7 +6,11 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{JWT_SECRET, json_of, problem_of, spawn_app, token_for, unix_in};
+use ecnow_gateway::auth::AuthSettings;
+
+use crate::helpers::{
+    AppOptions, JWT_SECRET, json_of, problem_of, spawn_app, spawn_app_with, token_for, unix_in,
+};
 
 fn signed(claims: &Value, secret: &str) -> String {
     jsonwebtoken::encode(
@@ -24,7 +28,7 @@ fn unsigned(alg: &str, claims: &Value) -> String {
 }
 
 #[tokio::test]
-async fn missing_expired_forged_and_unsigned_tokens_are_401_with_one_body() {
+async fn missing_expired_forged_and_unsigned_tokens_are_401_naming_the_failed_check() {
     let app = spawn_app().await;
     let valid = json!({"sub": "x", "scope": "records:read", "exp": unix_in(std::time::Duration::from_secs(600))});
     let mut expired = valid.clone();
@@ -44,24 +48,41 @@ async fn missing_expired_forged_and_unsigned_tokens_are_401_with_one_body() {
         );
         format!("{}.{payload}.{}", parts[0], parts[2])
     };
-    let cases: Vec<(&str, Option<String>)> = vec![
-        ("missing", None),
-        ("expired", Some(signed(&expired, JWT_SECRET))),
+    // (case, token, words the detail must hold)
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("missing", None, "no Authorization header"),
+        ("expired", Some(signed(&expired, JWT_SECRET)), "expired"),
         (
             "wrong key",
             Some(signed(&valid, "another-secret-another-secret-0123456789")),
+            "signature",
         ),
-        ("alg none", Some(unsigned("none", &valid))),
-        ("alg NoNe", Some(unsigned("NoNe", &valid))),
-        ("tampered", Some(tampered)),
-        ("no sub", Some(signed(&no_sub, JWT_SECRET))),
-        ("no exp", Some(signed(&no_exp, JWT_SECRET))),
-        ("string exp", Some(signed(&string_exp, JWT_SECRET))),
-        ("garbage", Some("not-a-jwt".into())),
-        ("huge", Some(format!("{good}{}", "A".repeat(9000)))),
+        ("alg none", Some(unsigned("none", &valid)), "malformed"),
+        ("alg NoNe", Some(unsigned("NoNe", &valid)), "malformed"),
+        ("tampered", Some(tampered), "signature"),
+        (
+            "no sub",
+            Some(signed(&no_sub, JWT_SECRET)),
+            "missing claim: sub",
+        ),
+        (
+            "no exp",
+            Some(signed(&no_exp, JWT_SECRET)),
+            "missing claim: exp",
+        ),
+        (
+            "string exp",
+            Some(signed(&string_exp, JWT_SECRET)),
+            "malformed",
+        ),
+        ("garbage", Some("not-a-jwt".into()), "malformed"),
+        (
+            "huge",
+            Some(format!("{good}{}", "A".repeat(9000))),
+            "larger than 8 KiB",
+        ),
     ];
-    let mut bodies = Vec::new();
-    for (name, token) in cases {
+    for (name, token, check) in cases {
         let response = app
             .send(Method::GET, "/datasets/100/records", token.as_deref(), None)
             .await;
@@ -73,14 +94,22 @@ async fn missing_expired_forged_and_unsigned_tokens_are_401_with_one_body() {
             Some("Bearer"),
             "{name}"
         );
-        let mut problem = problem_of(response, 401).await;
-        problem.as_object_mut().unwrap().remove("request_id");
-        bodies.push(problem);
+        let problem = problem_of(response, 401).await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("a valid bearer token is required (") && detail.contains(check),
+            "{name}: {detail}"
+        );
+        if let Some(token) = &token {
+            for part in token.split('.').filter(|part| part.len() > 8) {
+                assert!(
+                    !problem.to_string().contains(part),
+                    "{name} echoes the token"
+                );
+            }
+        }
+        assert_eq!(problem["code"], "unauthenticated", "{name}");
     }
-    assert!(
-        bodies.windows(2).all(|pair| pair[0] == pair[1]),
-        "every 401 looks the same: {bodies:?}"
-    );
     let basic = app
         .http
         .get(app.url("/datasets/100/records"))
@@ -94,6 +123,65 @@ async fn missing_expired_forged_and_unsigned_tokens_are_401_with_one_body() {
         0
     );
     // The valid one passes.
+    json_of(
+        app.send(Method::GET, "/datasets/100/records", Some(&good), None)
+            .await,
+        200,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_issuer_or_audience_is_401_naming_the_claim() {
+    let app = spawn_app_with(AppOptions {
+        auth: Some(AuthSettings {
+            hs256_secret: Some(JWT_SECRET.to_owned().into()),
+            issuer: Some("https://idp.example.com/".into()),
+            audience: Some("ecnow-gateway".into()),
+            ..AuthSettings::default()
+        }),
+        ..AppOptions::default()
+    })
+    .await;
+    let exp = unix_in(std::time::Duration::from_secs(600));
+    let claims = |iss: &str, aud: &str| json!({"sub": "x", "scope": "records:read", "exp": exp, "iss": iss, "aud": aud});
+    let cases = [
+        (
+            claims("https://evil.example.com/", "ecnow-gateway"),
+            "issuer",
+        ),
+        (
+            claims("https://idp.example.com/", "another-api"),
+            "audience",
+        ),
+        (
+            json!({"sub": "x", "scope": "records:read", "exp": exp, "aud": "ecnow-gateway"}),
+            "missing claim: iss",
+        ),
+        (
+            json!({"sub": "x", "scope": "records:read", "exp": exp, "iss": "https://idp.example.com/"}),
+            "missing claim: aud",
+        ),
+    ];
+    for (claims, check) in cases {
+        let token = signed(&claims, JWT_SECRET);
+        let problem = problem_of(
+            app.send(Method::GET, "/datasets/100/records", Some(&token), None)
+                .await,
+            401,
+        )
+        .await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(check), "{check}: {detail}");
+        assert!(
+            !detail.contains("evil"),
+            "the claim's value is not echoed: {detail}"
+        );
+    }
+    let good = signed(
+        &claims("https://idp.example.com/", "ecnow-gateway"),
+        JWT_SECRET,
+    );
     json_of(
         app.send(Method::GET, "/datasets/100/records", Some(&good), None)
             .await,

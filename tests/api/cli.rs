@@ -1,4 +1,5 @@
-//! The binary's commands: one-line configuration errors with exit code 2, `openapi`, `token`.
+//! The binary's commands: configuration errors (one line per setting, all in one run, exit
+//! code 2), `openapi`, `token`.
 
 use std::process::Command;
 
@@ -15,11 +16,15 @@ fn gateway() -> Command {
 }
 
 #[test]
-fn bad_configuration_is_one_line_naming_the_setting_with_exit_code_2() {
-    let cases: [(&[(&str, &str)], &str); 6] = [
-        (&[], "CONTACTNOW_BASE_URL"),
+fn one_bad_setting_is_one_line_naming_it_with_exit_code_2() {
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (
-            &[("CONTACTNOW_BASE_URL", "api.dxi.eu")],
+            &[
+                ("CONTACTNOW_BASE_URL", "api.dxi.eu"),
+                ("CONTACTNOW_USERNAME", "u"),
+                ("CONTACTNOW_API_KEY", "k"),
+                ("GATEWAY_JWT_HS256_SECRET", JWT_SECRET),
+            ],
             "CONTACTNOW_BASE_URL",
         ),
         (
@@ -77,6 +82,47 @@ fn bad_configuration_is_one_line_naming_the_setting_with_exit_code_2() {
             "a secret is never echoed"
         );
     }
+}
+
+#[test]
+fn every_unusable_setting_is_reported_in_one_run_one_line_each() {
+    let output = gateway()
+        .arg("serve")
+        .envs([
+            ("CONTACTNOW_API_KEY", "k3y-never-echoed-0123"),
+            ("CONTACTNOW_BASE_URL", "api.dxi.eu"),
+            ("GATEWAY_JWT_HS256_SECRET", "too-short-secret-value"),
+            ("CONTACTNOW_TIMEOUT_MS", "0"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.trim().lines().collect();
+    for (line, setting) in lines.iter().zip([
+        "CONTACTNOW_BASE_URL",
+        "CONTACTNOW_USERNAME",
+        "CONTACTNOW_TIMEOUT_MS",
+        "GATEWAY_JWT_HS256_SECRET",
+    ]) {
+        assert!(line.contains(setting), "{setting}: {stderr}");
+    }
+    assert_eq!(lines.len(), 4, "one line per setting: {stderr}");
+    assert!(!stderr.contains("k3y-never-echoed-0123"), "{stderr}");
+    assert!(!stderr.contains("too-short-secret-value"), "{stderr}");
+
+    let output = gateway().arg("serve").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for setting in [
+        "CONTACTNOW_BASE_URL",
+        "CONTACTNOW_USERNAME",
+        "CONTACTNOW_API_KEY",
+        "GATEWAY_JWT_HS256_SECRET",
+    ] {
+        assert!(stderr.contains(setting), "{setting}: {stderr}");
+    }
+    assert_eq!(stderr.trim().lines().count(), 4, "{stderr}");
 }
 
 #[test]
