@@ -249,7 +249,8 @@ fn spawn_text_logging_sandbox() -> (Child, String, mpsc::Receiver<String>) {
             .recv_timeout(Duration::from_secs(20))
             .expect("the sandbox prints its API URL");
         if let Some(url) = line.trim().strip_prefix("API:") {
-            break url.trim().trim_end_matches('/').to_owned();
+            let url = url.split_whitespace().next().expect("a URL after `API:`");
+            break url.trim_end_matches('/').to_owned();
         }
     };
     (child, base, received)
