@@ -2,12 +2,14 @@
 //!
 //! Everything here is built by a fallible constructor ("parse, don't validate"): a value of
 //! these types is valid by construction, so the upstream client never sees unchecked input.
-//! Nothing here knows the upstream's wire names.
+//! The upstream's names of the standard columns are written in the column table only, and
+//! only `upstream::wire` reads them.
 //!
 //! Layout:
 //! - [`ids`]: [`DatasetId`], [`RecordId`], [`TableName`], [`Source`].
-//! - [`column`]: [`Column`], the record's columns by their gateway names.
-//! - [`record`]: [`Record`], a record as the gateway shows it.
+//! - [`column`]: the column table: [`Column`] (one line per column: names, kind, access) and
+//!   the [`Record`] struct that follows from it.
+//! - [`record`]: [`Record`]'s example.
 //! - [`write`]: [`NewRecord`], [`RecordPatch`], [`UpdateTarget`], [`Phone`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
 
@@ -17,7 +19,7 @@ pub mod ids;
 pub mod record;
 pub mod write;
 
-pub use column::Column;
+pub use column::{Access, CellReader, Column, ColumnKind};
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;

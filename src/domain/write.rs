@@ -5,67 +5,25 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use super::{Column, DatasetId, TableName};
+use super::{Column, ColumnKind, DatasetId, TableName};
 use crate::error::{Error, FieldError};
 
 /// The most records one create may carry.
 pub const MAX_BATCH: usize = 1000;
-const MAX_TEXT: usize = 255;
-const MAX_NOTES: usize = 4000;
+/// The longest text value of a [`ColumnKind::Text`] column or a custom column, in characters.
+pub const MAX_TEXT: usize = 255;
+/// The longest [`ColumnKind::Notes`] value and `notes_append`, in characters.
+pub const MAX_NOTES: usize = 4000;
 
-/// Names that a custom column may not take, in any letter case: the gateway's own names, the
-/// upstream's standard column names and the protocol's arguments. A custom column of such a name
-/// would shadow or override a standard one upstream.
+/// Names that a custom column may not take besides the columns' own (see
+/// [`is_reserved_name`]), in any letter case: the gateway's body fields and the protocol's
+/// arguments and answer fields.
 const RESERVED_NAMES: &[&str] = &[
-    // gateway names
-    "id",
+    // gateway body fields that are not columns
     "dataset",
-    "dataset_id",
     "table",
     "custom",
     "notes_append",
-    "title",
-    "first_name",
-    "last_name",
-    "mobile_phone",
-    "home_phone",
-    "work_phone",
-    "address1",
-    "address2",
-    "address3",
-    "address4",
-    "address5",
-    "address6",
-    "postcode",
-    "notes",
-    "outcome_code",
-    "process_type",
-    "process_date",
-    "callback_at",
-    "callback_notes",
-    "callback_same_time",
-    "agent_ref",
-    "agent_specific",
-    "load_date",
-    "source_file",
-    "urn",
-    "vendor_urn",
-    // upstream column names
-    "datasetid",
-    "firstname",
-    "lastname",
-    "mobilephone",
-    "homephone",
-    "workphone",
-    "outcomecode",
-    "processtype",
-    "processdate",
-    "callback",
-    "call_back_notes",
-    "call_back_sametime",
-    "agentref",
-    "loaddate",
-    "sourcefile",
     // protocol arguments and envelope names
     "token",
     "method",
@@ -81,6 +39,16 @@ const RESERVED_NAMES: &[&str] = &[
     "list",
     "account_id",
 ];
+
+/// Whether a custom column may not take `name`: a column's gateway or upstream name, or a
+/// [`RESERVED_NAMES`] one, in any letter case. A custom column of such a name would shadow or
+/// override a standard one upstream.
+fn is_reserved_name(name: &str) -> bool {
+    Column::ALL.into_iter().any(|column| column.is_named(name))
+        || RESERVED_NAMES
+            .iter()
+            .any(|reserved| reserved.eq_ignore_ascii_case(name))
+}
 
 /// A phone number: 6 to 20 of digits, spaces, `+`, `-`, `(`, `)`, with at least one digit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,8 +89,7 @@ impl CustomFieldName {
         if !shaped {
             return Err("a custom field name must match ^[A-Za-z][A-Za-z0-9_]{0,63}$".into());
         }
-        let lower = name.to_ascii_lowercase();
-        if RESERVED_NAMES.contains(&lower.as_str()) {
+        if is_reserved_name(name) {
             return Err(format!(
                 "`{name}` is a standard field and cannot be a custom one"
             ));
@@ -431,10 +398,9 @@ fn parse_value(column: Column, value: &Value) -> Result<Option<String>, String> 
         // A phone is a number or `null` (no value / clear), never an empty string.
         return Err("a phone must be 6 to 20 characters long (use null for none)".into());
     }
-    let max = if column == Column::Notes {
-        MAX_NOTES
-    } else {
-        MAX_TEXT
+    let max = match column.kind() {
+        ColumnKind::Notes => MAX_NOTES,
+        _ => MAX_TEXT,
     };
     let text = text(value, max)?;
     match text {
@@ -532,6 +498,30 @@ mod tests {
             assert!(CustomFieldName::parse(bad).is_err(), "{bad:?}");
         }
         assert!(CustomFieldName::parse("company_name").is_ok());
+    }
+
+    #[test]
+    fn every_name_of_a_column_is_reserved_in_any_case() {
+        for column in Column::ALL {
+            for name in [column.name(), column.read_name(), column.write_name()] {
+                assert!(CustomFieldName::parse(name).is_err(), "{name}");
+                assert!(
+                    CustomFieldName::parse(&name.to_uppercase()).is_err(),
+                    "{name}"
+                );
+            }
+        }
+        for name in [
+            "call_back_sametime",
+            "Agent_Specific",
+            "notes_append",
+            "account_id",
+        ] {
+            assert!(CustomFieldName::parse(name).is_err(), "{name}");
+        }
+        for name in ["company_name", "callback_time", "agent", "notes2"] {
+            assert!(CustomFieldName::parse(name).is_ok(), "{name}");
+        }
     }
 
     #[test]

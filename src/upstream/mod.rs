@@ -569,15 +569,12 @@ mod tests {
 
     #[test]
     fn columns_have_lower_case_write_names() {
-        assert_eq!(wire::write_name(Column::FirstName), "firstname");
-        assert_eq!(wire::write_name(Column::MobilePhone), "mobilephone");
+        assert_eq!(Column::FirstName.write_name(), "firstname");
+        assert_eq!(Column::MobilePhone.write_name(), "mobilephone");
         for (index, column) in Column::ALL.into_iter().enumerate() {
             assert_eq!(column as usize, index, "{column:?}");
-            assert_eq!(
-                wire::write_name(column),
-                wire::read_name(column).to_lowercase()
-            );
+            assert_eq!(column.write_name(), column.read_name().to_lowercase());
         }
-        assert_eq!(wire::read_name(Column::CallbackAt), "callback");
+        assert_eq!(Column::CallbackAt.read_name(), "callback");
     }
 }

@@ -99,7 +99,7 @@ pub fn read_arguments(
     }
     for (field, value) in &filter.search {
         let name = match field {
-            SearchField::Column(column) => wire::read_name(*column),
+            SearchField::Column(column) => column.read_name(),
             SearchField::Custom(name) => name.as_str(),
         };
         args.push((format!("search[{name}]").into(), value.clone()));

@@ -14,7 +14,10 @@ use quick_xml::events::Event;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::domain::{Column, DatasetId, NewRecord, Record, RecordId, RecordPatch, UpdateTarget};
+use crate::domain::{
+    CellReader, Column, ColumnKind, DatasetId, NewRecord, Record, RecordId, RecordPatch,
+    UpdateTarget,
+};
 use crate::error::Error;
 
 /// The wire format spoken to the upstream (`CONTACTNOW_FORMAT`).
@@ -397,61 +400,13 @@ fn parse_flag(value: &str) -> Option<bool> {
     }
 }
 
-/// The upstream's name of a column in read rows (`FirstName`); lower-cased, it is also the
-/// write name (`firstname`).
-pub(crate) fn read_name(column: Column) -> &'static str {
-    match column {
-        Column::Title => "Title",
-        Column::FirstName => "FirstName",
-        Column::LastName => "LastName",
-        Column::MobilePhone => "MobilePhone",
-        Column::HomePhone => "HomePhone",
-        Column::WorkPhone => "WorkPhone",
-        Column::Address1 => "Address1",
-        Column::Address2 => "Address2",
-        Column::Address3 => "Address3",
-        Column::Address4 => "Address4",
-        Column::Address5 => "Address5",
-        Column::Address6 => "Address6",
-        Column::Postcode => "Postcode",
-        Column::Notes => "notes",
-        Column::Id => "id",
-        Column::DatasetId => "datasetid",
-        Column::OutcomeCode => "outcomecode",
-        Column::ProcessType => "ProcessType",
-        Column::ProcessDate => "ProcessDate",
-        Column::CallbackAt => "callback",
-        Column::CallbackNotes => "Call_Back_Notes",
-        Column::CallbackSameTime => "Call_Back_Sametime",
-        Column::AgentRef => "AgentRef",
-        Column::AgentSpecific => "Agent_Specific",
-        Column::LoadDate => "loaddate",
-        Column::SourceFile => "sourcefile",
-        Column::Urn => "URN",
-        Column::VendorUrn => "VENDOR_URN",
-    }
-}
-
-/// The upstream's write names (`firstname`), in [`Column::ALL`] order.
-static WRITE_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
-    Column::ALL
-        .into_iter()
-        .map(|column| read_name(column).to_ascii_lowercase())
-        .collect()
-});
-
-/// The upstream's write name of a column (`firstname`): its read name, lower-cased.
-pub(crate) fn write_name(column: Column) -> &'static str {
-    &WRITE_NAMES[column as usize]
-}
-
 /// The columns by the length of their read name: a name is compared only with the few columns
 /// whose names are as long (it is looked up for every field of every row).
 static COLUMNS_BY_LENGTH: LazyLock<Vec<Vec<Column>>> = LazyLock::new(|| {
-    let longest = Column::ALL.map(|column| read_name(column).len());
+    let longest = Column::ALL.map(|column| column.read_name().len());
     let mut by_length = vec![Vec::new(); longest.into_iter().max().unwrap_or(0) + 1];
     for column in Column::ALL {
-        by_length[read_name(column).len()].push(column);
+        by_length[column.read_name().len()].push(column);
     }
     by_length
 });
@@ -466,11 +421,16 @@ fn column_of(name: &str) -> Option<Column> {
         .iter()
         .copied()
         .find(|column| {
-            let known = read_name(*column);
+            let known = column.read_name();
             known.as_bytes()[known.len() - 1].to_ascii_lowercase() == last
                 && known.eq_ignore_ascii_case(name)
         })
 }
+
+/// The upstream's date of no date (`0000-00-00`, also the start of its zero datetime).
+const ZERO_DATE: &str = "0000-00-00";
+/// The length of `YYYY-MM-DD`.
+const DATE_LEN: usize = 10;
 
 /// The number written in `b[range]`, when every byte there is an ASCII digit.
 fn digits(b: &[u8], range: std::ops::Range<usize>) -> Option<u32> {
@@ -502,19 +462,19 @@ fn fixed_datetime(value: &str) -> Option<NaiveDateTime> {
 }
 
 fn parse_datetime(value: &str, column: Column) -> Result<Option<NaiveDateTime>, Error> {
-    if value.starts_with("0000-00-00") {
+    if value.starts_with(ZERO_DATE) {
         return Ok(None);
     }
     fixed_datetime(value)
         .map(Some)
-        .ok_or_else(|| bad_answer(format!("`{}` is not a datetime", read_name(column))))
+        .ok_or_else(|| bad_answer(format!("`{}` is not a datetime", column.read_name())))
 }
 
 fn parse_number<T: std::str::FromStr>(value: &str, column: Column) -> Result<T, Error> {
     value
         .trim()
         .parse()
-        .map_err(|_| bad_answer(format!("`{}` is not a number", read_name(column))))
+        .map_err(|_| bad_answer(format!("`{}` is not a number", column.read_name())))
 }
 
 /// The records of a read's `list` (none when it has no list).
@@ -532,37 +492,7 @@ pub(crate) fn wire_datetime(value: &NaiveDateTime) -> String {
 
 /// Turns an upstream row into a [`Record`]; every unknown column goes under `custom`.
 pub fn record_from_row(row: Row) -> Result<Record, Error> {
-    let mut record = Record {
-        id: 0,
-        dataset_id: 0,
-        title: None,
-        first_name: None,
-        last_name: None,
-        mobile_phone: None,
-        home_phone: None,
-        work_phone: None,
-        address1: None,
-        address2: None,
-        address3: None,
-        address4: None,
-        address5: None,
-        address6: None,
-        postcode: None,
-        notes: None,
-        outcome_code: None,
-        process_type: None,
-        process_date: None,
-        callback_at: None,
-        callback_notes: None,
-        callback_same_time: false,
-        agent_ref: None,
-        agent_specific: false,
-        load_date: None,
-        source_file: None,
-        urn: None,
-        vendor_urn: None,
-        custom: BTreeMap::new(),
-    };
+    let mut record = Record::default();
     let (mut has_id, mut has_dataset) = (false, false);
     for (key, value) in row {
         let value = value.filter(|v| !v.is_empty());
@@ -573,63 +503,71 @@ pub fn record_from_row(row: Row) -> Result<Record, Error> {
                 continue;
             }
         };
-        let name = read_name(column);
         let Some(value) = value else {
-            if column == Column::Id || column == Column::DatasetId {
-                return Err(bad_answer(format!("a row with an empty `{name}`")));
+            if column.kind() == ColumnKind::Key {
+                return Err(bad_answer(format!(
+                    "a row with an empty `{}`",
+                    column.read_name()
+                )));
             }
             continue;
         };
-        let flag =
-            |v: &str| parse_flag(v).ok_or_else(|| bad_answer(format!("`{name}` is not a flag")));
         match column {
-            Column::Id => (record.id, has_id) = (parse_number(&value, column)?, true),
-            Column::DatasetId => {
-                (record.dataset_id, has_dataset) = (parse_number(&value, column)?, true)
-            }
-            Column::Title => record.title = Some(value),
-            Column::FirstName => record.first_name = Some(value),
-            Column::LastName => record.last_name = Some(value),
-            Column::MobilePhone => record.mobile_phone = Some(value),
-            Column::HomePhone => record.home_phone = Some(value),
-            Column::WorkPhone => record.work_phone = Some(value),
-            Column::Address1 => record.address1 = Some(value),
-            Column::Address2 => record.address2 = Some(value),
-            Column::Address3 => record.address3 = Some(value),
-            Column::Address4 => record.address4 = Some(value),
-            Column::Address5 => record.address5 = Some(value),
-            Column::Address6 => record.address6 = Some(value),
-            Column::Postcode => record.postcode = Some(value),
-            Column::Notes => record.notes = Some(value),
-            Column::OutcomeCode => record.outcome_code = Some(parse_number(&value, column)?),
-            Column::ProcessType => record.process_type = Some(value),
-            Column::ProcessDate => record.process_date = parse_datetime(&value, column)?,
-            Column::CallbackAt => record.callback_at = parse_datetime(&value, column)?,
-            Column::CallbackNotes => record.callback_notes = Some(value),
-            Column::CallbackSameTime => record.callback_same_time = flag(&value)?,
-            Column::AgentRef => record.agent_ref = Some(value).filter(|v| v.trim() != "0"),
-            Column::AgentSpecific => record.agent_specific = flag(&value)?,
-            Column::LoadDate => {
-                record.load_date = if value.starts_with("0000-00-00") {
-                    None
-                } else {
-                    let date = value.get(..10).unwrap_or(&value);
-                    // By position first; chrono's reader for the looser forms it used to accept.
-                    let parsed = fixed_date(date)
-                        .or_else(|| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
-                        .ok_or_else(|| bad_answer("`loaddate` is not a date"))?;
-                    Some(parsed)
-                }
-            }
-            Column::SourceFile => record.source_file = Some(value),
-            Column::Urn => record.urn = Some(value),
-            Column::VendorUrn => record.vendor_urn = Some(value),
+            Column::Id => has_id = true,
+            Column::DatasetId => has_dataset = true,
+            _ => {}
         }
+        record.set(column, value, &WireCells)?;
     }
     if !has_id || !has_dataset {
         return Err(bad_answer("a row without `id` or `datasetid`"));
     }
     Ok(record)
+}
+
+/// The upstream's spelling of each kind of value: numbers as text, `0000-00-00` dates for
+/// none, `1`/`0` flags, `0` for no agent.
+struct WireCells;
+
+impl CellReader for WireCells {
+    type Error = Error;
+
+    fn key(&self, column: Column, value: String) -> Result<u64, Error> {
+        parse_number(&value, column)
+    }
+
+    fn text(&self, _: Column, value: String) -> Result<Option<String>, Error> {
+        Ok(Some(value))
+    }
+
+    fn reference(&self, _: Column, value: String) -> Result<Option<String>, Error> {
+        Ok(Some(value).filter(|v| v.trim() != "0"))
+    }
+
+    fn code(&self, column: Column, value: String) -> Result<Option<u32>, Error> {
+        parse_number(&value, column).map(Some)
+    }
+
+    fn datetime(&self, column: Column, value: String) -> Result<Option<NaiveDateTime>, Error> {
+        parse_datetime(&value, column)
+    }
+
+    fn date(&self, column: Column, value: String) -> Result<Option<NaiveDate>, Error> {
+        if value.starts_with(ZERO_DATE) {
+            return Ok(None);
+        }
+        let date = value.get(..DATE_LEN).unwrap_or(&value);
+        // By position first; chrono's reader for the unpadded forms (`2019-1-7`).
+        fixed_date(date)
+            .or_else(|| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
+            .map(Some)
+            .ok_or_else(|| bad_answer(format!("`{}` is not a date", column.read_name())))
+    }
+
+    fn flag(&self, column: Column, value: String) -> Result<bool, Error> {
+        parse_flag(&value)
+            .ok_or_else(|| bad_answer(format!("`{}` is not a flag", column.read_name())))
+    }
 }
 
 /// The payload of an `update` of record `id`: `id`, the dataset or table, the changed
@@ -649,7 +587,7 @@ pub fn update_payload(
     row.extend(
         patch
             .changes()
-            .map(|(c, v)| (write_name(c).into(), v.unwrap_or("").into())),
+            .map(|(c, v)| (c.write_name().into(), v.unwrap_or("").into())),
     );
     row.extend(
         patch
@@ -673,7 +611,7 @@ pub fn create_payload(dataset: DatasetId, records: &[NewRecord], format: WireFor
             row.extend(
                 record
                     .values()
-                    .map(|(c, v)| (write_name(c).into(), v.into())),
+                    .map(|(c, v)| (c.write_name().into(), v.into())),
             );
             row.extend(record.custom().map(|(n, v)| (n.as_str().into(), v.into())));
             WireRow(row)
