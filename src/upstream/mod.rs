@@ -2,8 +2,12 @@
 //! domain calls into `ecnow.php` exchanges.
 //!
 //! Layout:
-//! - [`wire`]: envelope parsing (JSON and XML), read rows → [`Record`], write payloads.
+//! - [`wire`]: the upstream's spelling, one job per file: the envelope (JSON and XML), read
+//!   rows → [`Record`], write payloads.
+//! - [`query`]: read arguments and the URL of an exchange.
+//! - [`breaker`]: the circuit breaker; [`slots`]: the concurrency budget.
 //! - `token`: the moka token cache.
+//! - here: [`ContactNowClient`] and the typed outcomes of its calls.
 //!
 //! Every value goes into the query string through form encoding, so nothing a caller sends can
 //! add or change an argument. URLs carry the token and are never logged: reqwest errors are
