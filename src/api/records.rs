@@ -8,12 +8,12 @@ use utoipa::ToSchema;
 use super::JsonBody;
 use crate::auth::{Caller, Scope};
 use crate::domain::{
-    DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
-    UpdateTarget,
+    CreateRequest, DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, Source,
+    TableName, UpdateTarget,
 };
 use crate::error::{Error, Problem};
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
-use crate::upstream::{ContactNowClient, create_refused};
+use crate::upstream::{ContactNowClient, CreateOutcome};
 
 /// How many records go upstream in one `create` exchange.
 pub const CREATE_CHUNK: usize = 500;
@@ -233,12 +233,12 @@ pub async fn create_records(
     let dataset = DatasetId::parse("dataset", &dataset)?;
     caller.require_dataset(dataset)?;
     refuse_query(&request)?;
-    let records = NewRecord::parse_body(&body.0)?;
+    let create = NewRecord::parse_body(&body.0)?;
     let print = || fingerprint("POST", request.path(), &body.0);
     let write = async {
-        match body.0.is_object() {
-            true => create_one(&client, dataset, &records).await,
-            false => create_batch(&client, dataset, &records).await,
+        match &create {
+            CreateRequest::One(record) => create_one(&client, dataset, record).await,
+            CreateRequest::Many(records) => create_batch(&client, dataset, records).await,
         }
     };
     idempotency.run(&caller.sub, key, true, print, write).await
@@ -247,23 +247,78 @@ pub async fn create_records(
 async fn create_one(
     client: &ContactNowClient,
     dataset: DatasetId,
-    records: &[NewRecord],
+    record: &NewRecord,
 ) -> Result<Reply, Error> {
-    let outcome = client.create(dataset, records).await?;
-    if outcome.created != 1 || outcome.rejected > 0 {
-        return Err(create_refused(&outcome));
-    }
-    let id = outcome
-        .key
-        .ok_or_else(|| Error::UpstreamFailed("create answered no key".into()))?;
+    let created = client.create_one(dataset, record).await?;
+    let id = created.id;
     let created = CreatedRecord {
         id: id.get(),
         dataset_id: dataset.get(),
-        live: outcome.live,
-        info: outcome.info,
+        live: created.live,
+        info: created.info,
     };
     Ok(Reply::json(StatusCode::CREATED, &created)
         .with_location(format!("/datasets/{dataset}/records/{id}")))
+}
+
+/// What one upstream exchange of a batch came to, for records `range` of the batch.
+enum ChunkResult {
+    /// The upstream answered with its counts.
+    Answered {
+        range: std::ops::Range<usize>,
+        outcome: CreateOutcome,
+    },
+    /// The exchange failed after earlier chunks were created: these records, and every later
+    /// one, are not confirmed.
+    Unconfirmed {
+        range: std::ops::Range<usize>,
+        error: Error,
+    },
+}
+
+impl ChunkResult {
+    /// Records created.
+    fn created(&self) -> u64 {
+        match self {
+            ChunkResult::Answered { outcome, .. } => outcome.created,
+            ChunkResult::Unconfirmed { .. } => 0,
+        }
+    }
+
+    /// Records refused or not confirmed.
+    fn rejected(&self) -> u64 {
+        match self {
+            ChunkResult::Answered { outcome, .. } => outcome.rejected,
+            ChunkResult::Unconfirmed { range, .. } => range.len() as u64,
+        }
+    }
+
+    /// The chunk's line of [`BatchResult::info`].
+    fn info_line(&self) -> String {
+        match self {
+            ChunkResult::Answered { range, outcome } => {
+                let said = [&outcome.error, &outcome.info]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>();
+                format!(
+                    "records {}..{}: {} created, {} rejected: {}",
+                    range.start,
+                    range.end,
+                    outcome.created,
+                    outcome.rejected,
+                    said.join(" ")
+                )
+            }
+            ChunkResult::Unconfirmed { range, error } => format!(
+                "records {}..{}: not confirmed ({}); read back by phone before resending",
+                range.start,
+                range.end,
+                error.code()
+            ),
+        }
+    }
 }
 
 async fn create_batch(
@@ -271,50 +326,38 @@ async fn create_batch(
     dataset: DatasetId,
     records: &[NewRecord],
 ) -> Result<Reply, Error> {
-    let mut result = BatchResult {
-        created: 0,
-        rejected: 0,
-        info: Vec::new(),
-    };
+    let mut chunks = Vec::new();
     for (index, chunk) in records.chunks(CREATE_CHUNK).enumerate() {
-        let (start, end) = (index * CREATE_CHUNK, index * CREATE_CHUNK + chunk.len());
+        let start = index * CREATE_CHUNK;
         match client.create(dataset, chunk).await {
-            Ok(outcome) => {
-                result.created += outcome.created;
-                result.rejected += outcome.rejected;
-                let said = [outcome.error, outcome.info]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>();
-                result.info.push(format!(
-                    "records {start}..{end}: {} created, {} rejected: {}",
-                    outcome.created,
-                    outcome.rejected,
-                    said.join(" ")
-                ));
-            }
+            Ok(outcome) => chunks.push(ChunkResult::Answered {
+                range: start..start + chunk.len(),
+                outcome,
+            }),
             Err(error) if index == 0 => return Err(error),
             Err(error) => {
                 // Earlier chunks were created: answer what is known instead of hiding it.
                 tracing::error!(%error, start, "batch create stopped at a failed chunk");
-                result.rejected += (records.len() - start) as u64;
-                result.info.push(format!(
-                    "records {start}..{}: not confirmed ({}); read back by phone before resending",
-                    records.len(),
-                    error.code()
-                ));
+                chunks.push(ChunkResult::Unconfirmed {
+                    range: start..records.len(),
+                    error,
+                });
                 break;
             }
         }
     }
-    if result.created == 0
-        && result
-            .info
-            .iter()
-            .all(|line| line.contains("does not exist"))
-    {
+    let missing_dataset = chunks.iter().all(|chunk| {
+        matches!(chunk, ChunkResult::Answered { outcome, .. }
+            if outcome.created == 0 && outcome.says("does not exist"))
+    });
+    if missing_dataset {
         return Err(Error::NotFound(format!("dataset {dataset} does not exist")));
     }
+    let result = BatchResult {
+        created: chunks.iter().map(ChunkResult::created).sum(),
+        rejected: chunks.iter().map(ChunkResult::rejected).sum(),
+        info: chunks.iter().map(ChunkResult::info_line).collect(),
+    };
     let status = match (result.created, result.rejected) {
         (_, 0) => StatusCode::CREATED,
         (0, _) => StatusCode::UNPROCESSABLE_ENTITY,

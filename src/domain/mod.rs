@@ -10,7 +10,7 @@
 //! - [`column`]: the column table: [`Column`] (one line per column: names, kind, access) and
 //!   the [`Record`] struct that follows from it.
 //! - [`record`]: [`Record`]'s example.
-//! - [`write`]: [`NewRecord`], [`RecordPatch`], [`UpdateTarget`], [`Phone`].
+//! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`], [`Phone`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
 
 pub mod column;
@@ -23,4 +23,4 @@ pub use column::{Access, CellReader, Column, ColumnKind};
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;
-pub use write::{CustomFieldName, NewRecord, Phone, RecordPatch, UpdateTarget};
+pub use write::{CreateRequest, CustomFieldName, NewRecord, Phone, RecordPatch, UpdateTarget};

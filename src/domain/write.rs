@@ -109,6 +109,25 @@ impl fmt::Display for CustomFieldName {
     }
 }
 
+/// A create body, parsed: one record (answered with its id) or a batch (answered with counts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreateRequest {
+    /// A body that is one object.
+    One(NewRecord),
+    /// A body that is an array of 1 to [`MAX_BATCH`] objects.
+    Many(Vec<NewRecord>),
+}
+
+impl CreateRequest {
+    /// The records to create, in the order given.
+    pub fn records(&self) -> &[NewRecord] {
+        match self {
+            CreateRequest::One(record) => std::slice::from_ref(record),
+            CreateRequest::Many(records) => records,
+        }
+    }
+}
+
 /// A record to create: writable standard columns and custom columns, with at least one phone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRecord {
@@ -131,10 +150,12 @@ impl NewRecord {
             .map(|(name, value)| (name, value.as_str()))
     }
 
-    /// Parses a create body: one object, or an array of 1 to 1000 objects.
-    pub fn parse_body(body: &Value) -> Result<Vec<NewRecord>, Error> {
+    /// Parses a create body: one object, or an array of 1 to [`MAX_BATCH`] objects.
+    pub fn parse_body(body: &Value) -> Result<CreateRequest, Error> {
         match body {
-            Value::Object(object) => Ok(vec![Self::parse(object, "").map_err(Error::Validation)?]),
+            Value::Object(object) => Ok(CreateRequest::One(
+                Self::parse(object, "").map_err(Error::Validation)?,
+            )),
             Value::Array(items) if items.is_empty() || items.len() > MAX_BATCH => {
                 Err(Error::Validation(vec![FieldError::new(
                     "",
@@ -157,7 +178,7 @@ impl NewRecord {
                     }
                 }
                 if errors.is_empty() {
-                    Ok(records)
+                    Ok(CreateRequest::Many(records))
                 } else {
                     Err(Error::Validation(errors))
                 }
@@ -452,7 +473,9 @@ mod tests {
     fn a_record_needs_a_phone_and_known_fields() {
         let body = json!({"first_name": "Joe", "mobile_phone": "07123456789",
                           "custom": {"company_name": "ACME"}});
-        let records = NewRecord::parse_body(&body).unwrap();
+        let request = NewRecord::parse_body(&body).unwrap();
+        assert!(matches!(request, CreateRequest::One(_)));
+        let records = request.records();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].values().count(), 2);
         assert_eq!(

@@ -81,6 +81,27 @@ pub struct CreateOutcome {
     pub error: Option<String>,
 }
 
+impl CreateOutcome {
+    /// Whether the upstream's error or information text says `words`.
+    pub fn says(&self, words: &str) -> bool {
+        [&self.error, &self.info]
+            .into_iter()
+            .flatten()
+            .any(|text| text.contains(words))
+    }
+}
+
+/// A record created by [`ContactNowClient::create_one`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// The new record's id.
+    pub id: RecordId,
+    /// Whether the record is live on the dialler, from `info`.
+    pub live: bool,
+    /// The upstream's information text.
+    pub info: Option<String>,
+}
+
 /// The result of a successful `update`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UpdateOutcome {
@@ -211,7 +232,8 @@ impl ContactNowClient {
         self.token().await.map(|_| ())
     }
 
-    /// Creates records in `dataset` with one `create` exchange.
+    /// Creates records in `dataset` with one `create` exchange: the upstream's counts, whatever
+    /// it refused.
     #[tracing::instrument(name = "upstream create", skip_all, fields(dataset = %dataset, records = records.len()))]
     pub async fn create(
         &self,
@@ -235,6 +257,31 @@ impl ContactNowClient {
             live: is_live(envelope.info.as_deref()),
             info: envelope.info,
             error: envelope.error,
+        })
+    }
+
+    /// Creates one record in `dataset`: its id, or the error the upstream's refusal stands for
+    /// (404 for a dataset that does not exist, else 422).
+    pub async fn create_one(
+        &self,
+        dataset: DatasetId,
+        record: &NewRecord,
+    ) -> Result<Created, Error> {
+        let outcome = self.create(dataset, std::slice::from_ref(record)).await?;
+        if outcome.created != 1 || outcome.rejected > 0 {
+            return Err(data_error(
+                outcome
+                    .error
+                    .unwrap_or_else(|| "ContactNow refused the record".into()),
+            ));
+        }
+        let id = outcome
+            .key
+            .ok_or_else(|| Error::UpstreamFailed("create answered no key".into()))?;
+        Ok(Created {
+            id,
+            live: outcome.live,
+            info: outcome.info,
         })
     }
 
@@ -545,16 +592,6 @@ fn data_error(message: String) -> Error {
     } else {
         Error::UpstreamRejected(message)
     }
-}
-
-/// The upstream error of a create that refused records, as an [`Error`].
-pub fn create_refused(outcome: &CreateOutcome) -> Error {
-    data_error(
-        outcome
-            .error
-            .clone()
-            .unwrap_or_else(|| "ContactNow refused the record".into()),
-    )
 }
 
 #[cfg(test)]
