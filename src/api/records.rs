@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 use super::JsonBody;
 use crate::auth::{Caller, Scope};
 use crate::domain::{
-    CreateRequest, DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, Source,
-    TableName, UpdateTarget,
+    BodyTarget, CreateRequest, DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch,
+    Source, TableName, UpdateTarget,
 };
 use crate::error::{Error, Problem};
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
@@ -485,7 +485,7 @@ pub async fn update_dataset_record(
     let id = RecordId::parse("id", &path.1)?;
     caller.require_dataset(dataset)?;
     refuse_query(&request)?;
-    let patch = RecordPatch::parse_body(&body.0, false)?;
+    let patch = RecordPatch::parse_body(&body.0, BodyTarget::FromPath)?;
     let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
     idempotency.run(&caller.sub, key, false, print, write).await
@@ -533,7 +533,7 @@ pub async fn update_record(
     caller.require(Scope::Write)?;
     let id = RecordId::parse("id", &id)?;
     refuse_query(&request)?;
-    let patch = RecordPatch::parse_body(&body.0, true)?;
+    let patch = RecordPatch::parse_body(&body.0, BodyTarget::Required)?;
     let target = patch
         .target()
         .cloned()

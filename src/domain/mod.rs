@@ -23,4 +23,6 @@ pub use column::{Access, CellReader, Column, ColumnKind};
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;
-pub use write::{CreateRequest, CustomFieldName, NewRecord, Phone, RecordPatch, UpdateTarget};
+pub use write::{
+    BodyTarget, CreateRequest, CustomFieldName, NewRecord, Phone, RecordPatch, UpdateTarget,
+};

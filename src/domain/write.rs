@@ -218,7 +218,10 @@ impl NewRecord {
                     Ok(None) => {}
                     Err(message) => errors.push(FieldError::new(field(), message)),
                 },
-                None => errors.push(FieldError::new(field(), unknown_field_message(name, false))),
+                None => errors.push(FieldError::new(
+                    field(),
+                    unknown_field_message(name, BodyTarget::FromPath),
+                )),
             }
         }
         if !phone_given && !values.keys().any(|column| column.is_phone()) {
@@ -242,6 +245,16 @@ pub enum UpdateTarget {
     Dataset(DatasetId),
     /// The campaign table that holds the record.
     Table(TableName),
+}
+
+/// Where an update body may name the record's dataset or campaign table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyTarget {
+    /// `PATCH /records/{id}`: the body names exactly one of `dataset` / `table`.
+    Required,
+    /// `PATCH /datasets/{dataset}/records/{id}`: the path names the dataset; the body names
+    /// neither.
+    FromPath,
 }
 
 /// Changes to a record: values to set (`None` clears), notes to append, and, for
@@ -279,9 +292,9 @@ impl RecordPatch {
         self.target.as_ref()
     }
 
-    /// Parses an update body. With `names_target`, the body must name exactly one of `dataset`
-    /// or `table`; without it, it may name neither.
-    pub fn parse_body(body: &Value, names_target: bool) -> Result<Self, Error> {
+    /// Parses an update body; `target` says whether it names the dataset or table.
+    pub fn parse_body(body: &Value, target: BodyTarget) -> Result<Self, Error> {
+        let names_target = target == BodyTarget::Required;
         let Some(object) = body.as_object() else {
             return Err(Error::BadRequest {
                 detail: "the body must be a JSON object".into(),
@@ -322,10 +335,7 @@ impl RecordPatch {
                         }
                         Err(message) => errors.push(FieldError::new(name, message)),
                     },
-                    None => errors.push(FieldError::new(
-                        name,
-                        unknown_field_message(name, names_target),
-                    )),
+                    None => errors.push(FieldError::new(name, unknown_field_message(name, target))),
                 },
             }
         }
@@ -351,9 +361,9 @@ impl RecordPatch {
     }
 }
 
-fn unknown_field_message(name: &str, names_target: bool) -> String {
+fn unknown_field_message(name: &str, target: BodyTarget) -> String {
     match name {
-        "dataset" | "table" if !names_target => {
+        "dataset" | "table" if target == BodyTarget::FromPath => {
             "the path names the dataset; the body may not name another".into()
         }
         _ if Column::from_name(name).is_some() => format!("`{name}` is read-only"),
@@ -508,8 +518,12 @@ mod tests {
             NewRecord::parse_body(&empty).is_err(),
             "an empty phone is refused, not dropped"
         );
-        assert!(RecordPatch::parse_body(&json!({"mobile_phone": ""}), false).is_err());
-        assert!(RecordPatch::parse_body(&json!({"mobile_phone": null}), false).is_ok());
+        assert!(
+            RecordPatch::parse_body(&json!({"mobile_phone": ""}), BodyTarget::FromPath).is_err()
+        );
+        assert!(
+            RecordPatch::parse_body(&json!({"mobile_phone": null}), BodyTarget::FromPath).is_ok()
+        );
         for bad in [
             "FirstName",
             "DATASET",
@@ -591,22 +605,31 @@ mod tests {
 
     #[test]
     fn patches_need_a_target_on_the_bare_route_and_something_to_change() {
-        let patch =
-            RecordPatch::parse_body(&json!({"dataset": "100", "notes": null}), true).unwrap();
+        let patch = RecordPatch::parse_body(
+            &json!({"dataset": "100", "notes": null}),
+            BodyTarget::Required,
+        )
+        .unwrap();
         assert_eq!(
             patch.target(),
             Some(&UpdateTarget::Dataset(DatasetId::try_from(100).unwrap()))
         );
         assert_eq!(patch.changes().collect::<Vec<_>>(), [(Column::Notes, None)]);
-        assert!(RecordPatch::parse_body(&json!({"notes": "x"}), true).is_err());
+        assert!(RecordPatch::parse_body(&json!({"notes": "x"}), BodyTarget::Required).is_err());
         assert!(
-            RecordPatch::parse_body(&json!({"dataset": 100, "table": "t", "notes": "x"}), true)
-                .is_err()
+            RecordPatch::parse_body(
+                &json!({"dataset": 100, "table": "t", "notes": "x"}),
+                BodyTarget::Required
+            )
+            .is_err()
         );
         assert!(
-            RecordPatch::parse_body(&json!({"dataset": 100}), true).is_ok(),
+            RecordPatch::parse_body(&json!({"dataset": 100}), BodyTarget::Required).is_ok(),
             "a no-op update"
         );
-        assert!(RecordPatch::parse_body(&json!({"dataset": 100, "notes": "x"}), false).is_err());
+        assert!(
+            RecordPatch::parse_body(&json!({"dataset": 100, "notes": "x"}), BodyTarget::FromPath)
+                .is_err()
+        );
     }
 }
