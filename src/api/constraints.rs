@@ -5,61 +5,85 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::Column;
-use crate::domain::filter::{MAX_SEARCH_CHARS, MAX_SEARCHES};
+use crate::domain::filter::{
+    AGENT_PATTERN, MAX_LIMIT, MAX_SEARCH_CHARS, MAX_SEARCHES, OUTCOMES_PATTERN, TIME_PATTERN,
+};
+use crate::domain::ids::{MAX_ID, TABLE_NAME_PATTERN};
+use crate::domain::write::{
+    CUSTOM_NAME_PATTERN, MAX_BATCH, MAX_NOTES, MAX_PHONE_CHARS, MAX_TEXT, MIN_PHONE_CHARS,
+    PHONE_PATTERN, WIRE_TEXT_PATTERN,
+};
+use crate::domain::{Column, ColumnKind};
 use crate::upstream::query::MAX_READ_URL_BYTES;
 
-/// Text the domain accepts (`is_wire_text`): no control characters but tab and line breaks, no
-/// noncharacters. The pattern names those of the first plane; the domain refuses those of every
-/// plane (U+1FFFE, …), which a pattern without the `u` flag cannot name in a character class.
-const TEXT: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uFDD0-\\uFDEF\\uFFFE\\uFFFF]*$";
-/// A phone: 6 to 20 of digits, spaces, `+ - ( )`, with a digit.
-const PHONE: &str = "^[ +()\\-]*[0-9][0-9 +()\\-]*$";
-/// A custom column name.
-const CUSTOM_NAME: &str = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
-/// The largest id: 2^53 - 1.
-const MAX_ID: u64 = (1 << 53) - 1;
+/// An `Idempotency-Key` (a Structured Field string of 1 to 255 characters), or empty for none.
+const IDEMPOTENCY_KEY_PATTERN: &str =
+    "^$|^\"([\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\"\\\\]){1,255}\"$";
 
-fn text(max: u64, nullable: bool) -> Value {
-    let kind = if nullable {
-        json!(["string", "null"])
-    } else {
-        json!("string")
-    };
-    json!({"type": kind, "maxLength": max, "pattern": TEXT})
+/// Whether a value may be `null`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Null {
+    /// `null` is a value (no value on creates, a clear on updates).
+    Allowed,
+    /// Only a string.
+    Refused,
 }
 
-fn phone(nullable: bool) -> Value {
-    let kind = if nullable {
-        json!(["string", "null"])
-    } else {
-        json!("string")
-    };
-    json!({"type": kind, "minLength": 6, "maxLength": 20, "pattern": PHONE})
+fn string_type(null: Null) -> Value {
+    match null {
+        Null::Allowed => json!(["string", "null"]),
+        Null::Refused => json!("string"),
+    }
 }
 
-fn custom(nullable_values: bool) -> Value {
+fn text(max: usize, null: Null) -> Value {
+    json!({"type": string_type(null), "maxLength": max, "pattern": WIRE_TEXT_PATTERN})
+}
+
+fn phone(null: Null) -> Value {
     json!({
-        "type": ["object", "null"],
-        "description": "Custom columns by their own names (not a standard name in any letter case).",
-        "propertyNames": {"pattern": CUSTOM_NAME},
-        "additionalProperties": text(255, nullable_values),
+        "type": string_type(null),
+        "minLength": MIN_PHONE_CHARS,
+        "maxLength": MAX_PHONE_CHARS,
+        "pattern": PHONE_PATTERN,
     })
 }
 
-/// The writable fields of a record body (`null` is no value on creates, a clear on updates).
-fn fields(for_create: bool) -> serde_json::Map<String, Value> {
+fn custom(values: Null) -> Value {
+    json!({
+        "type": ["object", "null"],
+        "description": "Custom columns by their own names (not a standard name in any letter case).",
+        "propertyNames": {"pattern": CUSTOM_NAME_PATTERN},
+        "additionalProperties": text(MAX_TEXT, values),
+    })
+}
+
+/// Which body the fields are of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// A create: custom values are documented as strings (the parser ignores a `null` one).
+    Create,
+    /// An update: a `null` custom value clears it.
+    Update,
+}
+
+/// The writable fields of a record body (`null` is no value on creates, a clear on updates),
+/// by the column table: each column's kind gives its rules.
+fn fields(body: Body) -> serde_json::Map<String, Value> {
     let mut properties = serde_json::Map::new();
     for column in Column::writable() {
-        let name = column.name();
-        let schema = match name {
-            _ if column.is_phone() => phone(true),
-            "notes" => text(4000, true),
-            _ => text(255, true),
+        let schema = match column.kind() {
+            ColumnKind::Phone => phone(Null::Allowed),
+            ColumnKind::Notes => text(MAX_NOTES, Null::Allowed),
+            _ => text(MAX_TEXT, Null::Allowed),
         };
-        properties.insert(name.into(), schema);
+        properties.insert(column.name().into(), schema);
     }
-    properties.insert("custom".into(), custom(!for_create));
+    let custom_values = match body {
+        Body::Create => Null::Refused,
+        Body::Update => Null::Allowed,
+    };
+    properties.insert("custom".into(), custom(custom_values));
     properties
 }
 
@@ -86,7 +110,7 @@ pub fn tighten(doc: &mut Value) {
     let example = schemas["NewRecordBody"]["example"].take();
     schemas["NewRecordBody"] = record_schema(
         "A record to create: the writable fields, at least one phone; unknown fields are refused.",
-        fields(true),
+        fields(Body::Create),
         json!({
             // At least one phone as a string: not (every phone absent or null). Said with `not`
             // rather than `anyOf` so that client generators keep one record model.
@@ -98,14 +122,14 @@ pub fn tighten(doc: &mut Value) {
         }),
     );
     schemas["CreateBody"] = json!({
-        "description": "One record, or an array of 1 to 1000.",
+        "description": format!("One record, or an array of 1 to {MAX_BATCH}."),
         "oneOf": [
             {"$ref": "#/components/schemas/NewRecordBody"},
-            {"type": "array", "items": {"$ref": "#/components/schemas/NewRecordBody"}, "minItems": 1, "maxItems": 1000},
+            {"type": "array", "items": {"$ref": "#/components/schemas/NewRecordBody"}, "minItems": 1, "maxItems": MAX_BATCH},
         ],
     });
-    let mut patch_fields = fields(false);
-    patch_fields.insert("notes_append".into(), text(4000, true));
+    let mut patch_fields = fields(Body::Update);
+    patch_fields.insert("notes_append".into(), text(MAX_NOTES, Null::Allowed));
     schemas["DatasetRecordPatchBody"] = record_schema(
         "Changes to a record: any writable field (null clears it), notes_append, custom.",
         patch_fields.clone(),
@@ -118,7 +142,7 @@ pub fn tighten(doc: &mut Value) {
     );
     targeted.insert(
         "table".into(),
-        json!({"type": "string", "pattern": "^[A-Za-z0-9_]{1,64}$"}),
+        json!({"type": "string", "pattern": TABLE_NAME_PATTERN}),
     );
     schemas["RecordPatchBody"] = record_schema(
         "Changes to a record, naming exactly one of its dataset or campaign table.",
@@ -186,24 +210,23 @@ fn tighten_parameters(operation: &mut Value) {
                 schema["minimum"] = json!(1);
                 schema["maximum"] = json!(MAX_ID);
             }
+            "table" => schema["pattern"] = json!(TABLE_NAME_PATTERN),
             "Idempotency-Key" => {
                 schema["type"] = json!("string");
-                // Empty counts as no key.
-                schema["pattern"] =
-                    json!("^$|^\"([\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\"\\\\]){1,255}\"$");
+                schema["pattern"] = json!(IDEMPOTENCY_KEY_PATTERN);
             }
-            "outcome" => schema["pattern"] = json!("^[0-9]{1,9}(,[0-9]{1,9})*$"),
-            "agent" => schema["pattern"] = json!("^[A-Za-z0-9_.\\-]{1,64}$"),
-            "phone" => {
-                schema["minLength"] = json!(6);
-                schema["maxLength"] = json!(20);
-                schema["pattern"] = json!(PHONE);
+            "outcome" => schema["pattern"] = json!(OUTCOMES_PATTERN),
+            "agent" => schema["pattern"] = json!(AGENT_PATTERN),
+            "phone" => *schema = phone(Null::Refused),
+            "from" | "to" => *schema = json!({"type": "string", "pattern": TIME_PATTERN}),
+            "limit" => {
+                schema["minimum"] = json!(1);
+                schema["maximum"] = json!(MAX_LIMIT);
             }
-            "from" | "to" => schema["format"] = json!("date"),
             _ if name.starts_with("search[") => {
                 schema["minLength"] = json!(1);
                 schema["maxLength"] = json!(MAX_SEARCH_CHARS);
-                schema["pattern"] = json!(TEXT);
+                schema["pattern"] = json!(WIRE_TEXT_PATTERN);
             }
             _ => {}
         }
@@ -214,6 +237,283 @@ fn tighten_parameters(operation: &mut Value) {
                  read's ContactNow URL (every argument percent-encoded) at most \
                  {MAX_READ_URL_BYTES} bytes; more is a 400."
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every bound and pattern the document states, read from the generated document and run
+    //! through the parser it describes: the document cannot drift from `domain`.
+
+    use regex::Regex;
+    use serde_json::{Value, json};
+
+    use crate::domain::write::is_wire_text;
+    use crate::domain::{
+        BodyTarget, CustomFieldName, DatasetId, NewRecord, Phone, ReadFilter, RecordId,
+        RecordPatch, TableName,
+    };
+
+    fn number(value: &Value) -> usize {
+        usize::try_from(value.as_u64().expect("a bound")).expect("a small bound")
+    }
+
+    fn pattern(schema: &Value) -> Regex {
+        Regex::new(schema["pattern"].as_str().expect("a pattern")).expect("a valid pattern")
+    }
+
+    fn parameter<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} documents {name}"))
+    }
+
+    fn read(query: &str) -> bool {
+        ReadFilter::parse_query(query).is_ok()
+    }
+
+    #[test]
+    fn record_fields_take_exactly_the_documented_lengths_and_patterns() {
+        let doc = crate::api::openapi::document();
+        let schemas = &doc["components"]["schemas"];
+        let create = schemas["NewRecordBody"]["properties"].as_object().unwrap();
+        let patch = schemas["DatasetRecordPatchBody"]["properties"].clone();
+        for (name, schema) in create.iter().chain(
+            patch
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(name, _)| *name == "notes_append"),
+        ) {
+            if name == "custom" {
+                continue;
+            }
+            let is_phone = schema.get("minLength").is_some();
+            let fill = |n: usize| if is_phone { "0" } else { "x" }.repeat(n);
+            let anchor = if name == "mobile_phone" {
+                "home_phone"
+            } else {
+                "mobile_phone"
+            };
+            let accepted = |value: String| {
+                let mut record = json!({anchor: "07123456789"});
+                record[name.as_str()] = json!(value);
+                let patched =
+                    RecordPatch::parse_body(&json!({name.as_str(): value}), BodyTarget::FromPath);
+                let created = match name.as_str() {
+                    "notes_append" => patched.is_ok(),
+                    _ => NewRecord::parse_body(&record).is_ok(),
+                };
+                assert_eq!(created, patched.is_ok(), "{name}");
+                patched.is_ok()
+            };
+            let max = number(&schema["maxLength"]);
+            assert!(accepted(fill(max)), "{name} of {max}");
+            assert!(!accepted(fill(max + 1)), "{name} of {}", max + 1);
+            if is_phone {
+                let min = number(&schema["minLength"]);
+                assert!(accepted(fill(min)), "{name} of {min}");
+                assert!(!accepted(fill(min - 1)), "{name} of {}", min - 1);
+            }
+            let documented = pattern(schema);
+            let examples = [
+                "+44 (0)7123-456789",
+                "07123456789",
+                "((((((",
+                "------1",
+                "0712345678a",
+                "Joe Blogs",
+                "a\tb\r\nc",
+                "Zoë 東京 🙂",
+                "a\u{1}bcdefg",
+                "\u{1b}[0m123",
+                "abc\u{7f}def",
+                "abc\u{85}def",
+                "abc\u{FFFE}def",
+                "abc\u{FDD0}def",
+            ];
+            for example in examples {
+                let parsed = if is_phone {
+                    Phone::parse(example).is_ok()
+                } else {
+                    is_wire_text(example)
+                };
+                assert_eq!(documented.is_match(example), parsed, "{name}: {example:?}");
+            }
+        }
+        let names = pattern(&create["custom"]["propertyNames"]);
+        for name in [
+            format!("a{}", "b".repeat(63)),
+            format!("a{}", "b".repeat(64)),
+            "company_name".into(),
+            "1abc".into(),
+            "a-b".into(),
+        ] {
+            assert_eq!(
+                names.is_match(&name),
+                CustomFieldName::parse(&name).is_ok(),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_batches_and_targets_take_exactly_the_documented_bounds() {
+        let doc = crate::api::openapi::document();
+        for (path, method, name) in [
+            ("/datasets/{dataset}/records", "post", "dataset"),
+            ("/datasets/{dataset}/records/{id}", "get", "id"),
+            ("/records/{id}", "patch", "id"),
+        ] {
+            let schema = &parameter(&doc, path, method, name)["schema"];
+            let (min, max) = (schema["minimum"].as_u64(), schema["maximum"].as_u64());
+            let (min, max) = (min.unwrap(), max.unwrap());
+            for (id, valid) in [(min, true), (min - 1, false), (max, true), (max + 1, false)] {
+                let parsed = match name {
+                    "dataset" => DatasetId::parse(name, &id.to_string()).is_ok(),
+                    _ => RecordId::parse(name, &id.to_string()).is_ok(),
+                };
+                assert_eq!(parsed, valid, "{name} {id}");
+            }
+        }
+        let schemas = &doc["components"]["schemas"];
+        let dataset = &schemas["RecordPatchBody"]["properties"]["dataset"];
+        let max = dataset["maximum"].as_u64().unwrap();
+        for (id, valid) in [(max, true), (max + 1, false), (0, false)] {
+            let body = json!({"dataset": id, "notes": "x"});
+            let parsed = RecordPatch::parse_body(&body, BodyTarget::Required).is_ok();
+            assert_eq!(parsed, valid, "dataset {id}");
+        }
+        let table = pattern(&schemas["RecordPatchBody"]["properties"]["table"]);
+        let in_path =
+            pattern(&parameter(&doc, "/campaigns/{table}/records", "get", "table")["schema"]);
+        for name in [
+            "a".repeat(64),
+            "a".repeat(65),
+            String::new(),
+            "a-b".into(),
+            "t_1".into(),
+        ] {
+            let parsed = TableName::parse("table", &name).is_ok();
+            assert_eq!(table.is_match(&name), parsed, "{name}");
+            assert_eq!(in_path.is_match(&name), parsed, "{name}");
+        }
+        let batch = &schemas["CreateBody"]["oneOf"][1];
+        let record = json!({"mobile_phone": "07123456789"});
+        for (count, valid) in [
+            (number(&batch["minItems"]), true),
+            (number(&batch["minItems"]) - 1, false),
+            (number(&batch["maxItems"]), true),
+            (number(&batch["maxItems"]) + 1, false),
+        ] {
+            let body = Value::Array(vec![record.clone(); count]);
+            assert_eq!(
+                NewRecord::parse_body(&body).is_ok(),
+                valid,
+                "{count} records"
+            );
+        }
+    }
+
+    #[test]
+    fn read_parameters_take_exactly_the_documented_bounds_and_patterns() {
+        let doc = crate::api::openapi::document();
+        let get = |name| &parameter(&doc, "/datasets/{dataset}/records", "get", name)["schema"];
+        let limit = get("limit");
+        let (min, max) = (number(&limit["minimum"]), number(&limit["maximum"]));
+        assert!(read(&format!("limit={min}")) && read(&format!("limit={max}")));
+        assert!(!read(&format!("limit={}", min - 1)) && !read(&format!("limit={}", max + 1)));
+
+        let search = parameter(
+            &doc,
+            "/datasets/{dataset}/records",
+            "get",
+            "search[last_name]",
+        );
+        let longest = number(&search["schema"]["maxLength"]);
+        assert_eq!(number(&search["schema"]["minLength"]), 1);
+        assert!(!read("search[last_name]="));
+        assert!(read(&format!("search[last_name]={}", "x".repeat(longest))));
+        assert!(!read(&format!(
+            "search[last_name]={}",
+            "x".repeat(longest + 1)
+        )));
+        let description = search["description"].as_str().unwrap();
+        let most: usize = Regex::new(r"At most (\d+) `search")
+            .unwrap()
+            .captures(description)
+            .expect("the search cap is documented")[1]
+            .parse()
+            .unwrap();
+        let searches = |count: usize| {
+            (1..=count)
+                .map(|n| format!("search[c{n}]=a"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert!(read(&searches(most)) && !read(&searches(most + 1)));
+
+        let phone = get("phone");
+        let (shortest, longest) = (number(&phone["minLength"]), number(&phone["maxLength"]));
+        assert!(read(&format!("phone={}", "0".repeat(shortest))));
+        assert!(read(&format!("phone={}", "0".repeat(longest))));
+        assert!(!read(&format!("phone={}", "0".repeat(shortest - 1))));
+        assert!(!read(&format!("phone={}", "0".repeat(longest + 1))));
+
+        let cases: [(&str, &[&str]); 5] = [
+            (
+                "phone",
+                &[
+                    "%2B44%20(0)7123-456789",
+                    "0712345678a",
+                    "%28%28%28%28%28%28",
+                ],
+            ),
+            (
+                "agent",
+                &[
+                    "7",
+                    "agent_7.a-b",
+                    "a%20b",
+                    &"a".repeat(64),
+                    &"a".repeat(65),
+                ],
+            ),
+            ("outcome", &["100", "100,200", "1,a", ",100"]),
+            (
+                "from",
+                &[
+                    "2019-01-07",
+                    "2019-01-07T10:15",
+                    "2019-01-07T10:15:00",
+                    "2019-01-07 10:15:00",
+                    "2019-01-07T10:15:00Z",
+                    "07/01/2019",
+                ],
+            ),
+            (
+                "to",
+                &["2019-01-31", "2019-01-31T23:59:59", "2019-01-31T23"],
+            ),
+        ];
+        for (name, examples) in cases {
+            let schema = get(name);
+            assert!(schema.get("format").is_none(), "{name} has no format");
+            let documented = pattern(schema);
+            for example in examples {
+                let decoded = percent_encoding::percent_decode_str(example)
+                    .decode_utf8()
+                    .unwrap();
+                assert_eq!(
+                    documented.is_match(&decoded),
+                    read(&format!("{name}={example}")),
+                    "{name}={example}"
+                );
+            }
         }
     }
 }

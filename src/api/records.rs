@@ -145,8 +145,8 @@ pub struct ReadQuery {
     #[serde(rename = "match")]
     #[param(inline)]
     pub match_: Option<MatchParam>,
+    // Its bounds are written in `constraints`, from `domain::filter::MAX_LIMIT`.
     /// The most records to return: 1 to 1000, default 100.
-    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -10,6 +10,15 @@ use crate::error::Error;
 pub const DEFAULT_LIMIT: u32 = 100;
 /// The largest `limit`.
 pub const MAX_LIMIT: u32 = 1000;
+/// The longest `agent`.
+pub const MAX_AGENT_CHARS: usize = 64;
+/// What `agent` takes, as a pattern.
+pub const AGENT_PATTERN: &str = "^[A-Za-z0-9_.\\-]{1,64}$";
+/// What `outcome` takes, as a pattern: a comma list of codes.
+pub const OUTCOMES_PATTERN: &str = "^[0-9]{1,9}(,[0-9]{1,9})*$";
+/// What `from` and `to` take, as a pattern: an ISO 8601 date, or a datetime to the minute or
+/// second, without offset.
+pub const TIME_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$";
 /// The most `search[…]` parameters one read may carry.
 pub const MAX_SEARCHES: usize = 20;
 /// The longest `search[…]` value, in characters.
@@ -153,7 +162,7 @@ impl ReadFilter {
                     );
                 }
                 "agent" => {
-                    let valid = (1..=64).contains(&value.len())
+                    let valid = (1..=MAX_AGENT_CHARS).contains(&value.len())
                         && value
                             .chars()
                             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));

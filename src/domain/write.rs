@@ -15,6 +15,18 @@ pub const MAX_TEXT: usize = 255;
 /// The longest [`ColumnKind::Notes`] value and `notes_append`, in characters.
 pub const MAX_NOTES: usize = 4000;
 
+/// The fewest characters of a phone number.
+pub const MIN_PHONE_CHARS: usize = 6;
+/// The most characters of a phone number.
+pub const MAX_PHONE_CHARS: usize = 20;
+/// The characters [`Phone::parse`] takes, as a pattern (the length is [`MIN_PHONE_CHARS`] to
+/// [`MAX_PHONE_CHARS`]).
+pub const PHONE_PATTERN: &str = "^[ +()\\-]*[0-9][0-9 +()\\-]*$";
+/// The longest custom column name.
+pub const MAX_CUSTOM_NAME_CHARS: usize = 64;
+/// What [`CustomFieldName::parse`] takes, as a pattern (reserved names aside).
+pub const CUSTOM_NAME_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
+
 /// Names that a custom column may not take besides the columns' own (see
 /// [`is_reserved_name`]), in any letter case: the gateway's body fields and the protocol's
 /// arguments and answer fields.
@@ -60,7 +72,7 @@ impl Phone {
         let allowed = value
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
-        if !(6..=20).contains(&value.chars().count()) {
+        if !(MIN_PHONE_CHARS..=MAX_PHONE_CHARS).contains(&value.chars().count()) {
             Err("a phone must be 6 to 20 characters long".into())
         } else if !allowed || !value.chars().any(|c| c.is_ascii_digit()) {
             Err("a phone may hold only digits, spaces, +, -, ( and )".into())
@@ -83,7 +95,7 @@ impl CustomFieldName {
     /// Parses a custom column name.
     pub fn parse(name: &str) -> Result<Self, String> {
         let mut chars = name.chars();
-        let shaped = name.len() <= 64
+        let shaped = name.len() <= MAX_CUSTOM_NAME_CHARS
             && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !shaped {
@@ -386,6 +398,11 @@ fn dataset_value(value: &Value) -> Option<DatasetId> {
         _ => None,
     }
 }
+
+/// Text [`is_wire_text`] takes, as a pattern: no control characters but tab and line breaks, no
+/// noncharacters. It names those of the first plane; [`is_wire_text`] refuses those of every
+/// plane (U+1FFFE, …), which a pattern without the `u` flag cannot name in a character class.
+pub const WIRE_TEXT_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uFDD0-\\uFDEF\\uFFFE\\uFFFF]*$";
 
 /// Why a text is refused by [`is_wire_text`].
 pub const NOT_WIRE_TEXT: &str =
