@@ -4,13 +4,15 @@
 //! - [`records`]: the record resources of the contract.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`openapi`]: the document, generated from the handlers, and Swagger UI; `constraints`
-//!   adds what the derives cannot say.
+//!   adds what the derives cannot say, from the domain's own bounds and patterns.
+//! - [`responses`]: the problem responses the operations list by name.
 //! - here: [`JsonBody`] (the body extractor), [`RouteTable`] (404 or 405), [`routes`].
 
 mod constraints;
 pub mod health;
 pub mod openapi;
 pub mod records;
+pub mod responses;
 
 use std::cell::RefCell;
 use std::fmt;

@@ -6,12 +6,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::JsonBody;
+use super::responses::*;
 use crate::auth::{Caller, Scope};
 use crate::domain::{
     BodyTarget, CreateRequest, DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch,
     Source, TableName, UpdateTarget,
 };
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
 use crate::upstream::{ContactNowClient, CreateOutcome};
 
@@ -195,7 +196,7 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
 #[utoipa::path(
     tag = "records",
     params(
-        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, maximum = 9007199254740991_u64, example = 100),
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
         ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`."),
     ),
     request_body(content = CreateBody, description = "One record or an array of 1 to 1000"),
@@ -203,19 +204,19 @@ fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
         (status = 201, description = "Created", body = CreatedRecord,
             headers(("Location" = String, description = "/datasets/{dataset}/records/{id}"))),
         (status = 207, description = "Batch: some records refused", body = BatchResult),
-        (status = 400, description = "Malformed body or path, or a query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Dataset does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body did not arrive whole within `GATEWAY_BODY_TIMEOUT_MS`; the connection is closed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, every record refused, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit reached (`too_many_requests`), or this caller holds its whole share of live Idempotency-Keys (`idempotency_quota_exceeded`; only new keys are refused, nothing was sent); both with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), or the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+        BadRequestWrite,
+        Unauthorized,
+        ForbiddenDataset,
+        DatasetNotFound,
+        BodyTimeout,
+        IdempotencyConflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        CreateRefused,
+        TooManyWrites,
+        BadGateway,
+        UnavailableWrite,
+        GatewayTimeout,
     ),
     security(("bearer" = []))
 )]
@@ -379,12 +380,12 @@ async fn create_batch(
     ),
     responses(
         (status = 200, description = "The matching records", body = RecordList),
-        (status = 400, description = "Malformed or unknown query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+        BadRequestRead,
+        Unauthorized,
+        ForbiddenDataset,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
     ),
     security(("bearer" = []))
 )]
@@ -414,13 +415,13 @@ pub async fn list_dataset_records(
     ),
     responses(
         (status = 200, description = "The record", body = Record),
-        (status = 400, description = "Malformed path, or a query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+        BadRequestPath,
+        Unauthorized,
+        ForbiddenDataset,
+        RecordNotInDataset,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
     ),
     security(("bearer" = []))
 )]
@@ -454,18 +455,18 @@ pub async fn get_dataset_record(
     request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
         (status = 200, description = "Updated", body = UpdatedRecord),
-        (status = 400, description = "Malformed body or path, or a query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such record in the dataset", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body did not arrive whole within `GATEWAY_BODY_TIMEOUT_MS`; the connection is closed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit reached (`too_many_requests`), or this caller holds its whole share of live Idempotency-Keys (`idempotency_quota_exceeded`; only new keys are refused, nothing was sent); both with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), or the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+        BadRequestWrite,
+        Unauthorized,
+        ForbiddenDataset,
+        RecordNotInDataset,
+        BodyTimeout,
+        IdempotencyConflict,
+        UnsupportedMediaType,
+        InvalidFields,
+        TooManyWrites,
+        BadGateway,
+        UnavailableWrite,
+        GatewayTimeout,
     ),
     security(("bearer" = []))
 )]
@@ -504,18 +505,18 @@ pub async fn update_dataset_record(
     request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
         (status = 200, description = "Updated", body = UpdatedRecord),
-        (status = 400, description = "Malformed body or path, or a query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope, dataset or table not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "The body did not arrive whole within `GATEWAY_BODY_TIMEOUT_MS`; the connection is closed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is running, or its outcome is unknown", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit reached (`too_many_requests`), or this caller holds its whole share of live Idempotency-Keys (`idempotency_quota_exceeded`; only new keys are refused, nothing was sent); both with `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), or the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+        BadRequestWrite,
+        Unauthorized,
+        ForbiddenTarget,
+        RecordNotFound,
+        BodyTimeout,
+        IdempotencyConflict,
+        UnsupportedMediaType,
+        InvalidFields,
+        TooManyWrites,
+        BadGateway,
+        UnavailableWrite,
+        GatewayTimeout,
     ),
     security(("bearer" = []))
 )]
@@ -554,17 +555,17 @@ pub async fn update_record(
 #[utoipa::path(
     tag = "campaigns",
     params(
-        ("table" = String, Path, description = "Campaign table name", pattern = "^[A-Za-z0-9_]{1,64}$", example = "sandbox_campaign"),
+        ("table" = String, Path, description = "Campaign table name", example = "sandbox_campaign"),
         ReadQuery,
     ),
     responses(
         (status = 200, description = "The matching records", body = RecordList),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+        BadRequestQuery,
+        Unauthorized,
+        ForbiddenTable,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
     ),
     security(("bearer" = []))
 )]
@@ -588,18 +589,18 @@ pub async fn list_campaign_records(
 #[utoipa::path(
     tag = "campaigns",
     params(
-        ("table" = String, Path, description = "Campaign table name", pattern = "^[A-Za-z0-9_]{1,64}$", example = "sandbox_campaign"),
+        ("table" = String, Path, description = "Campaign table name", example = "sandbox_campaign"),
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
     ),
     responses(
         (status = 200, description = "The record", body = Record),
-        (status = 400, description = "Malformed path, or a query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope or table not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such record in the table", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "ContactNow failed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "ContactNow too slow", body = Problem, content_type = "application/problem+json"),
+        BadRequestPath,
+        Unauthorized,
+        ForbiddenTable,
+        RecordNotInTable,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
     ),
     security(("bearer" = []))
 )]
