@@ -36,7 +36,7 @@ use crate::error::Error;
 /// Registers every documented route.
 pub fn routes(config: &mut ServiceConfig) {
     config
-        .service(records::create_records)
+        .service(records::create::create_records)
         .service(records::list_dataset_records)
         .service(records::get_dataset_record)
         .service(records::update_dataset_record)
