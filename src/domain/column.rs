@@ -18,9 +18,9 @@ use utoipa::ToSchema;
 pub enum ColumnKind {
     /// The record's identity (`id`, `dataset_id`): a number every row carries.
     Key,
-    /// Text of at most [`super::write::MAX_TEXT`] characters.
+    /// Text of at most [`super::value::MAX_TEXT`] characters.
     Text,
-    /// Text of at most [`super::write::MAX_NOTES`] characters.
+    /// Text of at most [`super::value::MAX_NOTES`] characters.
     Notes,
     /// A phone number ([`super::Phone`]).
     Phone,

@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::write::{NOT_WIRE_TEXT, is_wire_text};
+use super::value::{NOT_WIRE_TEXT, is_wire_text};
 use super::{Column, CustomFieldName, Phone};
 use crate::error::Error;
 

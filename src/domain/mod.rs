@@ -10,19 +10,20 @@
 //! - [`column`]: the column table: [`Column`] (one line per column: names, kind, access) and
 //!   the [`Record`] struct that follows from it.
 //! - [`record`]: [`Record`]'s example.
-//! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`], [`Phone`].
+//! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, and their bounds.
+//! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
 
 pub mod column;
 pub mod filter;
 pub mod ids;
 pub mod record;
+pub mod value;
 pub mod write;
 
 pub use column::{Access, CellReader, Column, ColumnKind};
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;
-pub use write::{
-    BodyTarget, CreateRequest, CustomFieldName, NewRecord, Phone, RecordPatch, UpdateTarget,
-};
+pub use value::{CustomFieldName, Phone};
+pub use write::{BodyTarget, CreateRequest, NewRecord, RecordPatch, UpdateTarget};

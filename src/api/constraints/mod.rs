@@ -9,10 +9,11 @@ use crate::domain::filter::{
     AGENT_PATTERN, MAX_LIMIT, MAX_SEARCH_CHARS, MAX_SEARCHES, OUTCOMES_PATTERN, TIME_PATTERN,
 };
 use crate::domain::ids::{MAX_ID, TABLE_NAME_PATTERN};
-use crate::domain::write::{
-    CUSTOM_NAME_PATTERN, MAX_BATCH, MAX_NOTES, MAX_PHONE_CHARS, MAX_TEXT, MIN_PHONE_CHARS,
-    PHONE_PATTERN, WIRE_TEXT_PATTERN,
+use crate::domain::value::{
+    CUSTOM_NAME_PATTERN, MAX_NOTES, MAX_PHONE_CHARS, MAX_TEXT, MIN_PHONE_CHARS, PHONE_PATTERN,
+    WIRE_TEXT_PATTERN,
 };
+use crate::domain::write::MAX_BATCH;
 use crate::domain::{Column, ColumnKind};
 use crate::upstream::query::MAX_READ_URL_BYTES;
 

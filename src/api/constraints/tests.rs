@@ -4,7 +4,7 @@
 use regex::Regex;
 use serde_json::{Value, json};
 
-use crate::domain::write::is_wire_text;
+use crate::domain::value::is_wire_text;
 use crate::domain::{
     BodyTarget, CustomFieldName, DatasetId, NewRecord, Phone, ReadFilter, RecordId, RecordPatch,
     TableName,
