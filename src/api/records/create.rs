@@ -3,8 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
-use super::refuse_query;
 use super::schemas::{BatchResult, CreateBody, CreatedRecord};
+use super::{IDEMPOTENCY_KEY_DESCRIPTION, refuse_query};
 use crate::api::JsonBody;
 use crate::api::responses::*;
 use crate::auth::{Caller, Scope};
@@ -25,7 +25,7 @@ pub const CREATE_CHUNK: usize = 500;
     tag = "records",
     params(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
-        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`."),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
     ),
     request_body(content = CreateBody, description = "One record or an array of 1 to 1000"),
     responses(

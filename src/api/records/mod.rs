@@ -28,6 +28,9 @@ use crate::error::Error;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
 use crate::upstream::ContactNowClient;
 
+/// The `Idempotency-Key` header of every write.
+pub(super) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
+
 /// Every route without documented query parameters refuses any query (`400`), writes included:
 /// a `?dry_run=true` the gateway does not know must never turn into a real write.
 pub(super) fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
@@ -123,7 +126,7 @@ pub async fn get_dataset_record(
     params(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
-        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`."),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
     ),
     request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
@@ -173,7 +176,7 @@ pub async fn update_dataset_record(
     tag = "records",
     params(
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
-        ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`."),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
     ),
     request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
