@@ -1,22 +1,35 @@
 //! A ContactNow record as the gateway shows it. The struct, [`Record`], follows from the column
 //! table in [`super::column`]; here is its example.
 
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
 pub use super::column::Record;
 
 impl Record {
     /// The record of the vendor article's read example, as the gateway answers it (the
     /// OpenAPI examples of `Record` and of record pages).
     pub fn example() -> serde_json::Value {
-        serde_json::json!({
-            "id": 550431, "dataset_id": 100, "title": "Mr", "first_name": "Joe", "last_name": "Blogs",
-            "mobile_phone": "07123456789", "home_phone": null, "work_phone": null,
-            "address1": null, "address2": null, "address3": null, "address4": null, "address5": null,
-            "address6": null, "postcode": null, "notes": null,
-            "outcome_code": 100, "process_type": "New Prospect", "process_date": null,
-            "callback_at": null, "callback_notes": null, "callback_same_time": false,
-            "agent_ref": null, "agent_specific": false, "load_date": "2019-01-07",
-            "source_file": "api_data_100.dat", "urn": null, "vendor_urn": null,
-            "custom": {"company_name": "Company Name", "test_field": null}
-        })
+        let text = |value: &str| Some(value.to_owned());
+        let record = Record {
+            id: 550431,
+            dataset_id: 100,
+            title: text("Mr"),
+            first_name: text("Joe"),
+            last_name: text("Blogs"),
+            mobile_phone: text("07123456789"),
+            outcome_code: Some(100),
+            process_type: text("New Prospect"),
+            load_date: NaiveDate::from_ymd_opt(2019, 1, 7),
+            source_file: text("api_data_100.dat"),
+            custom: BTreeMap::from([
+                ("company_name".to_owned(), text("Company Name")),
+                ("test_field".to_owned(), None),
+            ]),
+            // Every other column is empty: a new column shows in the example as `null`.
+            ..Record::default()
+        };
+        serde_json::to_value(record).expect("a record serialises")
     }
 }
