@@ -55,7 +55,7 @@ struct ProblemExamples;
 
 fn sample_error(status: &str) -> Option<Error> {
     Some(match status {
-        "400" => Error::bad_field("limit", "an integer from 1 to 1000"),
+        "400" => crate::domain::filter::limit_refused(),
         "401" => Error::Unauthenticated(String::new()),
         "403" => Error::Forbidden("the token does not grant dataset 200".into()),
         "404" => Error::NotFound("Record id [999999] does not exist.".into()),

@@ -169,7 +169,7 @@ impl ReadFilter {
                     if !valid {
                         return Err(Error::bad_field(
                             "agent",
-                            "1 to 64 of A-Z, a-z, 0-9, _, -, .",
+                            format!("1 to {MAX_AGENT_CHARS} of A-Z, a-z, 0-9, _, -, ."),
                         ));
                     }
                     filter.agent = Some(value);
@@ -201,7 +201,7 @@ impl ReadFilter {
                         .parse::<u32>()
                         .ok()
                         .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                        .ok_or_else(|| Error::bad_field("limit", "an integer from 1 to 1000"))?;
+                        .ok_or_else(limit_refused)?;
                 }
                 other => {
                     let field = search_field(other)
@@ -237,6 +237,11 @@ impl ReadFilter {
         };
         Ok(filter)
     }
+}
+
+/// The answer to a `limit` out of its bounds.
+pub fn limit_refused() -> Error {
+    Error::bad_field("limit", format!("an integer from 1 to {MAX_LIMIT}"))
 }
 
 /// The `name=value` pairs of a query string, decoded as `application/x-www-form-urlencoded`

@@ -10,6 +10,11 @@ pub const MAX_ID: u64 = (1 << 53) - 1;
 
 /// The longest campaign table name.
 pub const MAX_TABLE_NAME_CHARS: usize = 64;
+/// What [`TableName::parse`] takes, in words.
+pub fn table_name_rule() -> String {
+    format!("1 to {MAX_TABLE_NAME_CHARS} of A-Z, a-z, 0-9, _")
+}
+
 /// What [`TableName::parse`] takes, as a pattern.
 pub const TABLE_NAME_PATTERN: &str = "^[A-Za-z0-9_]{1,64}$";
 
@@ -94,7 +99,7 @@ impl TableName {
         } else {
             Err(Error::bad_field(
                 field,
-                "table must be 1 to 64 of A-Z, a-z, 0-9, _",
+                format!("table must be {}", table_name_rule()),
             ))
         }
     }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
+use super::ids::table_name_rule;
 use super::value::{CustomFieldName, MAX_NOTES, MAX_TEXT, NOT_WIRE_TEXT, Phone, is_wire_text};
 use super::{Column, ColumnKind, DatasetId, TableName};
 use crate::error::{Error, FieldError};
@@ -222,8 +223,10 @@ impl RecordPatch {
                 "table" if names_target => {
                     match value.as_str().map(|t| TableName::parse(name, t)) {
                         Some(Ok(table)) => targets.push(UpdateTarget::Table(table)),
-                        _ => errors
-                            .push(FieldError::new(name, "must be 1 to 64 of A-Z, a-z, 0-9, _")),
+                        _ => errors.push(FieldError::new(
+                            name,
+                            format!("must be {}", table_name_rule()),
+                        )),
                     }
                 }
                 _ => match Column::from_name(name).filter(|column| column.is_writable()) {
