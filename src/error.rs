@@ -11,6 +11,13 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// `Retry-After` of an unreachable upstream or shared store, in seconds: long enough for a
+/// restart or a failover to be over.
+pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+/// `Retry-After` of a busy upstream slot or a running idempotent write, in seconds: both end
+/// within one upstream exchange.
+pub const RETRY_AFTER_BUSY_SECS: u64 = 1;
+
 /// One invalid input field, as listed in a problem body's `errors`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -383,7 +390,7 @@ impl ResponseError for Error {
                 }
             }
             Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, "5"));
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS));
             }
             Self::UpstreamAuthFailed(_) => {
                 let retry_after = crate::upstream::AUTH_RETRY_INTERVAL.as_secs();
@@ -395,7 +402,7 @@ impl ResponseError for Error {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             Self::UpstreamBusy | Self::KeyInFlight => {
-                response.insert_header((header::RETRY_AFTER, "1"));
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_BUSY_SECS));
             }
             Self::BodyTimeout { .. } => {
                 // The rest of a slow body would be read as the next request: end the connection.

@@ -1,7 +1,7 @@
 //! Entry points for fuzz targets and property tests: the parsers that read untrusted bytes.
 //! Each returns whether the input was accepted; none may panic.
 
-use crate::domain::{NewRecord, ReadFilter, RecordPatch};
+use crate::domain::{BodyTarget, NewRecord, ReadFilter, RecordPatch};
 use crate::upstream::WireFormat;
 use crate::upstream::wire::{Envelope, records};
 
@@ -18,8 +18,8 @@ pub fn request_body(data: &[u8]) -> bool {
         return false;
     };
     let create = NewRecord::parse_body(&value).is_ok();
-    let patch = RecordPatch::parse_body(&value, true).is_ok();
-    let dataset_patch = RecordPatch::parse_body(&value, false).is_ok();
+    let patch = RecordPatch::parse_body(&value, BodyTarget::Required).is_ok();
+    let dataset_patch = RecordPatch::parse_body(&value, BodyTarget::FromPath).is_ok();
     create || patch || dataset_patch
 }
 

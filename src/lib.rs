@@ -11,9 +11,12 @@
 //! - [`otel`]: OpenTelemetry trace export (OTLP) and the caller's `traceparent`.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
 //! - [`cluster`]: the Redis shared by replicas (idempotency keys, cluster-wide limits).
-//! - [`api`]: handlers and the OpenAPI document.
-//! - [`domain`]: parsed ids, records, writes and filters.
-//! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
+//! - [`api`]: handlers (`records`: create, reads, updates), the problem responses they list,
+//!   and the OpenAPI document (`constraints` states the domain's own bounds and patterns).
+//! - [`domain`]: the column table (one line per column gives `Column` and `Record`), parsed
+//!   ids and values, writes and read filters.
+//! - [`upstream`]: the ContactNow client (token cache, query building, transport, typed
+//!   outcomes) and its wire, one job per file (envelope in JSON/XML, rows, payloads).
 //! - [`emulator`]: the in-memory ContactNow behind `sandbox` and the tests.
 //! - [`cli`]: the commands of the binary.
 //! - [`doctor`]: `ecnow-gateway doctor`, the end-to-end check of a configuration.

@@ -5,7 +5,8 @@
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`index`]: `GET /`, the JSON index.
 //! - [`openapi`]: the document, generated from the handlers, and Swagger UI; `constraints`
-//!   adds what the derives cannot say.
+//!   adds what the derives cannot say, from the domain's own bounds and patterns.
+//! - [`responses`]: the problem responses the operations list by name.
 //! - here: [`JsonBody`] (the body extractor), [`RouteTable`] (404 or 405), [`routes`].
 
 mod constraints;
@@ -13,6 +14,7 @@ pub mod health;
 pub mod index;
 pub mod openapi;
 pub mod records;
+pub mod responses;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -36,7 +38,7 @@ use crate::error::Error;
 /// Registers every documented route.
 pub fn routes(config: &mut ServiceConfig) {
     config
-        .service(records::create_records)
+        .service(records::create::create_records)
         .service(records::list_dataset_records)
         .service(records::get_dataset_record)
         .service(records::update_dataset_record)

@@ -55,18 +55,22 @@ struct ProblemExamples;
 
 fn sample_error(status: &str) -> Option<Error> {
     Some(match status {
-        "400" => Error::bad_field("limit", "an integer from 1 to 1000"),
+        "400" => crate::domain::filter::limit_refused(),
         "401" => Error::Unauthenticated(String::new()),
         "403" => Error::Forbidden("the token does not grant dataset 200".into()),
         "404" => Error::NotFound("Record id [999999] does not exist.".into()),
         "409" => Error::KeyInFlight,
-        "413" => Error::PayloadTooLarge { limit: 1_048_576 },
+        "413" => Error::PayloadTooLarge {
+            limit: crate::config::DEFAULT_BODY_LIMIT,
+        },
         "415" => Error::UnsupportedMediaType,
         "422" => Error::Validation(vec![FieldError::new(
             "mobile_phone",
             "at least one phone (mobile_phone, home_phone or work_phone) is required",
         )]),
-        "429" => Error::TooManyRequests { retry_after: 1 },
+        "429" => Error::TooManyRequests {
+            retry_after: crate::error::RETRY_AFTER_BUSY_SECS,
+        },
         "502" => Error::UpstreamFailed(String::new()),
         "503" => Error::UpstreamUnavailable(String::new()),
         "504" => Error::UpstreamTimeout,

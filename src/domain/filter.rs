@@ -2,7 +2,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::write::{NOT_WIRE_TEXT, is_wire_text};
+use super::value::{NOT_WIRE_TEXT, is_wire_text};
 use super::{Column, CustomFieldName, Phone};
 use crate::error::Error;
 
@@ -10,6 +10,15 @@ use crate::error::Error;
 pub const DEFAULT_LIMIT: u32 = 100;
 /// The largest `limit`.
 pub const MAX_LIMIT: u32 = 1000;
+/// The longest `agent`.
+pub const MAX_AGENT_CHARS: usize = 64;
+/// What `agent` takes, as a pattern.
+pub const AGENT_PATTERN: &str = "^[A-Za-z0-9_.\\-]{1,64}$";
+/// What `outcome` takes, as a pattern: a comma list of codes.
+pub const OUTCOMES_PATTERN: &str = "^[0-9]{1,9}(,[0-9]{1,9})*$";
+/// What `from` and `to` take, as a pattern: an ISO 8601 date, or a datetime to the minute or
+/// second, without offset.
+pub const TIME_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$";
 /// The most `search[…]` parameters one read may carry.
 pub const MAX_SEARCHES: usize = 20;
 /// The longest `search[…]` value, in characters.
@@ -153,14 +162,14 @@ impl ReadFilter {
                     );
                 }
                 "agent" => {
-                    let valid = (1..=64).contains(&value.len())
+                    let valid = (1..=MAX_AGENT_CHARS).contains(&value.len())
                         && value
                             .chars()
                             .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
                     if !valid {
                         return Err(Error::bad_field(
                             "agent",
-                            "1 to 64 of A-Z, a-z, 0-9, _, -, .",
+                            format!("1 to {MAX_AGENT_CHARS} of A-Z, a-z, 0-9, _, -, ."),
                         ));
                     }
                     filter.agent = Some(value);
@@ -192,7 +201,7 @@ impl ReadFilter {
                         .parse::<u32>()
                         .ok()
                         .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                        .ok_or_else(|| Error::bad_field("limit", "an integer from 1 to 1000"))?;
+                        .ok_or_else(limit_refused)?;
                 }
                 other => {
                     let field = search_field(other)
@@ -228,6 +237,11 @@ impl ReadFilter {
         };
         Ok(filter)
     }
+}
+
+/// The answer to a `limit` out of its bounds.
+pub fn limit_refused() -> Error {
+    Error::bad_field("limit", format!("an integer from 1 to {MAX_LIMIT}"))
 }
 
 /// The `name=value` pairs of a query string, decoded as `application/x-www-form-urlencoded`

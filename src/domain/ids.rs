@@ -8,6 +8,16 @@ use crate::error::Error;
 /// The largest id accepted: 2^53 - 1, so every id survives a JSON number in any language.
 pub const MAX_ID: u64 = (1 << 53) - 1;
 
+/// The longest campaign table name.
+pub const MAX_TABLE_NAME_CHARS: usize = 64;
+/// What [`TableName::parse`] takes, in words.
+pub fn table_name_rule() -> String {
+    format!("1 to {MAX_TABLE_NAME_CHARS} of A-Z, a-z, 0-9, _")
+}
+
+/// What [`TableName::parse`] takes, as a pattern.
+pub const TABLE_NAME_PATTERN: &str = "^[A-Za-z0-9_]{1,64}$";
+
 fn parse_positive(value: &str) -> Option<u64> {
     let plain = !value.is_empty()
         && value.len() <= 16
@@ -80,7 +90,7 @@ pub struct TableName(String);
 impl TableName {
     /// Parses a table name.
     pub fn parse(field: &str, value: &str) -> Result<Self, Error> {
-        let valid = (1..=64).contains(&value.len())
+        let valid = (1..=MAX_TABLE_NAME_CHARS).contains(&value.len())
             && value
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -89,7 +99,7 @@ impl TableName {
         } else {
             Err(Error::bad_field(
                 field,
-                "table must be 1 to 64 of A-Z, a-z, 0-9, _",
+                format!("table must be {}", table_name_rule()),
             ))
         }
     }

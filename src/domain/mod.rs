@@ -2,23 +2,28 @@
 //!
 //! Everything here is built by a fallible constructor ("parse, don't validate"): a value of
 //! these types is valid by construction, so the upstream client never sees unchecked input.
-//! Nothing here knows the upstream's wire names.
+//! The upstream's names of the standard columns are written in the column table only, and
+//! only `upstream::wire` reads them.
 //!
 //! Layout:
 //! - [`ids`]: [`DatasetId`], [`RecordId`], [`TableName`], [`Source`].
-//! - [`column`]: [`Column`], the record's columns by their gateway names.
-//! - [`record`]: [`Record`], a record as the gateway shows it.
-//! - [`write`]: [`NewRecord`], [`RecordPatch`], [`UpdateTarget`], [`Phone`].
+//! - [`column`]: the column table: [`Column`] (one line per column: names, kind, access) and
+//!   the [`Record`] struct that follows from it.
+//! - [`record`]: [`Record`]'s example.
+//! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, and their bounds.
+//! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
 
 pub mod column;
 pub mod filter;
 pub mod ids;
 pub mod record;
+pub mod value;
 pub mod write;
 
-pub use column::Column;
+pub use column::{Access, CellReader, Column, ColumnKind};
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;
-pub use write::{CustomFieldName, NewRecord, Phone, RecordPatch, UpdateTarget};
+pub use value::{CustomFieldName, Phone};
+pub use write::{BodyTarget, CreateRequest, NewRecord, RecordPatch, UpdateTarget};

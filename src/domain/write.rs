@@ -1,144 +1,32 @@
-//! What callers write: new records, patches, and the values inside them.
-
-use std::collections::BTreeMap;
-use std::fmt;
+//! What callers write: new records and patches.
 
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
-use super::{Column, DatasetId, TableName};
+use super::ids::table_name_rule;
+use super::value::{CustomFieldName, MAX_NOTES, MAX_TEXT, NOT_WIRE_TEXT, Phone, is_wire_text};
+use super::{Column, ColumnKind, DatasetId, TableName};
 use crate::error::{Error, FieldError};
 
 /// The most records one create may carry.
 pub const MAX_BATCH: usize = 1000;
-const MAX_TEXT: usize = 255;
-const MAX_NOTES: usize = 4000;
 
-/// Names that a custom column may not take, in any letter case: the gateway's own names, the
-/// upstream's standard column names and the protocol's arguments. A custom column of such a name
-/// would shadow or override a standard one upstream.
-const RESERVED_NAMES: &[&str] = &[
-    // gateway names
-    "id",
-    "dataset",
-    "dataset_id",
-    "table",
-    "custom",
-    "notes_append",
-    "title",
-    "first_name",
-    "last_name",
-    "mobile_phone",
-    "home_phone",
-    "work_phone",
-    "address1",
-    "address2",
-    "address3",
-    "address4",
-    "address5",
-    "address6",
-    "postcode",
-    "notes",
-    "outcome_code",
-    "process_type",
-    "process_date",
-    "callback_at",
-    "callback_notes",
-    "callback_same_time",
-    "agent_ref",
-    "agent_specific",
-    "load_date",
-    "source_file",
-    "urn",
-    "vendor_urn",
-    // upstream column names
-    "datasetid",
-    "firstname",
-    "lastname",
-    "mobilephone",
-    "homephone",
-    "workphone",
-    "outcomecode",
-    "processtype",
-    "processdate",
-    "callback",
-    "call_back_notes",
-    "call_back_sametime",
-    "agentref",
-    "loaddate",
-    "sourcefile",
-    // protocol arguments and envelope names
-    "token",
-    "method",
-    "action",
-    "format",
-    "raw",
-    "key",
-    "success",
-    "total",
-    "bad",
-    "error",
-    "info",
-    "list",
-    "account_id",
-];
-
-/// A phone number: 6 to 20 of digits, spaces, `+`, `-`, `(`, `)`, with at least one digit.
+/// A create body, parsed: one record (answered with its id) or a batch (answered with counts).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Phone(String);
-
-impl Phone {
-    /// Parses a phone number.
-    pub fn parse(value: &str) -> Result<Self, String> {
-        let allowed = value
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
-        if !(6..=20).contains(&value.chars().count()) {
-            Err("a phone must be 6 to 20 characters long".into())
-        } else if !allowed || !value.chars().any(|c| c.is_ascii_digit()) {
-            Err("a phone may hold only digits, spaces, +, -, ( and )".into())
-        } else {
-            Ok(Self(value.to_owned()))
-        }
-    }
-
-    /// The number as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+pub enum CreateRequest {
+    /// A body that is one object.
+    One(NewRecord),
+    /// A body that is an array of 1 to [`MAX_BATCH`] objects.
+    Many(Vec<NewRecord>),
 }
 
-/// The name of a custom column: `^[A-Za-z][A-Za-z0-9_]{0,63}$`, not a reserved name.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CustomFieldName(String);
-
-impl CustomFieldName {
-    /// Parses a custom column name.
-    pub fn parse(name: &str) -> Result<Self, String> {
-        let mut chars = name.chars();
-        let shaped = name.len() <= 64
-            && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !shaped {
-            return Err("a custom field name must match ^[A-Za-z][A-Za-z0-9_]{0,63}$".into());
+impl CreateRequest {
+    /// The records to create, in the order given.
+    pub fn records(&self) -> &[NewRecord] {
+        match self {
+            CreateRequest::One(record) => std::slice::from_ref(record),
+            CreateRequest::Many(records) => records,
         }
-        let lower = name.to_ascii_lowercase();
-        if RESERVED_NAMES.contains(&lower.as_str()) {
-            return Err(format!(
-                "`{name}` is a standard field and cannot be a custom one"
-            ));
-        }
-        Ok(Self(name.to_owned()))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CustomFieldName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -164,10 +52,12 @@ impl NewRecord {
             .map(|(name, value)| (name, value.as_str()))
     }
 
-    /// Parses a create body: one object, or an array of 1 to 1000 objects.
-    pub fn parse_body(body: &Value) -> Result<Vec<NewRecord>, Error> {
+    /// Parses a create body: one object, or an array of 1 to [`MAX_BATCH`] objects.
+    pub fn parse_body(body: &Value) -> Result<CreateRequest, Error> {
         match body {
-            Value::Object(object) => Ok(vec![Self::parse(object, "").map_err(Error::Validation)?]),
+            Value::Object(object) => Ok(CreateRequest::One(
+                Self::parse(object, "").map_err(Error::Validation)?,
+            )),
             Value::Array(items) if items.is_empty() || items.len() > MAX_BATCH => {
                 Err(Error::Validation(vec![FieldError::new(
                     "",
@@ -190,7 +80,7 @@ impl NewRecord {
                     }
                 }
                 if errors.is_empty() {
-                    Ok(records)
+                    Ok(CreateRequest::Many(records))
                 } else {
                     Err(Error::Validation(errors))
                 }
@@ -230,7 +120,10 @@ impl NewRecord {
                     Ok(None) => {}
                     Err(message) => errors.push(FieldError::new(field(), message)),
                 },
-                None => errors.push(FieldError::new(field(), unknown_field_message(name, false))),
+                None => errors.push(FieldError::new(
+                    field(),
+                    unknown_field_message(name, BodyTarget::FromPath),
+                )),
             }
         }
         if !phone_given && !values.keys().any(|column| column.is_phone()) {
@@ -254,6 +147,16 @@ pub enum UpdateTarget {
     Dataset(DatasetId),
     /// The campaign table that holds the record.
     Table(TableName),
+}
+
+/// Where an update body may name the record's dataset or campaign table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyTarget {
+    /// `PATCH /records/{id}`: the body names exactly one of `dataset` / `table`.
+    Required,
+    /// `PATCH /datasets/{dataset}/records/{id}`: the path names the dataset; the body names
+    /// neither.
+    FromPath,
 }
 
 /// Changes to a record: values to set (`None` clears), notes to append, and, for
@@ -291,9 +194,9 @@ impl RecordPatch {
         self.target.as_ref()
     }
 
-    /// Parses an update body. With `names_target`, the body must name exactly one of `dataset`
-    /// or `table`; without it, it may name neither.
-    pub fn parse_body(body: &Value, names_target: bool) -> Result<Self, Error> {
+    /// Parses an update body; `target` says whether it names the dataset or table.
+    pub fn parse_body(body: &Value, target: BodyTarget) -> Result<Self, Error> {
+        let names_target = target == BodyTarget::Required;
         let Some(object) = body.as_object() else {
             return Err(Error::BadRequest {
                 detail: "the body must be a JSON object".into(),
@@ -320,8 +223,10 @@ impl RecordPatch {
                 "table" if names_target => {
                     match value.as_str().map(|t| TableName::parse(name, t)) {
                         Some(Ok(table)) => targets.push(UpdateTarget::Table(table)),
-                        _ => errors
-                            .push(FieldError::new(name, "must be 1 to 64 of A-Z, a-z, 0-9, _")),
+                        _ => errors.push(FieldError::new(
+                            name,
+                            format!("must be {}", table_name_rule()),
+                        )),
                     }
                 }
                 _ => match Column::from_name(name).filter(|column| column.is_writable()) {
@@ -334,10 +239,7 @@ impl RecordPatch {
                         }
                         Err(message) => errors.push(FieldError::new(name, message)),
                     },
-                    None => errors.push(FieldError::new(
-                        name,
-                        unknown_field_message(name, names_target),
-                    )),
+                    None => errors.push(FieldError::new(name, unknown_field_message(name, target))),
                 },
             }
         }
@@ -363,9 +265,9 @@ impl RecordPatch {
     }
 }
 
-fn unknown_field_message(name: &str, names_target: bool) -> String {
+fn unknown_field_message(name: &str, target: BodyTarget) -> String {
     match name {
-        "dataset" | "table" if !names_target => {
+        "dataset" | "table" if target == BodyTarget::FromPath => {
             "the path names the dataset; the body may not name another".into()
         }
         _ if Column::from_name(name).is_some() => format!("`{name}` is read-only"),
@@ -389,28 +291,6 @@ fn dataset_value(value: &Value) -> Option<DatasetId> {
     }
 }
 
-/// Why a text is refused by [`is_wire_text`].
-pub const NOT_WIRE_TEXT: &str =
-    "must not contain control characters (but tab and line breaks) or Unicode noncharacters";
-
-/// Whether `text` can travel in both wire formats, so that what is accepted does not depend on
-/// `CONTACTNOW_FORMAT`: no control character but tab, CR and LF (XML 1.0 cannot carry the C0
-/// ones; DEL and C1 are refused alike), and no Unicode noncharacter (U+FDD0 to U+FDEF and the
-/// last two code points of every plane; XML 1.0 cannot carry U+FFFE and U+FFFF). Lone
-/// surrogates cannot occur in a Rust string.
-pub fn is_wire_text(text: &str) -> bool {
-    // Printable ASCII (the usual case) is checked bytewise; anything else char by char.
-    let printable = text
-        .bytes()
-        .all(|b| (b' '..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
-    printable
-        || text.chars().all(|c| {
-            let code = u32::from(c);
-            let noncharacter = (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE;
-            !noncharacter && (!c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-        })
-}
-
 /// A text value: a string that [`is_wire_text`], of at most `max` characters; `null` or `""`
 /// is no value.
 fn text(value: &Value, max: usize) -> Result<Option<String>, String> {
@@ -431,14 +311,15 @@ fn parse_value(column: Column, value: &Value) -> Result<Option<String>, String> 
         // A phone is a number or `null` (no value / clear), never an empty string.
         return Err("a phone must be 6 to 20 characters long (use null for none)".into());
     }
-    let max = if column == Column::Notes {
-        MAX_NOTES
-    } else {
-        MAX_TEXT
+    let max = match column.kind() {
+        ColumnKind::Notes => MAX_NOTES,
+        _ => MAX_TEXT,
     };
     let text = text(value, max)?;
     match text {
-        Some(number) if column.is_phone() => Phone::parse(&number).map(|phone| Some(phone.0)),
+        Some(number) if column.is_phone() => {
+            Phone::parse(&number).map(|phone| Some(phone.into_string()))
+        }
         other => Ok(other),
     }
 }
@@ -486,7 +367,9 @@ mod tests {
     fn a_record_needs_a_phone_and_known_fields() {
         let body = json!({"first_name": "Joe", "mobile_phone": "07123456789",
                           "custom": {"company_name": "ACME"}});
-        let records = NewRecord::parse_body(&body).unwrap();
+        let request = NewRecord::parse_body(&body).unwrap();
+        assert!(matches!(request, CreateRequest::One(_)));
+        let records = request.records();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].values().count(), 2);
         assert_eq!(
@@ -519,8 +402,12 @@ mod tests {
             NewRecord::parse_body(&empty).is_err(),
             "an empty phone is refused, not dropped"
         );
-        assert!(RecordPatch::parse_body(&json!({"mobile_phone": ""}), false).is_err());
-        assert!(RecordPatch::parse_body(&json!({"mobile_phone": null}), false).is_ok());
+        assert!(
+            RecordPatch::parse_body(&json!({"mobile_phone": ""}), BodyTarget::FromPath).is_err()
+        );
+        assert!(
+            RecordPatch::parse_body(&json!({"mobile_phone": null}), BodyTarget::FromPath).is_ok()
+        );
         for bad in [
             "FirstName",
             "DATASET",
@@ -532,35 +419,6 @@ mod tests {
             assert!(CustomFieldName::parse(bad).is_err(), "{bad:?}");
         }
         assert!(CustomFieldName::parse("company_name").is_ok());
-    }
-
-    #[test]
-    fn text_the_wire_cannot_carry_is_refused() {
-        for bad in [
-            "\u{0}",
-            "a\u{1}",
-            "\u{1b}[0m",
-            "\u{7f}",
-            "\u{85}",
-            "\u{FFFE}",
-            "\u{FFFF}",
-            "\u{FDD0}",
-            "\u{FDEF}",
-            "\u{1FFFE}",
-            "\u{10FFFF}",
-        ] {
-            assert!(!is_wire_text(bad), "{bad:?}");
-        }
-        for good in [
-            "Joe",
-            "a\tb\r\nc",
-            "Zoë 東京 🙂",
-            "\u{FDCF}",
-            "\u{FFFD}",
-            "\u{1FFFD}",
-        ] {
-            assert!(is_wire_text(good), "{good:?}");
-        }
     }
 
     #[test]
@@ -578,22 +436,31 @@ mod tests {
 
     #[test]
     fn patches_need_a_target_on_the_bare_route_and_something_to_change() {
-        let patch =
-            RecordPatch::parse_body(&json!({"dataset": "100", "notes": null}), true).unwrap();
+        let patch = RecordPatch::parse_body(
+            &json!({"dataset": "100", "notes": null}),
+            BodyTarget::Required,
+        )
+        .unwrap();
         assert_eq!(
             patch.target(),
             Some(&UpdateTarget::Dataset(DatasetId::try_from(100).unwrap()))
         );
         assert_eq!(patch.changes().collect::<Vec<_>>(), [(Column::Notes, None)]);
-        assert!(RecordPatch::parse_body(&json!({"notes": "x"}), true).is_err());
+        assert!(RecordPatch::parse_body(&json!({"notes": "x"}), BodyTarget::Required).is_err());
         assert!(
-            RecordPatch::parse_body(&json!({"dataset": 100, "table": "t", "notes": "x"}), true)
-                .is_err()
+            RecordPatch::parse_body(
+                &json!({"dataset": 100, "table": "t", "notes": "x"}),
+                BodyTarget::Required
+            )
+            .is_err()
         );
         assert!(
-            RecordPatch::parse_body(&json!({"dataset": 100}), true).is_ok(),
+            RecordPatch::parse_body(&json!({"dataset": 100}), BodyTarget::Required).is_ok(),
             "a no-op update"
         );
-        assert!(RecordPatch::parse_body(&json!({"dataset": 100, "notes": "x"}), false).is_err());
+        assert!(
+            RecordPatch::parse_body(&json!({"dataset": 100, "notes": "x"}), BodyTarget::FromPath)
+                .is_err()
+        );
     }
 }

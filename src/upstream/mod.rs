@@ -2,8 +2,14 @@
 //! domain calls into `ecnow.php` exchanges.
 //!
 //! Layout:
-//! - [`wire`]: envelope parsing (JSON and XML), read rows → [`Record`], write payloads.
+//! - [`wire`]: the upstream's spelling, one job per file: the envelope (JSON and XML), read
+//!   rows → [`crate::domain::Record`], write payloads.
+//! - [`query`]: read arguments and the URL of an exchange.
+//! - [`breaker`]: the circuit breaker; [`slots`]: the concurrency budget.
+//! - `outcome`: the typed results of the calls ([`CreateOutcome`], [`Created`], …).
 //! - `token`: the moka token cache.
+//! - `transport`: one request through the breaker, read whole or refused.
+//! - here: [`ContactNowClient`] and the typed outcomes of its calls.
 //!
 //! Every value goes into the query string through form encoding, so nothing a caller sends can
 //! add or change an argument. URLs carry the token and are never logged: reqwest errors are
@@ -14,8 +20,10 @@ pub mod query;
 pub mod slots;
 pub mod wire;
 
+mod outcome;
 mod probe;
 mod token;
+mod transport;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -27,11 +35,13 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::domain::{
-    DatasetId, NewRecord, ReadFilter, Record, RecordId, RecordPatch, Source, UpdateTarget,
+    DatasetId, NewRecord, ReadFilter, RecordId, RecordPatch, Source, UpdateTarget,
 };
 use crate::error::Error;
 use crate::metrics::Metrics;
 use breaker::{Breaker, BreakerSettings};
+pub use outcome::{CreateOutcome, Created, RecordPage, UpdateOutcome};
+use outcome::{data_error, is_live};
 pub use probe::TokenProbe;
 pub use token::AUTH_RETRY_INTERVAL;
 use token::{Token, TokenCache};
@@ -62,41 +72,6 @@ pub struct UpstreamSettings {
     pub breaker: BreakerSettings,
 }
 
-/// The result of one `create` exchange.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CreateOutcome {
-    /// Records inserted.
-    pub created: u64,
-    /// Records refused.
-    pub rejected: u64,
-    /// The new record's id (for a single record).
-    pub key: Option<RecordId>,
-    /// Whether the record is live on the dialler, from `info`.
-    pub live: bool,
-    /// The upstream's information text.
-    pub info: Option<String>,
-    /// The upstream's error text about refused records.
-    pub error: Option<String>,
-}
-
-/// The result of a successful `update`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UpdateOutcome {
-    /// Whether the record is live on the dialler, from `info`.
-    pub live: bool,
-    /// The upstream's information text.
-    pub info: Option<String>,
-}
-
-/// One page of a read.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RecordPage {
-    /// Every match, even those the limit cut.
-    pub total: u64,
-    /// The records returned.
-    pub records: Vec<Record>,
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Action {
     Create,
@@ -112,17 +87,6 @@ impl Action {
             Action::Update => "update",
         }
     }
-}
-
-/// A failed exchange, by what it says about the upstream's availability.
-enum Failure {
-    /// The upstream is unreachable or broken: a connect error, a timeout, an HTTP 5xx, a
-    /// redirect, an answer that cannot be read whole. Counts against the circuit breaker.
-    Unavailable(Error),
-    /// The upstream answered HTTP 4xx (e.g. 414 for a URL too long): it is up and refused this
-    /// one request, which a caller shaped. Never counts against the breaker, so no caller can
-    /// open it for everyone; the caller gets a 502.
-    Refused(Error),
 }
 
 /// What one exchange produced.
@@ -144,22 +108,6 @@ pub struct ContactNowClient {
     slots: slots::Slots,
     queue_timeout: Duration,
     breaker: Breaker,
-}
-
-fn is_live(info: Option<&str>) -> bool {
-    info.map(str::to_ascii_lowercase)
-        .is_some_and(|info| info.contains("live") && !info.contains("not live"))
-}
-
-/// Maps a transport error, without its URL (it carries the token).
-fn transport_error(error: reqwest::Error) -> Error {
-    if error.is_timeout() {
-        Error::UpstreamTimeout
-    } else if error.is_connect() {
-        Error::UpstreamUnavailable(format!("connect: {}", error.without_url()))
-    } else {
-        Error::UpstreamFailed(format!("transport: {}", error.without_url()))
-    }
 }
 
 impl ContactNowClient {
@@ -209,7 +157,8 @@ impl ContactNowClient {
         self.token().await.map(|_| ())
     }
 
-    /// Creates records in `dataset` with one `create` exchange.
+    /// Creates records in `dataset` with one `create` exchange: the upstream's counts, whatever
+    /// it refused.
     #[tracing::instrument(name = "upstream create", skip_all, fields(dataset = %dataset, records = records.len()))]
     pub async fn create(
         &self,
@@ -233,6 +182,31 @@ impl ContactNowClient {
             live: is_live(envelope.info.as_deref()),
             info: envelope.info,
             error: envelope.error,
+        })
+    }
+
+    /// Creates one record in `dataset`: its id, or the error the upstream's refusal stands for
+    /// (404 for a dataset that does not exist, else 422).
+    pub async fn create_one(
+        &self,
+        dataset: DatasetId,
+        record: &NewRecord,
+    ) -> Result<Created, Error> {
+        let outcome = self.create(dataset, std::slice::from_ref(record)).await?;
+        if outcome.created != 1 || outcome.rejected > 0 {
+            return Err(data_error(
+                outcome
+                    .error
+                    .unwrap_or_else(|| "ContactNow refused the record".into()),
+            ));
+        }
+        let id = outcome
+            .key
+            .ok_or_else(|| Error::UpstreamFailed("create answered no key".into()))?;
+        Ok(Created {
+            id,
+            live: outcome.live,
+            info: outcome.info,
         })
     }
 
@@ -358,7 +332,7 @@ impl ContactNowClient {
     /// a new one fetched, and the call retried once.
     ///
     /// The body is shared, not copied, for the retry; the token lookup and each exchange are
-    /// boxed so that every handler's future stays small (they were 40 KB, copied per request).
+    /// boxed, so that a handler's future holds a pointer to them, not their state.
     async fn exchange(
         &self,
         action: Action,
@@ -466,52 +440,6 @@ impl ContactNowClient {
     async fn slot(&self) -> Result<slots::Slot<'_>, Error> {
         self.slots.acquire(self.queue_timeout).await
     }
-
-    /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`]. Only
-    /// availability failures count against the circuit breaker (see [`Failure`]).
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
-        let permit = self.breaker.admit()?;
-        let result = self.receive(request).await;
-        permit.report(!matches!(result, Err(Failure::Unavailable(_))));
-        self.metrics.set_circuit_state(self.breaker.state_code());
-        result.map_err(|(Failure::Unavailable(error) | Failure::Refused(error))| error)
-    }
-
-    async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
-        let unavailable = |error: reqwest::Error| Failure::Unavailable(transport_error(error));
-        let too_large = || Failure::Unavailable(Error::UpstreamFailed("answer too large".into()));
-        let mut response = request.send().await.map_err(unavailable)?;
-        let status = response.status();
-        if status.is_redirection() {
-            return Err(Failure::Unavailable(Error::UpstreamFailed(format!(
-                "redirect ({status}) not followed"
-            ))));
-        }
-        if status.is_client_error() {
-            return Err(Failure::Refused(Error::UpstreamFailed(format!(
-                "HTTP {status}: ContactNow refused the request"
-            ))));
-        }
-        if !status.is_success() {
-            return Err(Failure::Unavailable(Error::UpstreamFailed(format!(
-                "HTTP {status}"
-            ))));
-        }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
-    }
 }
 
 /// Reads an envelope: success, a rejected token (to refresh), or the error it names.
@@ -536,50 +464,18 @@ fn classify(action: Action, envelope: Envelope) -> Result<Answer, Error> {
     })
 }
 
-/// An upstream error that describes the caller's data: "does not exist" is a 404, the rest 422.
-fn data_error(message: String) -> Error {
-    if message.contains("does not exist") {
-        Error::NotFound(message)
-    } else {
-        Error::UpstreamRejected(message)
-    }
-}
-
-/// The upstream error of a create that refused records, as an [`Error`].
-pub fn create_refused(outcome: &CreateOutcome) -> Error {
-    data_error(
-        outcome
-            .error
-            .clone()
-            .unwrap_or_else(|| "ContactNow refused the record".into()),
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::domain::Column;
 
     #[test]
-    fn liveness_is_read_from_info() {
-        assert!(is_live(Some("Record is LIVE on the dialer.")));
-        assert!(!is_live(Some(
-            "Record is NOT live on the dialer due having a complete outcome."
-        )));
-        assert!(!is_live(None));
-    }
-
-    #[test]
     fn columns_have_lower_case_write_names() {
-        assert_eq!(wire::write_name(Column::FirstName), "firstname");
-        assert_eq!(wire::write_name(Column::MobilePhone), "mobilephone");
+        assert_eq!(Column::FirstName.write_name(), "firstname");
+        assert_eq!(Column::MobilePhone.write_name(), "mobilephone");
         for (index, column) in Column::ALL.into_iter().enumerate() {
             assert_eq!(column as usize, index, "{column:?}");
-            assert_eq!(
-                wire::write_name(column),
-                wire::read_name(column).to_lowercase()
-            );
+            assert_eq!(column.write_name(), column.read_name().to_lowercase());
         }
-        assert_eq!(wire::read_name(Column::CallbackAt), "callback");
+        assert_eq!(Column::CallbackAt.read_name(), "callback");
     }
 }

@@ -99,7 +99,7 @@ pub fn read_arguments(
     }
     for (field, value) in &filter.search {
         let name = match field {
-            SearchField::Column(column) => wire::read_name(*column),
+            SearchField::Column(column) => column.read_name(),
             SearchField::Custom(name) => name.as_str(),
         };
         args.push((format!("search[{name}]").into(), value.clone()));
@@ -156,9 +156,10 @@ mod tests {
         fn record_values_survive_the_payload(name in "\\PC{0,80}", notes in "[\\PC\n\t]{0,200}", company in "\\PC{0,40}") {
             let body = serde_json::json!({"first_name": name, "notes": notes, "mobile_phone": "07123456789",
                                           "custom": {"company_name": company}});
-            let Ok(records) = NewRecord::parse_body(&body) else { return Ok(()) };
+            let Ok(request) = NewRecord::parse_body(&body) else { return Ok(()) };
+            let records = request.records();
             let dataset = DatasetId::try_from(100).unwrap();
-            let json: serde_json::Value = serde_json::from_slice(&wire::create_payload(dataset, &records, WireFormat::Json)).unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&wire::create_payload(dataset, records, WireFormat::Json)).unwrap();
             let row = json[0].as_object().unwrap();
             for (key, value) in [("firstname", &name), ("notes", &notes), ("company_name", &company)] {
                 if !value.is_empty() {
@@ -166,7 +167,7 @@ mod tests {
                 }
             }
             prop_assert_eq!(row["dataset"].as_str(), Some("100"));
-            let xml = wire::create_payload(dataset, &records, WireFormat::Xml);
+            let xml = wire::create_payload(dataset, records, WireFormat::Xml);
             let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
             let mut text = String::new();
             let mut elements = 0;

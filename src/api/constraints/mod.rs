@@ -5,61 +5,86 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::Column;
-use crate::domain::filter::{MAX_SEARCH_CHARS, MAX_SEARCHES};
+use crate::domain::filter::{
+    AGENT_PATTERN, MAX_LIMIT, MAX_SEARCH_CHARS, MAX_SEARCHES, OUTCOMES_PATTERN, TIME_PATTERN,
+};
+use crate::domain::ids::{MAX_ID, TABLE_NAME_PATTERN};
+use crate::domain::value::{
+    CUSTOM_NAME_PATTERN, MAX_NOTES, MAX_PHONE_CHARS, MAX_TEXT, MIN_PHONE_CHARS, PHONE_PATTERN,
+    WIRE_TEXT_PATTERN,
+};
+use crate::domain::write::MAX_BATCH;
+use crate::domain::{Column, ColumnKind};
 use crate::upstream::query::MAX_READ_URL_BYTES;
 
-/// Text the domain accepts (`is_wire_text`): no control characters but tab and line breaks, no
-/// noncharacters. The pattern names those of the first plane; the domain refuses those of every
-/// plane (U+1FFFE, …), which a pattern without the `u` flag cannot name in a character class.
-const TEXT: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\uFDD0-\\uFDEF\\uFFFE\\uFFFF]*$";
-/// A phone: 6 to 20 of digits, spaces, `+ - ( )`, with a digit.
-const PHONE: &str = "^[ +()\\-]*[0-9][0-9 +()\\-]*$";
-/// A custom column name.
-const CUSTOM_NAME: &str = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
-/// The largest id: 2^53 - 1.
-const MAX_ID: u64 = (1 << 53) - 1;
+/// An `Idempotency-Key` (a Structured Field string of 1 to 255 characters), or empty for none.
+const IDEMPOTENCY_KEY_PATTERN: &str =
+    "^$|^\"([\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\"\\\\]){1,255}\"$";
 
-fn text(max: u64, nullable: bool) -> Value {
-    let kind = if nullable {
-        json!(["string", "null"])
-    } else {
-        json!("string")
-    };
-    json!({"type": kind, "maxLength": max, "pattern": TEXT})
+/// Whether a value may be `null`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Null {
+    /// `null` is a value (no value on creates, a clear on updates).
+    Allowed,
+    /// Only a string.
+    Refused,
 }
 
-fn phone(nullable: bool) -> Value {
-    let kind = if nullable {
-        json!(["string", "null"])
-    } else {
-        json!("string")
-    };
-    json!({"type": kind, "minLength": 6, "maxLength": 20, "pattern": PHONE})
+fn string_type(null: Null) -> Value {
+    match null {
+        Null::Allowed => json!(["string", "null"]),
+        Null::Refused => json!("string"),
+    }
 }
 
-fn custom(nullable_values: bool) -> Value {
+fn text(max: usize, null: Null) -> Value {
+    json!({"type": string_type(null), "maxLength": max, "pattern": WIRE_TEXT_PATTERN})
+}
+
+fn phone(null: Null) -> Value {
     json!({
-        "type": ["object", "null"],
-        "description": "Custom columns by their own names (not a standard name in any letter case).",
-        "propertyNames": {"pattern": CUSTOM_NAME},
-        "additionalProperties": text(255, nullable_values),
+        "type": string_type(null),
+        "minLength": MIN_PHONE_CHARS,
+        "maxLength": MAX_PHONE_CHARS,
+        "pattern": PHONE_PATTERN,
     })
 }
 
-/// The writable fields of a record body (`null` is no value on creates, a clear on updates).
-fn fields(for_create: bool) -> serde_json::Map<String, Value> {
+fn custom(values: Null) -> Value {
+    json!({
+        "type": ["object", "null"],
+        "description": "Custom columns by their own names (not a standard name in any letter case).",
+        "propertyNames": {"pattern": CUSTOM_NAME_PATTERN},
+        "additionalProperties": text(MAX_TEXT, values),
+    })
+}
+
+/// Which body the fields are of.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// A create: custom values are documented as strings (the parser ignores a `null` one).
+    Create,
+    /// An update: a `null` custom value clears it.
+    Update,
+}
+
+/// The writable fields of a record body (`null` is no value on creates, a clear on updates),
+/// by the column table: each column's kind gives its rules.
+fn fields(body: Body) -> serde_json::Map<String, Value> {
     let mut properties = serde_json::Map::new();
     for column in Column::writable() {
-        let name = column.name();
-        let schema = match name {
-            _ if column.is_phone() => phone(true),
-            "notes" => text(4000, true),
-            _ => text(255, true),
+        let schema = match column.kind() {
+            ColumnKind::Phone => phone(Null::Allowed),
+            ColumnKind::Notes => text(MAX_NOTES, Null::Allowed),
+            _ => text(MAX_TEXT, Null::Allowed),
         };
-        properties.insert(name.into(), schema);
+        properties.insert(column.name().into(), schema);
     }
-    properties.insert("custom".into(), custom(!for_create));
+    let custom_values = match body {
+        Body::Create => Null::Refused,
+        Body::Update => Null::Allowed,
+    };
+    properties.insert("custom".into(), custom(custom_values));
     properties
 }
 
@@ -86,7 +111,7 @@ pub fn tighten(doc: &mut Value) {
     let example = schemas["NewRecordBody"]["example"].take();
     schemas["NewRecordBody"] = record_schema(
         "A record to create: the writable fields, at least one phone; unknown fields are refused.",
-        fields(true),
+        fields(Body::Create),
         json!({
             // At least one phone as a string: not (every phone absent or null). Said with `not`
             // rather than `anyOf` so that client generators keep one record model.
@@ -98,14 +123,14 @@ pub fn tighten(doc: &mut Value) {
         }),
     );
     schemas["CreateBody"] = json!({
-        "description": "One record, or an array of 1 to 1000.",
+        "description": format!("One record, or an array of 1 to {MAX_BATCH}."),
         "oneOf": [
             {"$ref": "#/components/schemas/NewRecordBody"},
-            {"type": "array", "items": {"$ref": "#/components/schemas/NewRecordBody"}, "minItems": 1, "maxItems": 1000},
+            {"type": "array", "items": {"$ref": "#/components/schemas/NewRecordBody"}, "minItems": 1, "maxItems": MAX_BATCH},
         ],
     });
-    let mut patch_fields = fields(false);
-    patch_fields.insert("notes_append".into(), text(4000, true));
+    let mut patch_fields = fields(Body::Update);
+    patch_fields.insert("notes_append".into(), text(MAX_NOTES, Null::Allowed));
     schemas["DatasetRecordPatchBody"] = record_schema(
         "Changes to a record: any writable field (null clears it), notes_append, custom.",
         patch_fields.clone(),
@@ -118,7 +143,7 @@ pub fn tighten(doc: &mut Value) {
     );
     targeted.insert(
         "table".into(),
-        json!({"type": "string", "pattern": "^[A-Za-z0-9_]{1,64}$"}),
+        json!({"type": "string", "pattern": TABLE_NAME_PATTERN}),
     );
     schemas["RecordPatchBody"] = record_schema(
         "Changes to a record, naming exactly one of its dataset or campaign table.",
@@ -186,24 +211,23 @@ fn tighten_parameters(operation: &mut Value) {
                 schema["minimum"] = json!(1);
                 schema["maximum"] = json!(MAX_ID);
             }
+            "table" => schema["pattern"] = json!(TABLE_NAME_PATTERN),
             "Idempotency-Key" => {
                 schema["type"] = json!("string");
-                // Empty counts as no key.
-                schema["pattern"] =
-                    json!("^$|^\"([\\x20\\x21\\x23-\\x5B\\x5D-\\x7E]|\\\\[\"\\\\]){1,255}\"$");
+                schema["pattern"] = json!(IDEMPOTENCY_KEY_PATTERN);
             }
-            "outcome" => schema["pattern"] = json!("^[0-9]{1,9}(,[0-9]{1,9})*$"),
-            "agent" => schema["pattern"] = json!("^[A-Za-z0-9_.\\-]{1,64}$"),
-            "phone" => {
-                schema["minLength"] = json!(6);
-                schema["maxLength"] = json!(20);
-                schema["pattern"] = json!(PHONE);
+            "outcome" => schema["pattern"] = json!(OUTCOMES_PATTERN),
+            "agent" => schema["pattern"] = json!(AGENT_PATTERN),
+            "phone" => *schema = phone(Null::Refused),
+            "from" | "to" => *schema = json!({"type": "string", "pattern": TIME_PATTERN}),
+            "limit" => {
+                schema["minimum"] = json!(1);
+                schema["maximum"] = json!(MAX_LIMIT);
             }
-            "from" | "to" => schema["format"] = json!("date"),
             _ if name.starts_with("search[") => {
                 schema["minLength"] = json!(1);
                 schema["maxLength"] = json!(MAX_SEARCH_CHARS);
-                schema["pattern"] = json!(TEXT);
+                schema["pattern"] = json!(WIRE_TEXT_PATTERN);
             }
             _ => {}
         }
@@ -217,3 +241,6 @@ fn tighten_parameters(operation: &mut Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,352 @@
+//! The record resources: create, read and update ContactNow records.
+//!
+//! Layout:
+//! - [`create`]: `POST /datasets/{dataset}/records`, one record or a batch in chunks.
+//! - [`schemas`]: the answer, query and body types the document shows.
+//! - here: the reads and the updates.
+
+pub mod create;
+pub mod schemas;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, patch, web};
+
+pub use create::{CREATE_CHUNK, create_records};
+pub use schemas::{
+    BatchResult, CreateBody, CreatedRecord, MatchParam, ModeParam, NewRecordBody, ReadQuery,
+    RecordList, RecordPatchBody, TimeFieldParam, UpdatedRecord,
+};
+
+use super::JsonBody;
+use super::responses::*;
+use crate::auth::{Caller, Scope};
+use crate::domain::{
+    BodyTarget, DatasetId, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
+    UpdateTarget,
+};
+use crate::error::Error;
+use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
+use crate::upstream::ContactNowClient;
+
+/// The `Idempotency-Key` header of every write.
+pub(super) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
+
+/// Every route without documented query parameters refuses any query (`400`), writes included:
+/// a `?dry_run=true` the gateway does not know must never turn into a real write.
+pub(super) fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
+    match request.query_string() {
+        "" => Ok(()),
+        _ => Err(Error::bad_field(
+            "query",
+            "this route takes no query parameters",
+        )),
+    }
+}
+
+/// Read the records of a dataset.
+///
+/// Filters combine with AND. `search[<field>]` takes a gateway field name (`last_name`) or a
+/// custom column's own name. Any other query parameter is refused (`400`), so a typo never
+/// widens a read.
+#[utoipa::path(
+    tag = "records",
+    params(
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
+        ReadQuery,
+    ),
+    responses(
+        (status = 200, description = "The matching records", body = RecordList),
+        BadRequestRead,
+        Unauthorized,
+        ForbiddenDataset,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/datasets/{dataset}/records")]
+pub async fn list_dataset_records(
+    caller: Caller,
+    dataset: web::Path<String>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let dataset = DatasetId::parse("dataset", &dataset)?;
+    caller.require_dataset(dataset)?;
+    let filter = ReadFilter::parse_query(request.query_string())?;
+    list(&client, Source::Dataset(dataset), &filter).await
+}
+
+/// Read one record of a dataset.
+///
+/// `404` when the record does not exist or belongs to another dataset. Takes no query
+/// parameters.
+#[utoipa::path(
+    tag = "records",
+    params(
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+    ),
+    responses(
+        (status = 200, description = "The record", body = Record),
+        BadRequestPath,
+        Unauthorized,
+        ForbiddenDataset,
+        RecordNotInDataset,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/datasets/{dataset}/records/{id}")]
+pub async fn get_dataset_record(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let dataset = DatasetId::parse("dataset", &path.0)?;
+    let id = RecordId::parse("id", &path.1)?;
+    caller.require_dataset(dataset)?;
+    refuse_query(&request)?;
+    let record = find(&client, &Source::Dataset(dataset), id).await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// Update a record of a dataset.
+///
+/// Any writable field (`null` clears it), `custom`, and `notes_append`. The body may not name
+/// another dataset.
+#[utoipa::path(
+    tag = "records",
+    params(
+        ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
+    ),
+    request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
+    responses(
+        (status = 200, description = "Updated", body = UpdatedRecord),
+        BadRequestWrite,
+        Unauthorized,
+        ForbiddenDataset,
+        RecordNotInDataset,
+        BodyTimeout,
+        IdempotencyConflict,
+        UnsupportedMediaType,
+        InvalidFields,
+        TooManyWrites,
+        BadGateway,
+        UnavailableWrite,
+        GatewayTimeout,
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/datasets/{dataset}/records/{id}")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_dataset_record(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: JsonBody,
+    key: IdempotencyKey,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+    idempotency: web::Data<Idempotency>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Write)?;
+    let dataset = DatasetId::parse("dataset", &path.0)?;
+    let id = RecordId::parse("id", &path.1)?;
+    caller.require_dataset(dataset)?;
+    refuse_query(&request)?;
+    let patch = RecordPatch::parse_body(&body.0, BodyTarget::FromPath)?;
+    let print = || fingerprint("PATCH", request.path(), &body.0);
+    let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
+    idempotency.run(&caller.sub, key, false, print, write).await
+}
+
+/// Update a record, naming its dataset or campaign table in the body.
+///
+/// The body carries exactly one of `dataset` / `table`, and any writable field (`null` clears
+/// it), `custom`, and `notes_append`.
+#[utoipa::path(
+    tag = "records",
+    params(
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
+    ),
+    request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
+    responses(
+        (status = 200, description = "Updated", body = UpdatedRecord),
+        BadRequestWrite,
+        Unauthorized,
+        ForbiddenTarget,
+        RecordNotFound,
+        BodyTimeout,
+        IdempotencyConflict,
+        UnsupportedMediaType,
+        InvalidFields,
+        TooManyWrites,
+        BadGateway,
+        UnavailableWrite,
+        GatewayTimeout,
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/records/{id}")]
+#[allow(clippy::too_many_arguments)]
+pub async fn update_record(
+    caller: Caller,
+    id: web::Path<String>,
+    body: JsonBody,
+    key: IdempotencyKey,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+    idempotency: web::Data<Idempotency>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Write)?;
+    let id = RecordId::parse("id", &id)?;
+    refuse_query(&request)?;
+    let patch = RecordPatch::parse_body(&body.0, BodyTarget::Required)?;
+    let target = patch
+        .target()
+        .cloned()
+        .ok_or_else(|| Error::Internal("a parsed patch without target".into()))?;
+    match &target {
+        UpdateTarget::Dataset(dataset) => caller.require_dataset(*dataset)?,
+        UpdateTarget::Table(table) => caller.require_table(table)?,
+    }
+    let print = || fingerprint("PATCH", request.path(), &body.0);
+    let write = update(&caller, &client, id, target, &patch);
+    idempotency.run(&caller.sub, key, false, print, write).await
+}
+
+/// Read the records of a campaign table.
+///
+/// Every dataset of the campaign is searched. Same filters as a dataset read; a token limited to
+/// datasets only may not use campaign routes.
+#[utoipa::path(
+    tag = "campaigns",
+    params(
+        ("table" = String, Path, description = "Campaign table name", example = "sandbox_campaign"),
+        ReadQuery,
+    ),
+    responses(
+        (status = 200, description = "The matching records", body = RecordList),
+        BadRequestQuery,
+        Unauthorized,
+        ForbiddenTable,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/campaigns/{table}/records")]
+pub async fn list_campaign_records(
+    caller: Caller,
+    table: web::Path<String>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let table = TableName::parse("table", &table)?;
+    caller.require_table(&table)?;
+    let filter = ReadFilter::parse_query(request.query_string())?;
+    list(&client, Source::Table(table), &filter).await
+}
+
+/// Read one record of a campaign table.
+///
+/// `404` when no dataset of the campaign holds the record.
+#[utoipa::path(
+    tag = "campaigns",
+    params(
+        ("table" = String, Path, description = "Campaign table name", example = "sandbox_campaign"),
+        ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
+    ),
+    responses(
+        (status = 200, description = "The record", body = Record),
+        BadRequestPath,
+        Unauthorized,
+        ForbiddenTable,
+        RecordNotInTable,
+        BadGateway,
+        UnavailableRead,
+        GatewayTimeout,
+    ),
+    security(("bearer" = []))
+)]
+#[get("/campaigns/{table}/records/{id}")]
+pub async fn get_campaign_record(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+    client: web::Data<ContactNowClient>,
+) -> Result<HttpResponse, Error> {
+    caller.require(Scope::Read)?;
+    let table = TableName::parse("table", &path.0)?;
+    let id = RecordId::parse("id", &path.1)?;
+    caller.require_table(&table)?;
+    refuse_query(&request)?;
+    let record = find(&client, &Source::Table(table), id).await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+async fn list(
+    client: &ContactNowClient,
+    source: Source,
+    filter: &ReadFilter,
+) -> Result<HttpResponse, Error> {
+    let page = client.read(&source, None, filter).await?;
+    Ok(HttpResponse::Ok().json(RecordList {
+        total: page.total,
+        records: page.records,
+    }))
+}
+
+async fn find(client: &ContactNowClient, source: &Source, id: RecordId) -> Result<Record, Error> {
+    let filter = ReadFilter {
+        limit: 1,
+        ..ReadFilter::default()
+    };
+    client
+        .read(source, Some(id), &filter)
+        .await?
+        .records
+        .into_iter()
+        .find(|record| record.id == id.get())
+        .ok_or_else(|| Error::NotFound(format!("record {id} does not exist here")))
+}
+
+async fn update(
+    caller: &Caller,
+    client: &ContactNowClient,
+    id: RecordId,
+    target: UpdateTarget,
+    patch: &RecordPatch,
+) -> Result<Reply, Error> {
+    if caller.is_limited() {
+        // A limited caller may only change what it may see: check where the record really is.
+        let source = match &target {
+            UpdateTarget::Dataset(dataset) => Source::Dataset(*dataset),
+            UpdateTarget::Table(table) => Source::Table(table.clone()),
+        };
+        let record = find(client, &source, id).await?;
+        if let UpdateTarget::Dataset(dataset) = target
+            && record.dataset_id != dataset.get()
+        {
+            return Err(Error::NotFound(format!("record {id} does not exist here")));
+        }
+    }
+    let outcome = client.update(id, &target, patch).await?;
+    let updated = UpdatedRecord {
+        id: id.get(),
+        live: outcome.live,
+        info: outcome.info,
+    };
+    Ok(Reply::json(StatusCode::OK, &updated))
+}

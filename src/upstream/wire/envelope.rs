@@ -1,0 +1,228 @@
+//! The answer envelope shared by `token.php` and `ecnow.php`, and its JSON reader.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::row::{Row, RowKey};
+use super::{WireFormat, bad_answer, parse_flag};
+use crate::error::Error;
+
+/// The answer envelope shared by `token.php` and `ecnow.php`.
+#[derive(Debug, Default)]
+pub struct Envelope {
+    /// `success`.
+    pub success: bool,
+    /// `total`: records affected or matched.
+    pub total: Option<u64>,
+    /// `bad`: records refused.
+    pub bad: Option<u64>,
+    /// `key`: the created record's id.
+    pub key: Option<u64>,
+    /// `error`: the upstream's error text.
+    pub error: Option<String>,
+    /// `info`: the upstream's information text.
+    pub info: Option<String>,
+    /// `list`: the rows of a read.
+    pub list: Option<Vec<Row>>,
+    /// `token` (token.php).
+    pub token: Option<String>,
+    /// `expire`, unix seconds (token.php).
+    pub expire: Option<i64>,
+    /// `account_id`, when the answer names the account.
+    pub account_id: Option<String>,
+}
+
+impl Envelope {
+    /// Parses an answer in `format`.
+    pub fn parse(format: WireFormat, body: &[u8]) -> Result<Self, Error> {
+        let mut fields = match format {
+            WireFormat::Json => json_fields(body)?,
+            WireFormat::Xml => super::xml::fields(body)?,
+        };
+        let success = match fields.scalars.remove("success") {
+            Some(Some(flag)) => parse_flag(&flag).ok_or_else(|| bad_answer("success flag"))?,
+            _ => return Err(bad_answer("no success flag")),
+        };
+        let mut text = |name: &str| {
+            fields
+                .scalars
+                .remove(name)
+                .flatten()
+                .filter(|t| !t.is_empty())
+        };
+        let number = |value: Option<String>, name: &str| -> Result<Option<u64>, Error> {
+            value
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| bad_answer(format!("`{name}` is not a count")))
+                })
+                .transpose()
+        };
+        let (total, bad, key) = (text("total"), text("bad"), text("key"));
+        let (error, info, token, expire) =
+            (text("error"), text("info"), text("token"), text("expire"));
+        let account_id = text("account_id");
+        Ok(Self {
+            success,
+            total: number(total, "total")?,
+            bad: number(bad, "bad")?,
+            key: number(key, "key")?,
+            error,
+            info,
+            list: fields.list,
+            account_id,
+            token,
+            expire: expire
+                .map(|v| {
+                    v.trim()
+                        .parse::<i64>()
+                        .map_err(|_| bad_answer("`expire` is not a time"))
+                })
+                .transpose()?,
+        })
+    }
+}
+
+/// The top-level scalars (by lower-case name) and the list of an answer.
+#[derive(Default)]
+pub(super) struct Fields {
+    pub(super) scalars: BTreeMap<String, Option<String>>,
+    pub(super) list: Option<Vec<Row>>,
+}
+
+fn json_fields(body: &[u8]) -> Result<Fields, Error> {
+    serde_json::from_slice::<JsonAnswer>(body)
+        .map(|answer| answer.0)
+        .map_err(|e| bad_answer(format!("JSON: {e}")))
+}
+
+/// A JSON answer read straight into [`Fields`]: no intermediate `serde_json::Value` tree is
+/// built (it is on every read's path).
+struct JsonAnswer(Fields);
+
+impl<'de> Deserialize<'de> for JsonAnswer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnswerVisitor;
+        impl<'de> Visitor<'de> for AnswerVisitor {
+            type Value = JsonAnswer;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an answer object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonAnswer, A::Error> {
+                let mut fields = Fields::default();
+                while let Some(name) = map.next_key::<String>()? {
+                    if name.eq_ignore_ascii_case("list") {
+                        fields.list = Some(map.next_value::<JsonList>()?.0);
+                    } else {
+                        let Scalar(value) = map.next_value()?;
+                        fields.scalars.insert(name.to_ascii_lowercase(), value);
+                    }
+                }
+                Ok(JsonAnswer(fields))
+            }
+        }
+        deserializer.deserialize_map(AnswerVisitor)
+    }
+}
+
+/// A JSON scalar as the upstream's text: numbers as written, `true`/`false` as `1`/`0`.
+struct Scalar(Option<String>);
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a scalar (a nested value where a scalar belongs)")
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_none<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_bool<E>(self, flag: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(if flag { "1" } else { "0" }.into())))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(n.to_string())))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(n.to_string())))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Scalar, E> {
+                Ok(Scalar(
+                    serde_json::Number::from_f64(n).map(|n| n.to_string()),
+                ))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Scalar, E> {
+                Ok(Scalar(Some(text.to_owned())))
+            }
+            fn visit_string<E>(self, text: String) -> Result<Scalar, E> {
+                Ok(Scalar(Some(text)))
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// `list`: PHP serialises it as an array, or as an object when its keys are not 0..n; `null`
+/// is no rows.
+struct JsonList(Vec<Row>);
+
+impl<'de> Deserialize<'de> for JsonList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = JsonList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`list` as an array or object of rows")
+            }
+            fn visit_unit<E>(self) -> Result<JsonList, E> {
+                Ok(JsonList(Vec::new()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonList, A::Error> {
+                let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+                while let Some(JsonRow(row)) = seq.next_element()? {
+                    rows.push(row);
+                }
+                Ok(JsonList(rows))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonList, A::Error> {
+                let mut rows = Vec::new();
+                while let Some((IgnoredAny, JsonRow(row))) = map.next_entry()? {
+                    rows.push(row);
+                }
+                Ok(JsonList(rows))
+            }
+        }
+        deserializer.deserialize_any(ListVisitor)
+    }
+}
+
+/// One row of `list`: its columns in the order sent.
+struct JsonRow(Row);
+
+impl<'de> Deserialize<'de> for JsonRow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RowVisitor;
+        impl<'de> Visitor<'de> for RowVisitor {
+            type Value = JsonRow;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a `list` item as an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
+                let mut row = Vec::with_capacity(map.size_hint().unwrap_or(32).min(256));
+                while let Some((key, Scalar(value))) = map.next_entry::<RowKey, Scalar>()? {
+                    row.push((key, value));
+                }
+                Ok(JsonRow(row))
+            }
+        }
+        deserializer.deserialize_map(RowVisitor)
+    }
+}

@@ -1,0 +1,118 @@
+//! The payloads of `create` and `update`: upstream write names and string values, in order.
+
+use std::borrow::Cow;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use super::WireFormat;
+use crate::domain::{DatasetId, NewRecord, RecordId, RecordPatch, UpdateTarget};
+
+/// The payload of an `update` of record `id`: `id`, the dataset or table, the changed
+/// standard columns by their write names (a cleared one as `""`), the custom columns, then
+/// `notes_append`.
+pub fn update_payload(
+    id: RecordId,
+    target: &UpdateTarget,
+    patch: &RecordPatch,
+    format: WireFormat,
+) -> Vec<u8> {
+    let mut row: Vec<(Cow<'_, str>, Cow<'_, str>)> = vec![("id".into(), id.to_string().into())];
+    match target {
+        UpdateTarget::Dataset(dataset) => row.push(("dataset".into(), dataset.to_string().into())),
+        UpdateTarget::Table(table) => row.push(("table".into(), table.as_str().into())),
+    }
+    row.extend(
+        patch
+            .changes()
+            .map(|(c, v)| (c.write_name().into(), v.unwrap_or("").into())),
+    );
+    row.extend(
+        patch
+            .custom()
+            .map(|(n, v)| (n.as_str().into(), v.unwrap_or("").into())),
+    );
+    if let Some(notes) = patch.notes_append() {
+        row.push(("notes_append".into(), notes.into()));
+    }
+    WireRow::payload(&[WireRow(row)], format)
+}
+
+/// The payload of a `create`: one row per record, `dataset` first, then the standard columns by
+/// their write names in order, then the custom columns.
+pub fn create_payload(dataset: DatasetId, records: &[NewRecord], format: WireFormat) -> Vec<u8> {
+    let dataset = dataset.to_string();
+    let rows: Vec<WireRow<'_>> = records
+        .iter()
+        .map(|record| {
+            let mut row = vec![(Cow::Borrowed("dataset"), Cow::Borrowed(dataset.as_str()))];
+            row.extend(
+                record
+                    .values()
+                    .map(|(c, v)| (c.write_name().into(), v.into())),
+            );
+            row.extend(record.custom().map(|(n, v)| (n.as_str().into(), v.into())));
+            WireRow(row)
+        })
+        .collect();
+    WireRow::payload(&rows, format)
+}
+
+/// One record of a write payload: upstream names and string values, in order.
+#[derive(Debug, Default)]
+pub(crate) struct WireRow<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl WireRow<'_> {
+    /// Renders rows as the payload of a `create` or `update` in `format`.
+    pub fn payload(rows: &[WireRow<'_>], format: WireFormat) -> Vec<u8> {
+        match format {
+            WireFormat::Json => serde_json::to_vec(rows).expect("string maps always serialise"),
+            WireFormat::Xml => {
+                let mut xml =
+                    String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<easycall>");
+                for row in rows {
+                    xml.push_str("<ecnow_records>");
+                    for (name, value) in &row.0 {
+                        let value = quick_xml::escape::escape(value.as_ref());
+                        xml.push_str(&format!("<{name}>{value}</{name}>"));
+                    }
+                    xml.push_str("</ecnow_records>");
+                }
+                xml.push_str("</easycall>");
+                xml.into_bytes()
+            }
+        }
+    }
+}
+
+impl Serialize for WireRow<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_keep_order_and_escape_values() {
+        let row = WireRow(vec![
+            ("dataset".into(), "100".into()),
+            ("firstname".into(), "Joe&action=delete <b>".into()),
+        ]);
+        let json = WireRow::payload(std::slice::from_ref(&row), WireFormat::Json);
+        assert_eq!(
+            json,
+            br#"[{"dataset":"100","firstname":"Joe&action=delete <b>"}]"#
+        );
+        let xml = String::from_utf8(WireRow::payload(&[row], WireFormat::Xml)).unwrap();
+        assert!(xml.ends_with(
+            "<easycall><ecnow_records><dataset>100</dataset>\
+             <firstname>Joe&amp;action=delete &lt;b&gt;</firstname></ecnow_records></easycall>"
+        ));
+    }
+}
