@@ -54,6 +54,8 @@ pub struct Settings {
     /// Redis shared by replicas (`GATEWAY_REDIS_URL`): idempotency keys, the rate limit and the
     /// upstream concurrency budget hold across replicas. In memory, per replica, when unset.
     pub redis_url: Option<String>,
+    /// Bulk imports (`GATEWAY_IMPORT_*`).
+    pub imports: crate::imports::ImportSettings,
 }
 
 /// A per-caller token bucket.
@@ -229,6 +231,9 @@ pub struct HttpArgs {
         hide = true
     )]
     pub idempotency_redis_url: Option<String>,
+    /// Bulk import settings.
+    #[command(flatten)]
+    pub imports: crate::imports::ImportArgs,
 }
 
 impl HttpArgs {
@@ -272,6 +277,7 @@ impl HttpArgs {
             idempotency: self.idempotency()?,
             rate_limit: self.rate_limit(),
             redis_url: self.redis_url()?,
+            imports: self.imports.settings()?,
         })
     }
 

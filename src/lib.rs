@@ -9,6 +9,7 @@
 //! - [`metrics`]: Prometheus metrics of one instance.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
 //! - [`cluster`]: the Redis shared by replicas (idempotency keys, cluster-wide limits).
+//! - [`imports`]: bulk imports (streaming validation, chunked sending, the `import` command).
 //! - [`api`]: handlers and the OpenAPI document.
 //! - [`domain`]: parsed ids, records, writes and filters.
 //! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
@@ -29,6 +30,7 @@ pub mod emulator;
 pub mod error;
 pub mod fuzzing;
 pub mod idempotency;
+pub mod imports;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;

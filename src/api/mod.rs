@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`records`]: the record resources of the contract.
+//! - [`imports`]: bulk imports (upload, follow, errors, cancel).
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`openapi`]: the document, generated from the handlers, and Swagger UI; `constraints`
 //!   adds what the derives cannot say.
@@ -9,6 +10,7 @@
 
 mod constraints;
 pub mod health;
+pub mod imports;
 pub mod openapi;
 pub mod records;
 
@@ -41,6 +43,10 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(records::update_record)
         .service(records::list_campaign_records)
         .service(records::get_campaign_record)
+        .service(imports::create_import)
+        .service(imports::get_import)
+        .service(imports::get_import_errors)
+        .service(imports::cancel_import)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);

@@ -22,6 +22,7 @@ errors are RFC 9457 problem details.",
     tags(
         (name = "records", description = "Records of a dataset"),
         (name = "campaigns", description = "Records of a campaign table"),
+        (name = "imports", description = "Bulk imports: upload a file of leads, follow it, cancel it"),
         (name = "operations", description = "Health and readiness"),
     ),
     modifiers(&BearerScheme)

@@ -13,6 +13,7 @@ use ecnow_gateway::config::{
 };
 use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
 use ecnow_gateway::idempotency::IdempotencySettings;
+use ecnow_gateway::imports::ImportSettings;
 use ecnow_gateway::startup::Application;
 use ecnow_gateway::telemetry::{LogFormat, init_subscriber};
 use ecnow_gateway::upstream::breaker::BreakerSettings;
@@ -89,6 +90,8 @@ pub struct AppOptions {
     pub breaker: BreakerSettings,
     /// The shared Redis (`GATEWAY_REDIS_URL`), if any.
     pub redis_url: Option<String>,
+    /// Bulk imports (`GATEWAY_IMPORT_*`).
+    pub imports: ImportSettings,
 }
 
 impl Default for AppOptions {
@@ -111,6 +114,7 @@ impl Default for AppOptions {
             queue_timeout: Duration::from_secs(1),
             breaker: BreakerSettings::default(),
             redis_url: None,
+            imports: ImportSettings::default(),
         }
     }
 }
@@ -182,6 +186,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         idempotency: options.idempotency,
         rate_limit: options.rate_limit,
         redis_url: options.redis_url,
+        imports: options.imports,
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());

@@ -1,0 +1,452 @@
+//! Bulk imports against the emulator: streaming CSV and NDJSON validation, chunked sending,
+//! rejected and invalid rows, cancel, ownership, Idempotency-Key, limits and SIGTERM.
+
+use std::time::{Duration, Instant};
+
+use ecnow_gateway::auth::{TokenRequest, mint};
+use ecnow_gateway::imports::ImportSettings;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::helpers::{
+    AppOptions, JWT_SECRET, TestApp, captured_logs, full_token, json_of, problem_of, spawn_app,
+    spawn_app_with, token_for,
+};
+
+const CSV: &str = "text/csv";
+const NDJSON: &str = "application/x-ndjson";
+
+fn token_of(sub: &str) -> String {
+    mint(
+        &SecretString::from(JWT_SECRET),
+        &TokenRequest {
+            sub: sub.into(),
+            scope: "records:read records:write".into(),
+            datasets: None,
+            tables: None,
+            ttl: Duration::from_secs(600),
+        },
+    )
+    .unwrap()
+}
+
+async fn upload_as(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    body: String,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", format!("\"{key}\""));
+    }
+    request.send().await.expect("the gateway answers")
+}
+
+async fn upload(app: &TestApp, content_type: &str, body: String) -> reqwest::Response {
+    upload_as(
+        app,
+        &full_token(),
+        "/datasets/100/imports",
+        content_type,
+        body,
+        None,
+    )
+    .await
+}
+
+/// Polls the import until its state is final.
+async fn finished(app: &TestApp, token: &str, location: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = app
+            .http
+            .get(app.url(location))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let import = json_of(response, 200).await;
+        let state = import["state"].as_str().unwrap().to_owned();
+        if !["validating", "sending"].contains(&state.as_str()) {
+            return import;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the import never ended: {import}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn errors_of(app: &TestApp, location: &str) -> Vec<Value> {
+    let body = json_of(app.get(&format!("{location}/errors")).await, 200).await;
+    body["errors"].as_array().unwrap().clone()
+}
+
+/// `count` CSV rows with distinct phones, after a header.
+fn csv_rows(count: usize) -> String {
+    let mut text = String::from("first_name,mobile_phone\n");
+    for row in 1..=count {
+        text.push_str(&format!("Lead {row},0770090{row:04}\n"));
+    }
+    text
+}
+
+fn location_of(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn with_imports(chunk_rows: usize, concurrency: usize) -> AppOptions {
+    AppOptions {
+        imports: ImportSettings {
+            chunk_rows,
+            concurrency,
+            ..ImportSettings::default()
+        },
+        ..AppOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_csv_with_bom_crlf_quoted_commas_and_newlines_is_created_row_for_row() {
+    let app = spawn_app().await;
+    let before = app.emulator().records_in_dataset(100);
+    let body = "\u{feff}first_name,last_name,mobile_phone,notes,custom.company_name\r\n\
+                Joe,\"Quoteson, Jr\",07700900001,\"line one\r\nline two\",ACME\r\n\
+                Ann,Smith,07700900002,,\r\n"
+        .to_owned();
+    let response = upload(&app, CSV, body).await;
+    let location = location_of(&response);
+    assert!(location.starts_with("/imports/imp_"), "{location}");
+    let accepted = json_of(response, 202).await;
+    assert_eq!(accepted["dataset_id"], 100);
+    assert_eq!(accepted["rows"], 2);
+
+    let import = finished(&app, &full_token(), &location).await;
+    assert_eq!(import["state"], "done");
+    assert_eq!(
+        (
+            &import["rows"],
+            &import["invalid"],
+            &import["sent"],
+            &import["created"]
+        ),
+        (&2.into(), &0.into(), &2.into(), &2.into())
+    );
+    assert!(import["finished_at"].is_string());
+    assert_eq!(app.emulator().records_in_dataset(100), before + 2);
+
+    let found = json_of(
+        app.get("/datasets/100/records?search[last_name]=Quoteson")
+            .await,
+        200,
+    )
+    .await;
+    let record = &found["records"][0];
+    assert_eq!(record["last_name"], "Quoteson, Jr");
+    assert_eq!(record["notes"], "line one\r\nline two");
+    assert_eq!(record["custom"]["company_name"], "ACME");
+}
+
+#[tokio::test]
+async fn ndjson_invalid_rows_are_listed_with_row_and_field_and_never_sent() {
+    let app = spawn_app().await;
+    let before = app.emulator().records_in_dataset(100);
+    let body = [
+        r#"{"first_name": "Ok", "mobile_phone": "07700900011"}"#,
+        r#"{"first_name": "No phone"}"#,
+        "",
+        r#"{"mobile_phone": "12"}"#,
+        r#"{"mobile_phone": "07700900012", "nickname": "typo"}"#,
+        r#"{"first_name": "Ok too", "home_phone": "07700900013"}"#,
+    ]
+    .join("\n");
+    let response = upload(&app, NDJSON, body).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let import = finished(&app, &full_token(), &location).await;
+    assert_eq!(import["state"], "done");
+    assert_eq!(import["rows"], 5);
+    assert_eq!(import["invalid"], 3);
+    assert_eq!(import["created"], 2);
+    assert_eq!(app.emulator().records_in_dataset(100), before + 2);
+
+    let errors = errors_of(&app, &location).await;
+    let listed: Vec<(u64, &str)> = errors
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(2, "mobile_phone"), (3, "mobile_phone"), (4, "nickname")]
+    );
+    assert!(errors.iter().all(|e| e["message"].as_str().is_some()));
+}
+
+#[tokio::test]
+async fn a_header_naming_an_unknown_column_refuses_the_whole_import_and_sends_nothing() {
+    let app = spawn_app().await;
+    let before = app.emulator().records_in_dataset(100);
+    let body = "first_name,mobile_phone,process_type\nJoe,07700900021,New\n".to_owned();
+    let problem = problem_of(upload(&app, CSV, body).await, 422).await;
+    assert_eq!(problem["errors"][0]["field"], "header[2]");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("process_type")
+    );
+    assert_eq!(app.emulator().calls().create, 0);
+    assert_eq!(app.emulator().records_in_dataset(100), before);
+}
+
+#[tokio::test]
+async fn rows_go_in_chunks_of_chunk_rows_with_concurrency_chunks_in_flight() {
+    let app = spawn_app_with(with_imports(10, 4)).await;
+    // A token is held before the latency applies, so only the creates wait for it.
+    json_of(app.get("/datasets/100/records?limit=1").await, 200).await;
+    let latency = Duration::from_millis(300);
+    app.emulator().set_latency(latency);
+    let before = app.emulator().records_in_dataset(100);
+    let started = Instant::now();
+    let response = upload(&app, CSV, csv_rows(75)).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let import = finished(&app, &full_token(), &location).await;
+    let elapsed = started.elapsed();
+    assert_eq!(import["created"], 75);
+    // 8 chunks: seven of 10 rows and one of 5, one create each.
+    assert_eq!(app.emulator().calls().create, 8);
+    assert_eq!(app.emulator().records_in_dataset(100), before + 75);
+    // Four in flight: 2 rounds of the latency, where one at a time would take 8.
+    assert!(
+        elapsed < latency * 6,
+        "8 chunks with 4 in flight took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn rows_contactnow_refuses_are_rejected_with_the_chunk_row_range() {
+    let app = spawn_app_with(with_imports(10, 1)).await;
+    // Dataset 300 is expired in the emulator: ContactNow refuses every row.
+    let response = upload_as(
+        &app,
+        &full_token(),
+        "/datasets/300/imports",
+        CSV,
+        csv_rows(15),
+        None,
+    )
+    .await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let import = finished(&app, &full_token(), &location).await;
+    assert_eq!(import["state"], "done");
+    assert_eq!(
+        (&import["sent"], &import["created"], &import["rejected"]),
+        (&15.into(), &0.into(), &15.into())
+    );
+    let errors = errors_of(&app, &location).await;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0]["rows"], "1-10");
+    assert_eq!(errors[1]["rows"], "11-15");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("ContactNow refused 10 of these rows") && message.contains("expired"),
+        "{message}"
+    );
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains(r#"ecnow_gateway_import_rows_total{outcome="rejected"} 15"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"ecnow_gateway_imports{state="done"} 1"#));
+}
+
+#[tokio::test]
+async fn delete_cancels_an_import_and_no_chunk_starts_after_it() {
+    let app = spawn_app_with(with_imports(5, 1)).await;
+    app.emulator().set_latency(Duration::from_millis(200));
+    let before = app.emulator().records_in_dataset(100);
+    let response = upload(&app, CSV, csv_rows(50)).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let cancelling = app
+        .send(
+            reqwest::Method::DELETE,
+            &location,
+            Some(&full_token()),
+            None,
+        )
+        .await;
+    json_of(cancelling, 200).await;
+    let import = finished(&app, &full_token(), &location).await;
+    assert_eq!(import["state"], "cancelled");
+    let created = import["created"].as_u64().unwrap();
+    assert!(created < 50, "{import}");
+    assert_eq!(
+        app.emulator().records_in_dataset(100),
+        before + created as usize
+    );
+    assert_eq!(import["resume_from_row"], created + 1);
+    // Nothing more starts later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.emulator().records_in_dataset(100),
+        before + created as usize
+    );
+}
+
+#[tokio::test]
+async fn another_caller_cannot_see_errors_of_or_cancel_an_import() {
+    let app = spawn_app().await;
+    let response = upload(&app, CSV, csv_rows(3)).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let other = token_of("someone-else");
+    for (method, path) in [
+        (reqwest::Method::GET, location.clone()),
+        (reqwest::Method::GET, format!("{location}/errors")),
+        (reqwest::Method::DELETE, location.clone()),
+    ] {
+        let response = app.send(method, &path, Some(&other), None).await;
+        problem_of(response, 404).await;
+    }
+    let import = finished(&app, &full_token(), &location).await;
+    assert_eq!(import["state"], "done");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_answers_the_same_import_and_sends_nothing_again() {
+    let app = spawn_app().await;
+    let before = app.emulator().records_in_dataset(100);
+    let token = full_token();
+    let path = "/datasets/100/imports";
+    let first = upload_as(&app, &token, path, CSV, csv_rows(4), Some("leads-1")).await;
+    let location = location_of(&first);
+    let first = json_of(first, 202).await;
+    finished(&app, &token, &location).await;
+    let again = upload_as(&app, &token, path, CSV, csv_rows(4), Some("leads-1")).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(location_of(&again), location);
+    let again = json_of(again, 202).await;
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["state"], "done");
+    assert_eq!(app.emulator().records_in_dataset(100), before + 4);
+}
+
+#[tokio::test]
+async fn running_imports_are_bounded_per_caller_and_uploads_need_a_known_media_type() {
+    let app = spawn_app_with(with_imports(1, 1)).await;
+    app.emulator().set_latency(Duration::from_millis(200));
+    let mut locations = Vec::new();
+    for _ in 0..2 {
+        let response = upload(&app, CSV, csv_rows(20)).await;
+        locations.push(location_of(&response));
+        json_of(response, 202).await;
+    }
+    let refused = upload(&app, CSV, csv_rows(1)).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    problem_of(refused, 429).await;
+    // Another caller still may.
+    let response = upload_as(
+        &app,
+        &token_of("another-team"),
+        "/datasets/100/imports",
+        CSV,
+        csv_rows(1),
+        None,
+    )
+    .await;
+    json_of(response, 202).await;
+    for location in &locations {
+        app.send(reqwest::Method::DELETE, location, Some(&full_token()), None)
+            .await;
+    }
+
+    let json = upload(&app, "application/json", "{}".into()).await;
+    problem_of(json, 415).await;
+    let read_only = upload_as(
+        &app,
+        &token_for("records:read", None, None),
+        "/datasets/100/imports",
+        CSV,
+        csv_rows(1),
+        None,
+    )
+    .await;
+    problem_of(read_only, 403).await;
+    let unknown_query = upload_as(
+        &app,
+        &full_token(),
+        "/datasets/100/imports?dry_run=true",
+        CSV,
+        csv_rows(1),
+        None,
+    )
+    .await;
+    problem_of(unknown_query, 400).await;
+}
+
+#[tokio::test]
+async fn sigterm_interrupts_an_import_after_its_chunks_in_flight_and_start_row_sends_the_rest() {
+    const ROWS: usize = 60;
+    let app = spawn_app_with(with_imports(5, 2)).await;
+    app.emulator().set_latency(Duration::from_millis(150));
+    let before = app.emulator().records_in_dataset(100);
+    let response = upload(&app, CSV, csv_rows(ROWS)).await;
+    let location = location_of(&response);
+    let id = json_of(response, 202).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    app.stopper.stop().await;
+
+    // Every chunk in flight ended before the gateway stopped; nothing more arrives after.
+    let sent = app.emulator().records_in_dataset(100) - before;
+    assert!(0 < sent && sent < ROWS, "{sent} rows were sent");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(app.emulator().records_in_dataset(100) - before, sent);
+    let logs = captured_logs();
+    let ended = logs
+        .lines()
+        .find(|line| line.contains(&id) && line.contains("import ended"))
+        .unwrap_or_else(|| panic!("no end of {id} logged ({location})"));
+    assert!(ended.contains("interrupted"), "{ended}");
+    let resume_from_row = sent + 1;
+    assert!(
+        ended.contains(&format!("\"resume_from_row\":{resume_from_row}")),
+        "{ended}"
+    );
+
+    // A new gateway on the same upstream sends only the rest.
+    let next = spawn_app_with(AppOptions {
+        base_url: Some(app.upstream_url.clone()),
+        ..with_imports(5, 2)
+    })
+    .await;
+    let response = upload_as(
+        &next,
+        &full_token(),
+        &format!("/datasets/100/imports?start_row={resume_from_row}"),
+        CSV,
+        csv_rows(ROWS),
+        None,
+    )
+    .await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let import = finished(&next, &full_token(), &location).await;
+    assert_eq!(import["rows"], (ROWS - sent) as u64);
+    assert_eq!(import["created"], (ROWS - sent) as u64);
+    assert_eq!(app.emulator().records_in_dataset(100) - before, ROWS);
+}
