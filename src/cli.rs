@@ -21,7 +21,8 @@ const EXAMPLES: &str = "Examples:
   GATEWAY_JWT_HS256_SECRET=… ecnow-gateway token --sub billing --scope records:read --datasets 100
   CONTACTNOW_BASE_URL=https://api-106.dxi.eu/ CONTACTNOW_USERNAME=… CONTACTNOW_API_KEY=… \\
     GATEWAY_JWT_HS256_SECRET=… ecnow-gateway serve
-  ecnow-gateway openapi > openapi/openapi.json";
+  ecnow-gateway openapi > openapi/openapi.json
+  ECNOW_TOKEN=… ecnow-gateway import leads.csv --dataset 100";
 
 /// Clean REST over the 8x8 ContactNow record API.
 #[derive(Parser, Debug)]
@@ -46,6 +47,8 @@ enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Upload a CSV or NDJSON file of leads to a running gateway as an import, and follow it.
+    Import(crate::imports::client::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -151,6 +154,7 @@ impl Cli {
             Some(Command::Sandbox(args)) => sandbox(args).await,
             Some(Command::Emulator(args)) => emulator(args).await,
             Some(Command::Token(args)) => token(&args),
+            Some(Command::Import(args)) => return crate::imports::client::run(args).await,
             Some(Command::Openapi) => {
                 print!("{}", crate::api::openapi::document_json());
                 Ok(())

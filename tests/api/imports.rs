@@ -450,3 +450,179 @@ async fn sigterm_interrupts_an_import_after_its_chunks_in_flight_and_start_row_s
     assert_eq!(import["created"], (ROWS - sent) as u64);
     assert_eq!(app.emulator().records_in_dataset(100) - before, ROWS);
 }
+
+/// Runs `ecnow-gateway import ARGS` (off the test's runtime, which serves the emulator).
+async fn run_import_command(args: Vec<String>, token: Option<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ecnow-gateway"));
+        command.arg("import").args(&args).env_remove("ECNOW_TOKEN");
+        if let Some(token) = token {
+            command.env("ECNOW_TOKEN", token);
+        }
+        command.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_import_command_loads_a_file_and_writes_the_refused_rows_beside_it() {
+    let app = spawn_app().await;
+    let before = app.emulator().records_in_dataset(100);
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, csv_rows(7)).unwrap();
+    let args = |file: &std::path::Path| {
+        vec![
+            file.display().to_string(),
+            "--dataset".into(),
+            "100".into(),
+            "--gateway".into(),
+            app.address.clone(),
+        ]
+    };
+    let output = run_import_command(args(&good), Some(full_token())).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("done: 7 rows, 7 created, 0 rejected, 0 invalid"),
+        "{stdout}"
+    );
+    assert_eq!(app.emulator().records_in_dataset(100), before + 7);
+    assert!(!dir.path().join("good.csv.errors.csv").exists());
+
+    let mixed = dir.path().join("mixed.csv");
+    std::fs::write(
+        &mixed,
+        "first_name,mobile_phone\nOk,07700900031\nNo phone,\nOk,07700900032\n",
+    )
+    .unwrap();
+    let output = run_import_command(args(&mixed), Some(full_token())).await;
+    assert_eq!(output.status.code(), Some(1));
+    let errors = std::fs::read_to_string(dir.path().join("mixed.csv.errors.csv")).unwrap();
+    let mut lines = errors.lines();
+    assert_eq!(lines.next(), Some("row,field,message"));
+    assert!(
+        lines.next().unwrap().starts_with("2,mobile_phone,"),
+        "{errors}"
+    );
+    assert_eq!(app.emulator().records_in_dataset(100), before + 9);
+}
+
+#[tokio::test]
+async fn the_import_command_exits_2_for_unusable_arguments_and_sends_nothing() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leads.csv");
+    std::fs::write(&file, csv_rows(2)).unwrap();
+    let text = dir.path().join("leads.txt");
+    std::fs::write(&text, csv_rows(2)).unwrap();
+    let path = file.display().to_string();
+    let gateway = app.address.clone();
+    let cases: Vec<(Vec<String>, Option<String>)> = vec![
+        // No token.
+        (
+            vec![
+                path.clone(),
+                "--dataset".into(),
+                "100".into(),
+                "--gateway".into(),
+                gateway.clone(),
+            ],
+            None,
+        ),
+        // No dataset.
+        (
+            vec![path.clone(), "--gateway".into(), gateway.clone()],
+            Some(full_token()),
+        ),
+        // Not a file type it knows.
+        (
+            vec![
+                text.display().to_string(),
+                "--dataset".into(),
+                "100".into(),
+                "--gateway".into(),
+                gateway.clone(),
+            ],
+            Some(full_token()),
+        ),
+        // A file that does not exist.
+        (
+            vec![
+                format!("{path}.missing.csv"),
+                "--dataset".into(),
+                "100".into(),
+                "--gateway".into(),
+                gateway.clone(),
+            ],
+            Some(full_token()),
+        ),
+        // Not a URL.
+        (
+            vec![
+                path.clone(),
+                "--dataset".into(),
+                "100".into(),
+                "--gateway".into(),
+                "gateway:8080".into(),
+            ],
+            Some(full_token()),
+        ),
+    ];
+    for (args, token) in cases {
+        let output = run_import_command(args.clone(), token).await;
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(app.emulator().calls().create, 0);
+}
+
+#[tokio::test]
+async fn ctrl_c_in_the_import_command_cancels_the_import() {
+    let app = spawn_app_with(with_imports(5, 1)).await;
+    app.emulator().set_latency(Duration::from_millis(150));
+    let before = app.emulator().records_in_dataset(100);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leads.csv");
+    std::fs::write(&file, csv_rows(100)).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ecnow-gateway"))
+        .args(["import", &file.display().to_string(), "--dataset", "100"])
+        .args(["--gateway", &app.address])
+        .env("ECNOW_TOKEN", full_token())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the import is sending, then press Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.emulator().records_in_dataset(100) == before {
+        assert!(Instant::now() < deadline, "the import never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(" cancelled: 100 rows"), "{stdout}");
+    assert!(stdout.contains("--start-row"), "{stdout}");
+    let sent = app.emulator().records_in_dataset(100) - before;
+    assert!(sent < 100, "{sent}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(app.emulator().records_in_dataset(100) - before, sent);
+}
