@@ -68,6 +68,9 @@ struct SandboxArgs {
         default_value = "json"
     )]
     format: WireFormat,
+    /// Delay added to every answer of the emulator, e.g. 50ms (as a real upstream would).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    latency: Duration,
     #[command(flatten)]
     jwt: JwtArgs,
     #[command(flatten)]
@@ -78,6 +81,7 @@ struct SandboxArgs {
 #[command(after_help = "Examples:
   ecnow-gateway emulator                                   # 127.0.0.1:9090, sandbox/sandbox
   ecnow-gateway emulator --listen 0.0.0.0:9090 --username api --api-key secret --token-lifetime 30m
+  ecnow-gateway emulator --latency 50ms                    # answer like a real upstream, for benchmarks
 
 Then point a gateway at it: CONTACTNOW_BASE_URL=http://127.0.0.1:9090/ ecnow-gateway serve")]
 struct EmulatorArgs {
@@ -93,6 +97,9 @@ struct EmulatorArgs {
     /// Lifetime of the tokens it issues, e.g. 12h, 30m, 90s.
     #[arg(long = "token-lifetime", default_value = "12h", value_parser = parse_duration)]
     token_lifetime: Duration,
+    /// Delay added to every answer, e.g. 50ms (as a real upstream would).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    latency: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -132,6 +139,7 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{value}` is not a duration like 12h"))?;
     let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
         "" | "s" => number,
         "m" => number * 60,
         "h" => number * 3600,
@@ -201,7 +209,10 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
     let auth = jwt.settings()?;
     init_logs(args.http.log_format);
 
-    let emulator_config = EmulatorConfig::default();
+    let emulator_config = EmulatorConfig {
+        latency: args.latency,
+        ..EmulatorConfig::default()
+    };
     let upstream_listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| ConfigError(format!("emulator: {e}")))?;
     let upstream_port = upstream_listener
@@ -253,6 +264,7 @@ async fn emulator(args: EmulatorArgs) -> Result<(), ConfigError> {
         username: args.username,
         api_key: args.api_key,
         token_lifetime: args.token_lifetime,
+        latency: args.latency,
         ..EmulatorConfig::default()
     });
     println!(
@@ -292,6 +304,7 @@ mod tests {
     fn durations_parse() {
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43200)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
         assert!(parse_duration("1w").is_err());
     }
 }

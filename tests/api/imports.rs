@@ -626,3 +626,77 @@ async fn ctrl_c_in_the_import_command_cancels_the_import() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(app.emulator().records_in_dataset(100) - before, sent);
 }
+
+#[tokio::test]
+async fn a_chunk_whose_answer_is_lost_is_unconfirmed_and_never_sent_again() {
+    let app = spawn_app_with(AppOptions {
+        timeout: Duration::from_millis(500),
+        ..with_imports(10, 1)
+    })
+    .await;
+    json_of(app.get("/datasets/100/records?limit=1").await, 200).await;
+    let before = app.emulator().records_in_dataset(100);
+    let creates = app.emulator().calls().create;
+    app.emulator().inject_fault(
+        ecnow_gateway::emulator::Fault::Stall(Duration::from_secs(1)),
+        1,
+    );
+    let response = upload(&app, CSV, csv_rows(30)).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let import = finished(&app, &full_token(), &location).await;
+    assert_eq!(import["state"], "done");
+    assert_eq!(
+        (&import["sent"], &import["created"], &import["unconfirmed"]),
+        (&30.into(), &20.into(), &10.into())
+    );
+    let errors = errors_of(&app, &location).await;
+    assert_eq!(errors[0]["rows"], "1-10");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not confirmed")
+    );
+    // Three chunks, three creates: the lost one was not sent again (the emulator applied it
+    // after its stall, so every row exists exactly once).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.emulator().calls().create - creates, 3);
+    assert_eq!(app.emulator().records_in_dataset(100), before + 30);
+}
+
+#[tokio::test]
+async fn the_emulator_command_delays_every_answer_by_its_latency() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut emulator = std::process::Command::new(env!("CARGO_BIN_EXE_ecnow-gateway"))
+        .args(["emulator", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--latency", "400ms"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!(
+        "http://127.0.0.1:{port}/token.php?action=get&username=sandbox&password=sandbox&format=json"
+    );
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let elapsed = loop {
+        let started = Instant::now();
+        match http.get(&url).send().await {
+            Ok(response) if response.status() == 200 => break started.elapsed(),
+            _ => {
+                assert!(Instant::now() < deadline, "the emulator never answered");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    emulator.kill().unwrap();
+    emulator.wait().unwrap();
+    assert!(
+        elapsed >= Duration::from_millis(400),
+        "answered in {elapsed:?}"
+    );
+}
