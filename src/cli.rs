@@ -256,6 +256,8 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
         .map_err(|e| ConfigError(format!("server: {e}")))
 }
 
+// Settings the emulator may gain keep their defaults: hence the struct update.
+#[allow(clippy::needless_update)]
 async fn emulator(args: EmulatorArgs) -> Result<(), ConfigError> {
     let listener = TcpListener::bind(&args.listen)
         .map_err(|e| ConfigError(format!("--listen: cannot bind {}: {e}", args.listen)))?;
