@@ -83,7 +83,11 @@ impl Application {
             redis.clone(),
             metrics.clone(),
         ));
-        let imports = web::Data::new(Imports::new(settings.imports, metrics.clone()));
+        let imports = web::Data::new(Imports::new(
+            settings.imports,
+            metrics.clone(),
+            redis.clone(),
+        ));
         let metrics = web::Data::from(metrics);
         let lifecycle = web::Data::new(Lifecycle::default());
         let limits = web::Data::new(Limits {

@@ -177,14 +177,14 @@ pub async fn create_import(
     if declared_too_large {
         return Err(Error::PayloadTooLarge { limit: max_bytes });
     }
-    let replay = |id: &str| match imports.store().get(&caller.sub, id) {
+    let replay = async |id: &str| match imports.find(&caller.sub, id).await? {
         Some(import) if import.dataset_id == dataset.get() => Ok(accepted(&import, true)),
         _ => Err(Error::KeyReused),
     };
     if let Some(key) = &key.0
-        && let Some(id) = imports.store().keyed(&caller.sub, key)
+        && let Some(id) = imports.keyed(&caller.sub, key).await?
     {
-        return replay(&id);
+        return replay(&id).await;
     }
     let reservation = imports.reserve(&caller.sub)?;
     let import = Import {
@@ -202,11 +202,18 @@ pub async fn create_import(
         finished_at: None,
     };
     imports.store().insert(&caller.sub, import);
-    if let Some(key) = &key.0
-        && let Some(id) = imports.store().bind_key(&caller.sub, key, &reservation.id)
-    {
-        imports.store().remove(&reservation.id);
-        return replay(&id);
+    if let Some(key) = &key.0 {
+        match imports.bind_key(&caller.sub, key, &reservation.id).await {
+            Ok(None) => {}
+            Ok(Some(id)) => {
+                imports.store().remove(&reservation.id);
+                return replay(&id).await;
+            }
+            Err(error) => {
+                imports.store().remove(&reservation.id);
+                return Err(error);
+            }
+        }
     }
     match receive(
         &imports,
@@ -220,10 +227,14 @@ pub async fn create_import(
     {
         Ok((tally, spool)) => {
             let import = finish_validation(&imports, reservation, dataset, tally, spool, client);
+            // Every replica knows the import before its Location is handed out.
+            imports.flush_shared().await;
             Ok(accepted(&import, false))
         }
         Err(error) => {
-            imports.store().remove(&reservation.id);
+            imports
+                .forget(&caller.sub, key.0.as_deref(), &reservation.id)
+                .await;
             Err(error)
         }
     }
@@ -341,19 +352,16 @@ pub async fn get_import(
 ) -> Result<HttpResponse, Error> {
     caller.require(Scope::Read)?;
     no_query(&request)?;
-    let import = owned(&caller, &imports, &id)?;
+    let import = owned(&caller, imports.find(&caller.sub, &id).await?, &id)?;
     Ok(HttpResponse::Ok().json(import))
 }
 
-fn owned(caller: &Caller, imports: &Imports, id: &str) -> Result<Import, Error> {
-    let import = imports
-        .store()
-        .get(&caller.sub, id)
-        .ok_or_else(|| Error::NotFound(format!("no import {id}")))?;
+/// The import if the caller may see it: its own, of a dataset its token still grants.
+fn owned(caller: &Caller, import: Option<Import>, id: &str) -> Result<Import, Error> {
+    let unknown = || Error::NotFound(format!("no import {id}"));
+    let import = import.ok_or_else(unknown)?;
     let dataset = DatasetId::parse("dataset", &import.dataset_id.to_string())?;
-    caller
-        .require_dataset(dataset)
-        .map_err(|_| Error::NotFound(format!("no import {id}")))?;
+    caller.require_dataset(dataset).map_err(|_| unknown())?;
     Ok(import)
 }
 
@@ -382,10 +390,10 @@ pub async fn get_import_errors(
 ) -> Result<HttpResponse, Error> {
     caller.require(Scope::Read)?;
     no_query(&request)?;
-    owned(&caller, &imports, &id)?;
+    owned(&caller, imports.find(&caller.sub, &id).await?, &id)?;
     let errors = imports
-        .store()
-        .errors(&caller.sub, &id)
+        .find_errors(&caller.sub, &id)
+        .await?
         .ok_or_else(|| Error::NotFound(format!("no import {id}")))?;
     Ok(HttpResponse::Ok().json(ImportErrors { errors }))
 }
@@ -415,9 +423,7 @@ pub async fn cancel_import(
 ) -> Result<HttpResponse, Error> {
     caller.require(Scope::Write)?;
     no_query(&request)?;
-    let import = owned(&caller, &imports, &id)?;
-    if !import.state.is_final() {
-        imports.signal(&id, StopReason::Cancelled);
-    }
-    Ok(HttpResponse::build(StatusCode::OK).json(owned(&caller, &imports, &id)?))
+    owned(&caller, imports.find(&caller.sub, &id).await?, &id)?;
+    let import = owned(&caller, imports.cancel(&caller.sub, &id).await?, &id)?;
+    Ok(HttpResponse::build(StatusCode::OK).json(import))
 }

@@ -116,6 +116,10 @@ pub(super) async fn send_all(
             && !upstream_down
             && reservation.stop.reason().is_none()
         {
+            if imports.cancelled_elsewhere(&id).await {
+                reservation.stop.stop(StopReason::Cancelled);
+                break;
+            }
             let chunk = match pending {
                 Ok(Some(chunk)) => chunk,
                 _ => break,

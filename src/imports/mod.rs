@@ -7,6 +7,7 @@
 //! - `engine`: sends the spooled rows in order, `chunk_rows` a chunk, `concurrency` chunks in
 //!   flight, and stops dispatching on cancel, SIGTERM or an unreachable upstream.
 //! - `store`: the imports of this replica, by id, with their owner and errors.
+//! - [`redis`]: their copy in Redis when `GATEWAY_REDIS_URL` is set (any replica answers).
 //! - [`client`]: the `ecnow-gateway import` command (an HTTP client of a running gateway).
 //!
 //! Invariants: a row is sent at most once. A chunk is dispatched once; if its answer is lost it
@@ -15,6 +16,7 @@
 pub mod client;
 mod engine;
 pub mod parse;
+pub mod redis;
 mod store;
 
 use std::collections::HashMap;
@@ -283,6 +285,7 @@ pub struct Imports {
     idle: tokio::sync::watch::Sender<usize>,
     shutting_down: AtomicBool,
     metrics: Arc<Metrics>,
+    shared: Option<Arc<redis::RedisImports>>,
 }
 
 /// A place among the running imports, taken before an upload is read; given back when dropped.
@@ -314,11 +317,17 @@ pub fn now_text() -> String {
 }
 
 impl Imports {
-    /// No imports yet.
-    pub fn new(settings: ImportSettings, metrics: Arc<Metrics>) -> Self {
+    /// No imports yet; with `redis`, every import is also kept there for every replica.
+    pub fn new(
+        settings: ImportSettings,
+        metrics: Arc<Metrics>,
+        redis: Option<deadpool_redis::Pool>,
+    ) -> Self {
+        let shared = redis.map(|pool| Arc::new(redis::RedisImports::start(pool)));
         Self {
             settings,
-            store: ImportStore::new(metrics.clone()),
+            store: ImportStore::new(metrics.clone(), shared.clone()),
+            shared,
             running: Mutex::new(HashMap::new()),
             idle: tokio::sync::watch::Sender::new(0),
             shutting_down: AtomicBool::new(false),
@@ -411,5 +420,91 @@ impl Imports {
         }
         let mut idle = self.idle.subscribe();
         let _ = tokio::time::timeout(deadline, idle.wait_for(|running| *running == 0)).await;
+        if let Some(shared) = &self.shared {
+            shared.flush().await;
+        }
+    }
+
+    /// Import `id` if `owner` created it: this replica's, else the shared copy's.
+    pub async fn find(&self, owner: &str, id: &str) -> Result<Option<Import>, Error> {
+        match (self.store.get(owner, id), &self.shared) {
+            (Some(import), _) => Ok(Some(import)),
+            (None, Some(shared)) => shared.get(owner, id).await,
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The errors of import `id` if `owner` created it.
+    pub async fn find_errors(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Option<Vec<ImportError>>, Error> {
+        match (self.store.errors(owner, id), &self.shared) {
+            (Some(errors), _) => Ok(Some(errors)),
+            (None, Some(shared)) => shared.errors(owner, id).await,
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Cancels import `id` of `owner` wherever it runs; answers it as it is now.
+    pub async fn cancel(&self, owner: &str, id: &str) -> Result<Option<Import>, Error> {
+        let Some(import) = self.find(owner, id).await? else {
+            return Ok(None);
+        };
+        if !import.state.is_final()
+            && !self.signal(id, StopReason::Cancelled)
+            && let Some(shared) = &self.shared
+        {
+            shared.cancel(id).await?;
+        }
+        Ok(Some(import))
+    }
+
+    /// Returns once every change made so far is in the shared copy (at once without Redis).
+    pub async fn flush_shared(&self) {
+        if let Some(shared) = &self.shared {
+            shared.flush().await;
+        }
+    }
+
+    /// Whether import `id` was cancelled on another replica.
+    pub async fn cancelled_elsewhere(&self, id: &str) -> bool {
+        match &self.shared {
+            Some(shared) => shared.cancelled(id).await,
+            None => false,
+        }
+    }
+
+    /// The import an `Idempotency-Key` of `owner` names, if any.
+    pub async fn keyed(&self, owner: &str, key: &str) -> Result<Option<String>, Error> {
+        match (self.store.keyed(owner, key), &self.shared) {
+            (Some(id), _) => Ok(Some(id)),
+            (None, Some(shared)) => shared.keyed(owner, key).await,
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Binds `key` of `owner` to import `id` unless it names one already: then that one.
+    pub async fn bind_key(
+        &self,
+        owner: &str,
+        key: &str,
+        id: &str,
+    ) -> Result<Option<String>, Error> {
+        if let Some(shared) = &self.shared
+            && let Some(existing) = shared.bind_key(owner, key, id).await?
+        {
+            return Ok(Some(existing));
+        }
+        Ok(self.store.bind_key(owner, key, id))
+    }
+
+    /// Forgets an import refused before anything was sent, and its key.
+    pub async fn forget(&self, owner: &str, key: Option<&str>, id: &str) {
+        self.store.remove(id);
+        if let (Some(shared), Some(key)) = (&self.shared, key) {
+            shared.unbind_key(owner, key).await;
+        }
     }
 }

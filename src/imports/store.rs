@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use super::redis::RedisImports;
 use super::{Import, ImportError, ImportState, MAX_LISTED_ERRORS, RETENTION, lock};
 use crate::metrics::Metrics;
 
@@ -23,6 +24,8 @@ pub struct ImportStore {
     /// `(owner, Idempotency-Key)` → import id.
     keys: Mutex<HashMap<(String, String), String>>,
     metrics: Arc<Metrics>,
+    /// The Redis copy every change is written through to, when configured.
+    shared: Option<Arc<RedisImports>>,
 }
 
 fn first_row(error: &ImportError) -> u64 {
@@ -37,12 +40,13 @@ fn first_row(error: &ImportError) -> u64 {
 }
 
 impl ImportStore {
-    /// An empty store.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
+    /// An empty store, written through to `shared` when given.
+    pub fn new(metrics: Arc<Metrics>, shared: Option<Arc<RedisImports>>) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             metrics,
+            shared,
         }
     }
 
@@ -65,6 +69,9 @@ impl ImportStore {
             lock(&self.keys).retain(|_, id| !expired.contains(id));
         }
         self.metrics.import_state(None, Some(import.state.label()));
+        if let Some(shared) = &self.shared {
+            shared.put(owner, &import);
+        }
         entries.insert(
             import.id.clone(),
             Entry {
@@ -84,6 +91,9 @@ impl ImportStore {
                 .import_state(Some(entry.import.state.label()), None);
         }
         lock(&self.keys).retain(|_, named| named != id);
+        if let Some(shared) = &self.shared {
+            shared.remove(id);
+        }
     }
 
     /// The import `id` if `owner` created it (another caller sees nothing).
@@ -118,11 +128,18 @@ impl ImportStore {
             self.metrics
                 .import_state(Some(before.label()), Some(entry.import.state.label()));
         }
+        if let Some(shared) = &self.shared {
+            shared.put(&entry.owner, &entry.import);
+        }
         Some(entry.import.clone())
     }
 
     /// Adds errors to import `id`, listing at most [`MAX_LISTED_ERRORS`].
     pub fn add_errors(&self, id: &str, errors: impl IntoIterator<Item = ImportError>) {
+        let errors: Vec<ImportError> = errors.into_iter().collect();
+        if let Some(shared) = &self.shared {
+            shared.add_errors(id, &errors);
+        }
         let mut entries = lock(&self.entries);
         let Some(entry) = entries.get_mut(id) else {
             return;

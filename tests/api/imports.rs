@@ -700,3 +700,67 @@ async fn the_emulator_command_delays_every_answer_by_its_latency() {
         "answered in {elapsed:?}"
     );
 }
+
+#[tokio::test]
+async fn with_redis_any_replica_answers_for_an_import_and_cancels_it() {
+    let Some(redis) = crate::helpers::start_redis() else {
+        return;
+    };
+    let first = spawn_app_with(AppOptions {
+        redis_url: Some(redis.url.clone()),
+        ..with_imports(5, 1)
+    })
+    .await;
+    let second = spawn_app_with(AppOptions {
+        redis_url: Some(redis.url.clone()),
+        base_url: Some(first.upstream_url.clone()),
+        ..with_imports(5, 1)
+    })
+    .await;
+    let token = full_token();
+    let path = "/datasets/100/imports";
+
+    // A finished import of the first replica, with its errors, is read on the second.
+    let body = "first_name,mobile_phone\nOk,07700900041\nNo phone,\n".to_owned();
+    let response = upload_as(&first, &token, path, CSV, body, Some("shared-1")).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let done = finished(&first, &token, &location).await;
+    let seen = finished(&second, &token, &location).await;
+    assert_eq!(seen, done);
+    let errors = json_of(second.get(&format!("{location}/errors")).await, 200).await;
+    assert_eq!(errors["errors"][0]["row"], 2);
+    // Another caller sees nothing there either.
+    let other = second
+        .send(
+            reqwest::Method::GET,
+            &location,
+            Some(&token_of("stranger")),
+            None,
+        )
+        .await;
+    problem_of(other, 404).await;
+    // The same Idempotency-Key on the second replica answers the first one's import.
+    let again = upload_as(&second, &token, path, CSV, csv_rows(3), Some("shared-1")).await;
+    assert_eq!(location_of(&again), location);
+    json_of(again, 202).await;
+
+    // A running import of the first replica is cancelled through the second.
+    first.emulator().set_latency(Duration::from_millis(150));
+    let before = first.emulator().records_in_dataset(100);
+    let response = upload_as(&first, &token, path, CSV, csv_rows(60), None).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    let cancelling = second
+        .send(reqwest::Method::DELETE, &location, Some(&token), None)
+        .await;
+    json_of(cancelling, 200).await;
+    let import = finished(&second, &token, &location).await;
+    assert_eq!(import["state"], "cancelled");
+    let created = import["created"].as_u64().unwrap();
+    assert!(created < 60, "{import}");
+    assert_eq!(
+        first.emulator().records_in_dataset(100),
+        before + created as usize
+    );
+}
