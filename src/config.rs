@@ -220,7 +220,8 @@ pub struct HttpArgs {
         default_value_t = DEFAULT_IDEMPOTENCY_PER_CALLER
     )]
     pub idempotency_per_caller: usize,
-    /// Redis shared by replicas: idempotency keys and cluster-wide limits (in memory when unset).
+    /// Redis shared by replicas: idempotency keys, imports and cluster-wide limits (in memory when
+    /// unset).
     #[arg(long = "redis-url", env = "GATEWAY_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// The older name of `GATEWAY_REDIS_URL`, still accepted.

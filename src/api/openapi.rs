@@ -77,7 +77,7 @@ fn sample_error(status: &str) -> Option<Error> {
 
 impl Modify for ProblemExamples {
     fn modify(&self, doc: &mut Document) {
-        for item in doc.paths.paths.values_mut() {
+        for (path, item) in doc.paths.paths.iter_mut() {
             let operations = [
                 &mut item.get,
                 &mut item.post,
@@ -87,7 +87,14 @@ impl Modify for ProblemExamples {
             ];
             for operation in operations.into_iter().flatten() {
                 for (status, response) in operation.responses.responses.iter_mut() {
-                    let (RefOr::T(response), Some(error)) = (response, sample_error(status)) else {
+                    let sample = match (status.as_str(), path.contains("/imports")) {
+                        ("413", true) => Some(Error::PayloadTooLarge {
+                            limit: crate::imports::DEFAULT_MAX_BYTES,
+                        }),
+                        ("415", true) => Some(Error::UnsupportedImportType),
+                        _ => sample_error(status),
+                    };
+                    let (RefOr::T(response), Some(error)) = (response, sample) else {
                         continue;
                     };
                     if let Some(content) = response.content.get_mut("application/problem+json") {

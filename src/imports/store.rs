@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::redis::RedisImports;
-use super::{Import, ImportError, ImportState, MAX_LISTED_ERRORS, RETENTION, lock};
+use super::{Import, ImportError, MAX_LISTED_ERRORS, RETENTION, lock};
 use crate::metrics::Metrics;
 
 struct Entry {
@@ -173,13 +173,5 @@ impl ImportStore {
         }
         keys.insert(slot, id.to_owned());
         None
-    }
-
-    /// How many imports are in `state` (for tests and diagnostics).
-    pub fn count_in(&self, state: ImportState) -> usize {
-        lock(&self.entries)
-            .values()
-            .filter(|entry| entry.import.state == state)
-            .count()
     }
 }
