@@ -764,3 +764,36 @@ async fn with_redis_any_replica_answers_for_an_import_and_cancels_it() {
         before + created as usize
     );
 }
+
+#[tokio::test]
+async fn with_redis_an_interrupted_import_is_read_after_its_replica_stopped() {
+    let Some(redis) = crate::helpers::start_redis() else {
+        return;
+    };
+    const ROWS: usize = 60;
+    let first = spawn_app_with(AppOptions {
+        redis_url: Some(redis.url.clone()),
+        ..with_imports(5, 2)
+    })
+    .await;
+    first.emulator().set_latency(Duration::from_millis(150));
+    let before = first.emulator().records_in_dataset(100);
+    let response = upload(&first, CSV, csv_rows(ROWS)).await;
+    let location = location_of(&response);
+    json_of(response, 202).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    first.stopper.stop().await;
+    let sent = (first.emulator().records_in_dataset(100) - before) as u64;
+
+    let second = spawn_app_with(AppOptions {
+        redis_url: Some(redis.url.clone()),
+        base_url: Some(first.upstream_url.clone()),
+        ..with_imports(5, 2)
+    })
+    .await;
+    let import = json_of(second.get(&location).await, 200).await;
+    assert_eq!(import["state"], "interrupted");
+    assert_eq!(import["created"], sent);
+    assert_eq!(import["resume_from_row"], sent + 1);
+    assert!(0 < sent && sent < ROWS as u64, "{import}");
+}
