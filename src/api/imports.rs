@@ -202,20 +202,21 @@ pub async fn create_import(
         finished_at: None,
     };
     imports.store().insert(&caller.sub, import);
+    let mut guard = UploadGuard {
+        imports: imports.clone(),
+        owner: caller.sub.clone(),
+        key: None,
+        id: reservation.id.clone(),
+        armed: true,
+    };
     if let Some(key) = &key.0 {
-        match imports.bind_key(&caller.sub, key, &reservation.id).await {
-            Ok(None) => {}
-            Ok(Some(id)) => {
-                imports.store().remove(&reservation.id);
-                return replay(&id).await;
-            }
-            Err(error) => {
-                imports.store().remove(&reservation.id);
-                return Err(error);
-            }
+        if let Some(id) = imports.bind_key(&caller.sub, key, &reservation.id).await? {
+            drop(guard);
+            return replay(&id).await;
         }
+        guard.key = Some(key.clone());
     }
-    match receive(
+    let (tally, spool) = receive(
         &imports,
         &reservation,
         format,
@@ -223,19 +224,34 @@ pub async fn create_import(
         payload,
         limits.body_timeout,
     )
-    .await
-    {
-        Ok((tally, spool)) => {
-            let import = finish_validation(&imports, reservation, dataset, tally, spool, client);
-            // Every replica knows the import before its Location is handed out.
-            imports.flush_shared().await;
-            Ok(accepted(&import, false))
+    .await?;
+    guard.armed = false;
+    let import = finish_validation(&imports, reservation, dataset, tally, spool, client);
+    // Every replica knows the import before its Location is handed out.
+    imports.flush_shared().await;
+    Ok(accepted(&import, false))
+}
+
+/// Forgets an import whose upload did not complete (refused, cut, or the caller went away and
+/// the handler was dropped), and the `Idempotency-Key` bound to it, so that a retry starts
+/// afresh and nothing reads `validating` for ever.
+struct UploadGuard {
+    imports: Arc<Imports>,
+    owner: String,
+    key: Option<String>,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
         }
-        Err(error) => {
-            imports
-                .forget(&caller.sub, key.0.as_deref(), &reservation.id)
-                .await;
-            Err(error)
+        self.imports.store().remove(&self.id);
+        if let Some(key) = self.key.take() {
+            let (imports, owner, id) = (self.imports.clone(), self.owner.clone(), self.id.clone());
+            tokio::spawn(async move { imports.forget(&owner, Some(&key), &id).await });
         }
     }
 }

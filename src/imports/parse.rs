@@ -405,6 +405,15 @@ mod tests {
     }
 
     #[test]
+    fn blank_csv_lines_are_not_rows_and_short_rows_are_invalid() {
+        let text = "first_name,mobile_phone\n\nJoe,07123456789\n\nAnn\n\n";
+        let (tally, spool) = run(UploadFormat::Csv, text).unwrap();
+        assert_eq!((tally.rows, tally.valid, tally.invalid), (2, 1, 1));
+        assert!(spool.starts_with("1\t"));
+        assert!(matches!(&tally.errors[0], ImportError::Row { row: 2, .. }));
+    }
+
+    #[test]
     fn an_unknown_header_refuses_the_upload() {
         let error = run(UploadFormat::Csv, "id,mobile_phone\n1,07123456789\n").unwrap_err();
         assert!(matches!(error, Error::Validation(errors) if errors[0].field == "header[0]"));

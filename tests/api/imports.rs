@@ -797,3 +797,44 @@ async fn with_redis_an_interrupted_import_is_read_after_its_replica_stopped() {
     assert_eq!(import["resume_from_row"], sent + 1);
     assert!(0 < sent && sent < ROWS as u64, "{import}");
 }
+
+#[tokio::test]
+async fn an_upload_the_caller_abandons_is_forgotten_and_frees_its_place() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /datasets/100/imports HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: text/csv\r\nContent-Length: 100000\r\n\r\nfirst_name,mobile_phone\n",
+        full_token()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let validating = r#"ecnow_gateway_imports{state="validating"}"#;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app
+        .metrics_text()
+        .await
+        .contains(&format!("{validating} 1"))
+    {
+        assert!(Instant::now() < deadline, "the upload never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(socket);
+    while !app
+        .metrics_text()
+        .await
+        .contains(&format!("{validating} 0"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned upload is still validating"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Its place among the caller's running imports is free again: two more may run.
+    for _ in 0..2 {
+        let response = upload(&app, CSV, csv_rows(1)).await;
+        json_of(response, 202).await;
+    }
+}
