@@ -22,7 +22,8 @@ const EXAMPLES: &str = "Examples:
   CONTACTNOW_BASE_URL=https://api-106.dxi.eu/ CONTACTNOW_USERNAME=… CONTACTNOW_API_KEY=… \\
     GATEWAY_JWT_HS256_SECRET=… ecnow-gateway serve
   ecnow-gateway doctor                       # check the settings of serve end to end
-  ecnow-gateway openapi > openapi/openapi.json";
+  ecnow-gateway openapi > openapi/openapi.json
+  ECNOW_TOKEN=… ecnow-gateway import leads.csv --dataset 100";
 
 /// Clean REST over the 8x8 ContactNow record API.
 #[derive(Parser, Debug)]
@@ -53,6 +54,8 @@ enum Command {
 or skip. Exit code 0 when every check passes, 1 otherwise, 2 for unusable arguments."
     )]
     Doctor(Box<ServeArgs>),
+    /// Upload a CSV or NDJSON file of leads to a running gateway as an import, and follow it.
+    Import(crate::imports::client::ImportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -72,6 +75,9 @@ struct SandboxArgs {
         default_value = "json"
     )]
     format: WireFormat,
+    /// Delay added to every answer of the emulator, e.g. 50ms (as a real upstream would).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    latency: Duration,
     #[command(flatten)]
     jwt: JwtArgs,
     #[command(flatten)]
@@ -82,6 +88,7 @@ struct SandboxArgs {
 #[command(after_help = "Examples:
   ecnow-gateway emulator                                   # 127.0.0.1:9090, sandbox/sandbox
   ecnow-gateway emulator --listen 0.0.0.0:9090 --username api --api-key secret --token-lifetime 30m
+  ecnow-gateway emulator --latency 50ms                    # answer like a real upstream, for benchmarks
 
 Then point a gateway at it: CONTACTNOW_BASE_URL=http://127.0.0.1:9090/ ecnow-gateway serve")]
 struct EmulatorArgs {
@@ -97,6 +104,9 @@ struct EmulatorArgs {
     /// Lifetime of the tokens it issues, e.g. 12h, 30m, 90s.
     #[arg(long = "token-lifetime", default_value = "12h", value_parser = parse_duration)]
     token_lifetime: Duration,
+    /// Delay added to every answer, e.g. 50ms (as a real upstream would).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    latency: Duration,
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +146,7 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{value}` is not a duration like 12h"))?;
     let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
         "" | "s" => number,
         "m" => number * 60,
         "h" => number * 3600,
@@ -171,6 +182,7 @@ impl Cli {
             Some(Command::Emulator(args)) => emulator(args).await,
             Some(Command::Token(args)) => token(&args),
             Some(Command::Doctor(_)) => Ok(()),
+            Some(Command::Import(args)) => return crate::imports::client::run(args).await,
             Some(Command::Openapi) => {
                 print!("{}", crate::api::openapi::document_json());
                 Ok(())
@@ -218,7 +230,10 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
     let auth = jwt.settings()?;
     init_logs(args.http.log_format)?;
 
-    let emulator_config = EmulatorConfig::default();
+    let emulator_config = EmulatorConfig {
+        latency: args.latency,
+        ..EmulatorConfig::default()
+    };
     let upstream_listener =
         TcpListener::bind("127.0.0.1:0").map_err(|e| ConfigError(format!("emulator: {e}")))?;
     let upstream_port = upstream_listener
@@ -273,6 +288,8 @@ async fn sandbox(args: SandboxArgs) -> Result<(), ConfigError> {
     served.map_err(|e| ConfigError(format!("server: {e}")))
 }
 
+// Settings the emulator may gain keep their defaults: hence the struct update.
+#[allow(clippy::needless_update)]
 async fn emulator(args: EmulatorArgs) -> Result<(), ConfigError> {
     let listener = TcpListener::bind(&args.listen)
         .map_err(|e| ConfigError(format!("--listen: cannot bind {}: {e}", args.listen)))?;
@@ -281,6 +298,7 @@ async fn emulator(args: EmulatorArgs) -> Result<(), ConfigError> {
         username: args.username,
         api_key: args.api_key,
         token_lifetime: args.token_lifetime,
+        latency: args.latency,
         ..EmulatorConfig::default()
     });
     println!(
@@ -320,6 +338,7 @@ mod tests {
     fn durations_parse() {
         assert_eq!(parse_duration("12h"), Ok(Duration::from_secs(43200)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
         assert!(parse_duration("1w").is_err());
     }
 }

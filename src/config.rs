@@ -57,6 +57,8 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Browser origins allowed to call (`GATEWAY_CORS_ORIGINS`).
     pub cors: CorsSettings,
+    /// Bulk imports (`GATEWAY_IMPORT_*`).
+    pub imports: crate::imports::ImportSettings,
 }
 
 /// A per-caller token bucket.
@@ -238,7 +240,8 @@ pub struct HttpArgs {
         default_value_t = DEFAULT_IDEMPOTENCY_PER_CALLER
     )]
     pub idempotency_per_caller: usize,
-    /// Redis shared by replicas: idempotency keys and cluster-wide limits (in memory when unset).
+    /// Redis shared by replicas: idempotency keys, imports and cluster-wide limits (in memory when
+    /// unset).
     #[arg(long = "redis-url", env = "GATEWAY_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// The older name of `GATEWAY_REDIS_URL`, still accepted.
@@ -252,6 +255,9 @@ pub struct HttpArgs {
     /// Comma list of exact origins (`https://crm.example.com`) whose pages may call the gateway.
     #[arg(long = "cors-origins", env = "GATEWAY_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
+    /// Bulk import settings.
+    #[command(flatten)]
+    pub imports: crate::imports::ImportArgs,
 }
 
 impl HttpArgs {
@@ -296,6 +302,7 @@ impl HttpArgs {
             rate_limit: self.rate_limit(),
             redis_url: self.redis_url()?,
             cors: CorsSettings::parse(self.cors_origins.as_deref())?,
+            imports: self.imports.settings()?,
         })
     }
 

@@ -93,6 +93,9 @@ pub enum Error {
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// An import upload that is neither `text/csv` nor `application/x-ndjson`.
+    #[error("unsupported import media type")]
+    UnsupportedImportType,
     /// A write with this `Idempotency-Key` is still running.
     #[error("idempotency conflict: idempotency_in_flight")]
     KeyInFlight,
@@ -198,7 +201,7 @@ impl Error {
             Self::BodyTimeout { .. } => "request_timeout",
             Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::TooManyRequests { .. } => "too_many_requests",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType | Self::UnsupportedImportType => "unsupported_media_type",
             Self::KeyInFlight => "idempotency_in_flight",
             Self::OutcomeUnknown => "idempotency_outcome_unknown",
             Self::KeyReused => "idempotency_key_reused",
@@ -227,7 +230,7 @@ impl Error {
             Self::BodyTimeout { .. } => "Request body too slow",
             Self::HeadersTooLarge { .. } => "Request headers too large",
             Self::TooManyRequests { .. } => "Too many requests",
-            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::UnsupportedMediaType | Self::UnsupportedImportType => "Unsupported media type",
             Self::KeyInFlight | Self::OutcomeUnknown => "Conflicting request",
             Self::KeyReused => "Idempotency key reused",
             Self::StoreUnavailable(_) => "Shared store unavailable",
@@ -273,6 +276,9 @@ impl Error {
                 format!("the request's header fields are larger than {limit} bytes")
             }
             Self::UnsupportedMediaType => "the request body must be application/json".into(),
+            Self::UnsupportedImportType => {
+                "an import must be text/csv or application/x-ndjson".into()
+            }
             Self::TooManyRequests { retry_after } => {
                 format!("rate limit reached; retry in {retry_after} s")
             }
@@ -360,7 +366,9 @@ impl ResponseError for Error {
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::UnsupportedImportType => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnavailable(_) | Self::UpstreamAuthFailed(_) | Self::UpstreamBusy => {
                 StatusCode::SERVICE_UNAVAILABLE

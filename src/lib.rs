@@ -11,6 +11,7 @@
 //! - [`otel`]: OpenTelemetry trace export (OTLP) and the caller's `traceparent`.
 //! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
 //! - [`cluster`]: the Redis shared by replicas (idempotency keys, cluster-wide limits).
+//! - [`imports`]: bulk imports (streaming validation, chunked sending, the `import` command).
 //! - [`api`]: handlers (`records`: create, reads, updates), the problem responses they list,
 //!   and the OpenAPI document (`constraints` states the domain's own bounds and patterns).
 //! - [`domain`]: the column table (one line per column gives `Column` and `Record`), parsed
@@ -37,6 +38,7 @@ pub mod emulator;
 pub mod error;
 pub mod fuzzing;
 pub mod idempotency;
+pub mod imports;
 pub mod metrics;
 pub mod otel;
 pub mod startup;

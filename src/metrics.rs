@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use actix_web::http::{Method, StatusCode};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets, in seconds: from 0.5 ms to 30 s.
@@ -50,7 +50,21 @@ pub struct Metrics {
     upstream_foreign_rows: IntCounter,
     idempotency_keys: IntGauge,
     idempotency_refusals: IntCounterVec,
+    imports: IntGaugeVec,
+    import_rows: IntCounterVec,
 }
+
+/// The `state` labels of `ecnow_gateway_imports`.
+const IMPORT_STATES: &[&str] = &[
+    "validating",
+    "sending",
+    "done",
+    "cancelled",
+    "failed",
+    "interrupted",
+];
+/// The `outcome` labels of `ecnow_gateway_import_rows_total`.
+const IMPORT_ROW_OUTCOMES: &[&str] = &["invalid", "created", "rejected", "unconfirmed"];
 
 /// Why a new idempotency key was refused (the `reason` label of
 /// `ecnow_gateway_idempotency_refusals_total`).
@@ -170,8 +184,27 @@ impl Metrics {
                 "New idempotency keys refused: caller_quota or store_full",
                 &["reason"],
             ),
+            imports: registered(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new("imports", "Imports kept by this replica, by state"),
+                    &["state"],
+                )
+                .expect("valid gauge"),
+            ),
+            import_rows: counter(
+                "import_rows_total",
+                "Import rows by outcome: invalid, created, rejected, unconfirmed",
+                &["outcome"],
+            ),
             registry,
         };
+        for state in IMPORT_STATES {
+            metrics.imports.with_label_values(&[*state]);
+        }
+        for outcome in IMPORT_ROW_OUTCOMES {
+            metrics.import_rows.with_label_values(&[*outcome]);
+        }
         // Both reasons are exported from the start, at zero.
         for reason in [KeyRefusal::CallerQuota, KeyRefusal::StoreFull] {
             metrics
@@ -179,6 +212,25 @@ impl Metrics {
                 .with_label_values(&[reason.label()]);
         }
         metrics
+    }
+
+    /// Moves one import from state `from` to state `to` (`None`: it appears or is dropped).
+    /// Labels outside the closed set are ignored.
+    pub fn import_state(&self, from: Option<&str>, to: Option<&str>) {
+        if let Some(from) = from.filter(|state| IMPORT_STATES.contains(state)) {
+            self.imports.with_label_values(&[from]).dec();
+        }
+        if let Some(to) = to.filter(|state| IMPORT_STATES.contains(state)) {
+            self.imports.with_label_values(&[to]).inc();
+        }
+    }
+
+    /// Counts import rows of an outcome (`invalid`, `created`, `rejected`, `unconfirmed`);
+    /// other labels are ignored.
+    pub fn import_rows(&self, outcome: &str, rows: u64) {
+        if IMPORT_ROW_OUTCOMES.contains(&outcome) {
+            self.import_rows.with_label_values(&[outcome]).inc_by(rows);
+        }
     }
 
     /// Counts a request as started (in flight).

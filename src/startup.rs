@@ -17,6 +17,7 @@ use crate::auth::{Authenticator, CallerLimiter};
 use crate::config::{ConfigError, Settings};
 use crate::cors;
 use crate::idempotency::Idempotency;
+use crate::imports::Imports;
 use crate::metrics::Metrics;
 use crate::telemetry;
 use crate::upstream::ContactNowClient;
@@ -29,6 +30,7 @@ pub struct Application {
     port: u16,
     server: Server,
     lifecycle: web::Data<Lifecycle>,
+    imports: web::Data<Imports>,
 }
 
 /// The gateway's life: whether it is draining.
@@ -82,6 +84,11 @@ impl Application {
             redis.clone(),
             metrics.clone(),
         ));
+        let imports = web::Data::new(Imports::new(
+            settings.imports,
+            metrics.clone(),
+            redis.clone(),
+        ));
         let metrics = web::Data::from(metrics);
         let lifecycle = web::Data::new(Lifecycle::default());
         let limits = web::Data::new(Limits {
@@ -99,6 +106,7 @@ impl Application {
             .port();
         let app_lifecycle = lifecycle.clone();
         let cors_settings = settings.cors.clone();
+        let app_imports = imports.clone();
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
             if let Some(limiter) = &limiter {
@@ -115,6 +123,7 @@ impl Application {
                 .app_data(client.clone())
                 .app_data(limits.clone())
                 .app_data(idempotency.clone())
+                .app_data(app_imports.clone())
                 .app_data(metrics.clone())
                 .app_data(app_lifecycle.clone())
                 .app_data(route_table.clone())
@@ -141,6 +150,7 @@ impl Application {
             port,
             server,
             lifecycle,
+            imports,
         })
     }
 
@@ -154,6 +164,7 @@ impl Application {
         Stopper {
             lifecycle: self.lifecycle.clone(),
             handle: self.server.handle(),
+            imports: self.imports.clone(),
         }
     }
 
@@ -174,13 +185,17 @@ impl Application {
 pub struct Stopper {
     lifecycle: web::Data<Lifecycle>,
     handle: ServerHandle,
+    imports: web::Data<Imports>,
 }
 
 impl Stopper {
-    /// `/readyz` turns 503 at once, new connections are refused, in-flight requests finish (up
-    /// to [`DRAIN_SECONDS`]); returns when the server has stopped.
+    /// `/readyz` turns 503 at once, running imports stop after their chunks in flight
+    /// (`interrupted`), new connections are refused, in-flight requests finish (up to
+    /// [`DRAIN_SECONDS`]); returns when the server has stopped.
     pub async fn stop(&self) {
         self.lifecycle.draining.store(true, Ordering::SeqCst);
+        let drain = std::time::Duration::from_secs(DRAIN_SECONDS);
+        self.imports.interrupt_all(drain).await;
         self.handle.stop(true).await;
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`records`]: the record resources of the contract.
+//! - [`imports`]: bulk imports (upload, follow, errors, cancel).
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`index`]: `GET /`, the JSON index.
 //! - [`openapi`]: the document, generated from the handlers, and Swagger UI; `constraints`
@@ -11,6 +12,7 @@
 
 mod constraints;
 pub mod health;
+pub mod imports;
 pub mod index;
 pub mod openapi;
 pub mod records;
@@ -46,6 +48,10 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(records::list_campaign_records)
         .service(records::get_campaign_record)
         .service(index::index)
+        .service(imports::create_import)
+        .service(imports::get_import)
+        .service(imports::get_import_errors)
+        .service(imports::cancel_import)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);

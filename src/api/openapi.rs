@@ -22,6 +22,7 @@ errors are RFC 9457 problem details.",
     tags(
         (name = "records", description = "Records of a dataset"),
         (name = "campaigns", description = "Records of a campaign table"),
+        (name = "imports", description = "Bulk imports: upload a file of leads, follow it, cancel it"),
         (name = "operations", description = "Health and readiness"),
     ),
     modifiers(&BearerScheme)
@@ -80,7 +81,7 @@ fn sample_error(status: &str) -> Option<Error> {
 
 impl Modify for ProblemExamples {
     fn modify(&self, doc: &mut Document) {
-        for item in doc.paths.paths.values_mut() {
+        for (path, item) in doc.paths.paths.iter_mut() {
             let operations = [
                 &mut item.get,
                 &mut item.post,
@@ -90,7 +91,14 @@ impl Modify for ProblemExamples {
             ];
             for operation in operations.into_iter().flatten() {
                 for (status, response) in operation.responses.responses.iter_mut() {
-                    let (RefOr::T(response), Some(error)) = (response, sample_error(status)) else {
+                    let sample = match (status.as_str(), path.contains("/imports")) {
+                        ("413", true) => Some(Error::PayloadTooLarge {
+                            limit: crate::imports::DEFAULT_MAX_BYTES,
+                        }),
+                        ("415", true) => Some(Error::UnsupportedImportType),
+                        _ => sample_error(status),
+                    };
+                    let (RefOr::T(response), Some(error)) = (response, sample) else {
                         continue;
                     };
                     if let Some(content) = response.content.get_mut("application/problem+json") {

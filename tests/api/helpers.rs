@@ -14,6 +14,7 @@ use ecnow_gateway::config::{
 use ecnow_gateway::cors::CorsSettings;
 use ecnow_gateway::emulator::{Emulator, EmulatorConfig};
 use ecnow_gateway::idempotency::IdempotencySettings;
+use ecnow_gateway::imports::ImportSettings;
 use ecnow_gateway::startup::Application;
 use ecnow_gateway::telemetry::{LogFormat, init_subscriber};
 use ecnow_gateway::upstream::breaker::BreakerSettings;
@@ -91,6 +92,8 @@ pub struct AppOptions {
     /// The shared Redis (`GATEWAY_REDIS_URL`), if any.
     pub redis_url: Option<String>,
     pub cors: CorsSettings,
+    /// Bulk imports (`GATEWAY_IMPORT_*`).
+    pub imports: ImportSettings,
 }
 
 impl Default for AppOptions {
@@ -114,6 +117,7 @@ impl Default for AppOptions {
             breaker: BreakerSettings::default(),
             redis_url: None,
             cors: CorsSettings::default(),
+            imports: ImportSettings::default(),
         }
     }
 }
@@ -186,6 +190,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         rate_limit: options.rate_limit,
         redis_url: options.redis_url,
         cors: options.cors,
+        imports: options.imports,
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
