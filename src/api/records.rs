@@ -12,7 +12,7 @@ use crate::domain::{
     UpdateTarget,
 };
 use crate::error::{Error, Problem};
-use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
+use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
 use crate::upstream::{ContactNowClient, create_refused};
 
 /// How many records go upstream in one `create` exchange.
@@ -241,7 +241,9 @@ pub async fn create_records(
             false => create_batch(&client, dataset, &records).await,
         }
     };
-    idempotency.run(&caller.sub, key, true, print, write).await
+    idempotency
+        .run(&caller.sub, key, WriteKind::Create, print, write)
+        .await
 }
 
 async fn create_one(
@@ -445,7 +447,9 @@ pub async fn update_dataset_record(
     let patch = RecordPatch::parse_body(&body.0, false)?;
     let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
-    idempotency.run(&caller.sub, key, false, print, write).await
+    idempotency
+        .run(&caller.sub, key, WriteKind::Update, print, write)
+        .await
 }
 
 /// Update a record, naming its dataset or campaign table in the body.
@@ -501,7 +505,9 @@ pub async fn update_record(
     }
     let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, target, &patch);
-    idempotency.run(&caller.sub, key, false, print, write).await
+    idempotency
+        .run(&caller.sub, key, WriteKind::Update, print, write)
+        .await
 }
 
 /// Read the records of a campaign table.

@@ -11,6 +11,7 @@
 
 pub mod breaker;
 pub mod query;
+pub mod sent;
 pub mod slots;
 pub mod wire;
 
@@ -425,7 +426,7 @@ impl ContactNowClient {
         let started = std::time::Instant::now();
         let answer = async {
             if !matches!(action, Action::Read) {
-                crate::idempotency::mark_sent();
+                sent::notify_write_sent();
             }
             let body = self.send(request).await?;
             classify(action, Envelope::parse(self.format, &body)?)
