@@ -29,6 +29,7 @@ pub mod emulator;
 pub mod error;
 pub mod fuzzing;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;

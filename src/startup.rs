@@ -4,7 +4,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
@@ -16,6 +15,7 @@ use crate::api::{self, Limits, RouteTable};
 use crate::auth::{Authenticator, CallerLimiter};
 use crate::config::{ConfigError, Settings};
 use crate::idempotency::Idempotency;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::telemetry;
 use crate::upstream::ContactNowClient;
@@ -28,19 +28,6 @@ pub struct Application {
     port: u16,
     server: Server,
     lifecycle: web::Data<Lifecycle>,
-}
-
-/// The gateway's life: whether it is draining.
-#[derive(Debug, Default)]
-pub struct Lifecycle {
-    draining: AtomicBool,
-}
-
-impl Lifecycle {
-    /// Whether a stop was asked and in-flight requests are draining.
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
-    }
 }
 
 async fn swagger_redirect() -> HttpResponse {
@@ -173,7 +160,7 @@ impl Stopper {
     /// `/readyz` turns 503 at once, new connections are refused, in-flight requests finish (up
     /// to [`DRAIN_SECONDS`]); returns when the server has stopped.
     pub async fn stop(&self) {
-        self.lifecycle.draining.store(true, Ordering::SeqCst);
+        self.lifecycle.start_draining();
         self.handle.stop(true).await;
     }
 }

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{Error, Problem};
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
-use crate::startup::Lifecycle;
 use crate::upstream::ContactNowClient;
 
 /// A health answer.

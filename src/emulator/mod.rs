@@ -509,7 +509,7 @@ impl Emulator {
         };
         let store = read(&self.inner.store);
         match store.read(&query) {
-            Ok(found) => wire::write_read_answer(format, &store, found.total, &found.rows),
+            Ok(found) => wire::write_read_answer(format, found.total, &found.rows),
             Err(error) => Envelope::failure(&error).write(format),
         }
     }

@@ -9,7 +9,11 @@
 //! - [`parse_json_rows`] and [`parse_xml_rows`] turn a `raw=1` body into [`Row`]s, refusing
 //!   anything malformed, a lone object and any XML document type declaration.
 //! - [`Envelope`] and [`write_read_answer`] write answers in either [`Format`], JSON escaped as
-//!   PHP's `json_encode` does (`\/` and `\uXXXX` for every non-ASCII character).
+//!   PHP's `json_encode` does (`\/` and `\uXXXX` for every non-ASCII character); a read row is
+//!   anything that lists its columns as [`Cell`]s ([`ReadRow`]).
+//!
+//! This module knows nothing of the store: the store reads [`Args`] and [`Row`]s and answers
+//! [`ReadRow`]s.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
@@ -17,8 +21,6 @@ use std::fmt::{self, Write as _};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-
-use super::store::{Cell, Record, Store};
 
 const XML_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
 
@@ -536,13 +538,25 @@ fn close(format: Format, out: &mut String) {
     });
 }
 
+/// A value as a read row shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Cell<'a> {
+    /// A string.
+    Text(&'a str),
+    /// A number, shown as a string.
+    Number(u64),
+    /// JSON `null` (an unset URN).
+    Null,
+}
+
+/// One row of a read answer.
+pub(super) trait ReadRow {
+    /// Calls `visit` with each column's name and value, in the order the row lists them.
+    fn visit_columns<'r>(&'r self, visit: &mut dyn FnMut(&'r str, Cell<'r>));
+}
+
 /// Writes a read answer: `success`, `total` (every match) and `list` (the rows kept).
-pub(super) fn write_read_answer(
-    format: Format,
-    store: &Store,
-    total: usize,
-    rows: &[&Record],
-) -> String {
+pub(super) fn write_read_answer(format: Format, total: usize, rows: &[impl ReadRow]) -> String {
     let mut out = String::with_capacity(64 + rows.len() * 900);
     let envelope = Envelope {
         success: true,
@@ -556,7 +570,7 @@ pub(super) fn write_read_answer(
             for (i, record) in rows.iter().enumerate() {
                 out.push_str(if i == 0 { "{" } else { ",{" });
                 let mut first = true;
-                store.visit_columns(record, |name, cell| {
+                record.visit_columns(&mut |name, cell| {
                     if !first {
                         out.push(',');
                     }
@@ -582,7 +596,7 @@ pub(super) fn write_read_answer(
                 out.push_str("<list>");
                 for record in rows {
                     out.push_str("<ecnow_record>");
-                    store.visit_columns(record, |name, cell| match cell {
+                    record.visit_columns(&mut |name, cell| match cell {
                         Cell::Text("") => {
                             let _ = write!(out, "<{name} />");
                         }
