@@ -12,18 +12,15 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::AuthSettings;
-use crate::idempotency::IdempotencySettings;
+use crate::idempotency::{
+    DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_IDEMPOTENCY_PER_CALLER, IdempotencySettings,
+};
 use crate::telemetry::LogFormat;
 use crate::upstream::breaker::BreakerSettings;
 use crate::upstream::{UpstreamSettings, WireFormat};
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-/// The default number of idempotency keys remembered at once (about 100 MiB in memory).
-pub const DEFAULT_IDEMPOTENCY_CAPACITY: usize = 100_000;
-/// The default number of idempotency keys one caller may hold at once (a tenth of the default
-/// capacity).
-pub const DEFAULT_IDEMPOTENCY_PER_CALLER: usize = 10_000;
 
 /// The default deadline for a request body to arrive whole, in milliseconds.
 pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;

@@ -146,9 +146,8 @@ pub async fn request_context(
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
     let method = request.method().clone();
-    if let Some(metrics) = &metrics {
-        metrics.request_started();
-    }
+    // Held until this future ends or is dropped (a caller that goes away cancels it).
+    let _in_flight = metrics.as_ref().map(|metrics| metrics.request_started());
     let call = async move {
         match header_bytes(&request) {
             bytes if bytes > MAX_HEADER_BYTES => Ok(request
@@ -200,7 +199,36 @@ pub async fn request_context(
 
 #[cfg(test)]
 mod tests {
-    use super::LogSafe;
+    use std::time::Duration;
+
+    use actix_web::middleware::from_fn;
+    use actix_web::test::{TestRequest, call_service, init_service};
+    use actix_web::{App, HttpResponse};
+
+    use super::*;
+
+    /// Over HTTP/1 actix lets a handler run on when its caller goes away (half-closed
+    /// connections are allowed); a request future is dropped mid-flight when the server stops
+    /// past its drain deadline, or by whatever wraps the middleware. This drops it directly.
+    #[actix_web::test]
+    async fn a_cancelled_request_leaves_the_in_flight_gauge() {
+        let metrics = web::Data::new(Metrics::new());
+        let app = init_service(
+            App::new()
+                .app_data(metrics.clone())
+                .wrap(from_fn(request_context))
+                .route("/slow", web::get().to(std::future::pending::<HttpResponse>)),
+        )
+        .await;
+        let call = call_service(&app, TestRequest::get().uri("/slow").to_request());
+        let cut = tokio::time::timeout(Duration::from_millis(50), call).await;
+        assert!(cut.is_err(), "the request was meant to be cancelled");
+        let text = metrics.render();
+        assert!(
+            text.contains("ecnow_gateway_http_requests_in_flight 0"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn log_safe_text_escapes_control_characters_only() {

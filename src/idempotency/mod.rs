@@ -45,7 +45,9 @@ use entry::{Ending, Entry, Reach};
 pub use fingerprint::fingerprint;
 pub use key::{IdempotencyKey, KEY_HEADER, MAX_KEY_CHARS};
 pub use reply::{REPLAYED_HEADER, Reply};
-pub use settings::IdempotencySettings;
+pub use settings::{
+    DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_IDEMPOTENCY_PER_CALLER, DEFAULT_TTL, IdempotencySettings,
+};
 use store::{Reservation, Store, StoreKey};
 
 /// Which write a key guards: the `required` setting applies to creates only.

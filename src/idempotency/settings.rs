@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
-use crate::config::{DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_IDEMPOTENCY_PER_CALLER};
-
+/// The default number of idempotency keys remembered at once (about 100 MiB in memory).
+pub const DEFAULT_IDEMPOTENCY_CAPACITY: usize = 100_000;
+/// The default number of idempotency keys one caller may hold at once (a tenth of the default
+/// capacity).
+pub const DEFAULT_IDEMPOTENCY_PER_CALLER: usize = 10_000;
 /// How long a key is remembered unless configured.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(24 * 3600);
 
