@@ -132,6 +132,10 @@ pub enum Error {
     /// nothing was sent.
     #[error("every upstream slot is busy")]
     UpstreamBusy,
+    /// The gateway is draining after a stop signal: it finishes the requests it holds and is
+    /// not ready for new ones (`/readyz`).
+    #[error("draining")]
+    Draining,
     /// The upstream answered with an HTTP error, a redirect, or something that is not a valid
     /// answer. The string is for the log.
     #[error("upstream failed: {0}")]
@@ -203,6 +207,7 @@ impl Error {
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::UpstreamAuthFailed(_) => "upstream_auth_failed",
             Self::UpstreamBusy => "upstream_busy",
+            Self::Draining => "draining",
             Self::UpstreamFailed(_) => "upstream_failed",
             Self::Internal(_) => "internal_error",
         }
@@ -231,6 +236,7 @@ impl Error {
             Self::UpstreamUnavailable(_) => "ContactNow unavailable",
             Self::UpstreamAuthFailed(_) => "ContactNow refused the gateway's credentials",
             Self::UpstreamBusy => "ContactNow busy",
+            Self::Draining => "Draining",
             Self::UpstreamFailed(_) => "ContactNow failed",
             Self::Internal(_) => "Internal error",
         }
@@ -295,6 +301,11 @@ impl Error {
                  (nothing in the request can change this)"
                     .into()
             }
+            Self::Draining => {
+                "the gateway is shutting down: it finishes the requests it holds and takes no new \
+                 ones"
+                    .into()
+            }
             Self::UpstreamBusy => {
                 "the gateway's calls to ContactNow are all in use; nothing was sent, retry shortly"
                     .into()
@@ -349,9 +360,10 @@ impl ResponseError for Error {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::UpstreamUnavailable(_) | Self::UpstreamAuthFailed(_) | Self::UpstreamBusy => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::UpstreamUnavailable(_)
+            | Self::UpstreamAuthFailed(_)
+            | Self::UpstreamBusy
+            | Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -376,7 +388,7 @@ impl ResponseError for Error {
                     response.insert_header((header::ALLOW, value));
                 }
             }
-            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) => {
+            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::Draining => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
             Self::UpstreamAuthFailed(_) => {
