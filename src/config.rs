@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::AuthSettings;
+use crate::cluster::RedisUrl;
 use crate::idempotency::{
     DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_IDEMPOTENCY_PER_CALLER, IdempotencySettings,
 };
@@ -50,7 +51,7 @@ pub struct Settings {
     pub rate_limit: Option<RateLimit>,
     /// Redis shared by replicas (`GATEWAY_REDIS_URL`): idempotency keys, the rate limit and the
     /// upstream concurrency budget hold across replicas. In memory, per replica, when unset.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
 }
 
 /// A per-caller token bucket.
@@ -217,7 +218,7 @@ pub struct HttpArgs {
     pub idempotency_per_caller: usize,
     /// Redis shared by replicas: idempotency keys and cluster-wide limits (in memory when unset).
     #[arg(long = "redis-url", env = "GATEWAY_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
     /// The older name of `GATEWAY_REDIS_URL`, still accepted.
     #[arg(
         long = "idempotency-redis-url",
@@ -225,7 +226,7 @@ pub struct HttpArgs {
         hide_env_values = true,
         hide = true
     )]
-    pub idempotency_redis_url: Option<String>,
+    pub idempotency_redis_url: Option<RedisUrl>,
 }
 
 impl HttpArgs {
@@ -285,13 +286,13 @@ impl HttpArgs {
     }
 
     /// The shared Redis, from `GATEWAY_REDIS_URL` or else its older name.
-    fn redis_url(&self) -> Result<Option<String>, ConfigError> {
-        let given = |url: &Option<String>| url.clone().filter(|url| !url.is_empty());
+    fn redis_url(&self) -> Result<Option<RedisUrl>, ConfigError> {
+        let given = |url: &Option<RedisUrl>| url.clone().filter(|url| !url.expose().is_empty());
         let Some(url) = given(&self.redis_url).or_else(|| given(&self.idempotency_redis_url))
         else {
             return Ok(None);
         };
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {
             return Err(ConfigError(
                 "GATEWAY_REDIS_URL: must start with redis:// or rediss://".into(),
             ));

@@ -181,7 +181,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         workers: Some(1),
         idempotency: options.idempotency,
         rate_limit: options.rate_limit,
-        redis_url: options.redis_url,
+        redis_url: options.redis_url.map(Into::into),
     };
     let application = Application::build(&settings).expect("the test gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
