@@ -27,7 +27,7 @@ pub const KEY_PREFIX: &str = "ecnow-gateway:";
 /// The first 128 bits of the SHA-256 of `text`, in hex: how caller text (a `sub`, a key) is
 /// named in Redis keys and in memory, whatever its length or characters.
 pub fn hashed(text: &str) -> String {
-    lower_hex(&Sha256::digest(text.as_bytes())[..16])
+    lower_hex(&Sha256::digest(text.as_bytes())[..HASHED_BYTES])
 }
 
 /// `bytes` as lower-case hexadecimal.
@@ -40,6 +40,8 @@ pub fn lower_hex(bytes: &[u8]) -> String {
     text
 }
 
+/// How much of a SHA-256 names caller text: 128 bits.
+const HASHED_BYTES: usize = 16;
 /// What stands for a password in a printed Redis URL.
 const REDACTED: &str = "REDACTED";
 

@@ -25,6 +25,9 @@ use crate::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
 /// parser before any middleware runs, with an empty 431.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// The longest request id adopted from a caller, in characters.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
 /// The header that carries the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -94,22 +97,21 @@ pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
-/// A caller's id is adopted when it is 1 to 64 of `A-Z a-z 0-9 - _ . :`; otherwise one is made.
+/// A caller's id is adopted when it is 1 to [`MAX_REQUEST_ID_CHARS`] of `A-Z a-z 0-9 - _ . :`; otherwise one is made.
 fn request_id_of(request: &ServiceRequest) -> String {
     request
         .headers()
         .get(&REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|id| {
-            (1..=64).contains(&id.len())
+            (1..=MAX_REQUEST_ID_CHARS).contains(&id.len())
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| {
-            // A v4 UUID from the thread-local generator: `Uuid::new_v4` made a getrandom
-            // system call per request.
+            // A v4 UUID from the thread-local generator: no system call per request.
             uuid::Builder::from_random_bytes(rand::random())
                 .into_uuid()
                 .to_string()

@@ -24,12 +24,13 @@
 //! configured latency; no lock is held across a wait.
 
 mod store;
+mod tokens;
 mod wire;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,9 +39,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
-use rand::RngCore;
 
 use store::{ACCOUNT_ID, ReadQuery, Store, WriteOutcome};
+use tokens::{TokenBook, TokenState, expired_token, token_answer};
 use wire::{Args, Envelope, Format, Row};
 
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
@@ -49,9 +50,19 @@ const MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
 const MAX_TOKEN_FORM_BYTES: usize = 64 * 1024;
 /// The paths the scripts are served under: the root, and the root doubled.
 const SCRIPT_ROOTS: [&str; 2] = ["/", "//"];
-const MAX_REMEMBERED_TOKENS: usize = 1024;
+/// The worker threads of a served emulator.
+const SERVER_WORKERS: usize = 2;
 const SERVER_ERROR_PAGE: &str = "<html><head><title>500 Internal Server Error</title></head>\
 <body><h1>Internal Server Error</h1></body></html>\n";
+
+/// The write actions of `ecnow.php`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    /// `create`: new records; the answer carries the new id as `key`.
+    Create,
+    /// `update`: existing records.
+    Update,
+}
 
 /// Settings of an emulator instance.
 #[derive(Clone)]
@@ -152,45 +163,6 @@ struct Counters {
     other: AtomicU64,
 }
 
-/// Every token issued, and the account's current one.
-#[derive(Default)]
-struct TokenBook {
-    issued: HashMap<String, IssuedToken>,
-    current: Option<String>,
-}
-
-#[derive(Clone, Copy)]
-struct IssuedToken {
-    expire_ms: i64,
-    revoked: bool,
-}
-
-enum TokenState {
-    Valid { expire: i64 },
-    Expired,
-    Unknown,
-}
-
-impl TokenBook {
-    fn state(&self, token: &str, now_ms: i64) -> TokenState {
-        match self.issued.get(token) {
-            None => TokenState::Unknown,
-            Some(t) if t.revoked || now_ms >= t.expire_ms => TokenState::Expired,
-            Some(t) => TokenState::Valid {
-                expire: t.expire_ms.div_euclid(1000),
-            },
-        }
-    }
-
-    fn current(&self, now_ms: i64) -> Option<(&str, i64)> {
-        let token = self.current.as_deref()?;
-        match self.state(token, now_ms) {
-            TokenState::Valid { expire } => Some((token, expire)),
-            _ => None,
-        }
-    }
-}
-
 impl Emulator {
     /// An emulator with the account seeded: datasets `100`, `200`, `300` (expired) and five
     /// records in `100` from id `550000`.
@@ -240,14 +212,14 @@ impl Emulator {
         }
     }
 
-    /// Starts an HTTP server for this emulator on `listener` (two workers); await or spawn
+    /// Starts an HTTP server for this emulator on `listener` ([`SERVER_WORKERS`]); await or spawn
     /// the returned server to run it.
     pub fn serve(self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
         let server = HttpServer::new(move || {
             let emulator = self.clone();
             actix_web::App::new().configure(move |cfg| emulator.configure(cfg))
         })
-        .workers(2)
+        .workers(SERVER_WORKERS)
         .listen(listener)?
         .run();
         Ok(server)
@@ -279,11 +251,7 @@ impl Emulator {
 
     /// Makes every token issued so far answer `Expired token`; the next `get` mints a new one.
     pub fn expire_tokens(&self) {
-        let mut book = write(&self.inner.tokens);
-        for token in book.issued.values_mut() {
-            token.revoked = true;
-        }
-        book.current = None;
+        write(&self.inner.tokens).revoke_all();
     }
 
     /// What the emulator has been asked since it started or since [`Self::reset_calls`].
@@ -417,27 +385,10 @@ impl Emulator {
         if !authentic {
             return Envelope::failure("Authentication failure").write(format);
         }
-        let now = now_ms();
-        let mut book = write(&self.inner.tokens);
-        if let Some((token, expire)) = book.current(now) {
-            return token_answer(token, expire, format);
-        }
-        if book.issued.len() >= MAX_REMEMBERED_TOKENS {
-            book.issued.retain(|_, t| !t.revoked && t.expire_ms > now);
-        }
         let lifetime = self.inner.token_lifetime_ms.load(Ordering::Relaxed);
-        let expire_ms = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
-        let token = mint_token();
-        let body = token_answer(&token, expire_ms.div_euclid(1000), format);
-        book.issued.insert(
-            token.clone(),
-            IssuedToken {
-                expire_ms,
-                revoked: false,
-            },
-        );
-        book.current = Some(token);
-        body
+        let mut book = write(&self.inner.tokens);
+        let (token, expire) = book.current_or_mint(now_ms(), lifetime);
+        token_answer(&token, expire, format)
     }
 
     async fn ecnow_php(&self, req: &HttpRequest, body: &web::Bytes) -> HttpResponse {
@@ -497,8 +448,11 @@ impl Emulator {
             Ok(rows) => rows,
             Err(error) => return failure(error.message()),
         };
-        let creating = action == Some("create");
-        let body = self.write_records(creating, args.non_empty("id"), &rows, format);
+        let write_action = match action {
+            Some("create") => Write::Create,
+            _ => Write::Update,
+        };
+        let body = self.write_records(write_action, args.non_empty("id"), &rows, format);
         answer(format, body)
     }
 
@@ -516,14 +470,14 @@ impl Emulator {
 
     fn write_records(
         &self,
-        creating: bool,
+        action: Write,
         query_id: Option<&str>,
         rows: &[Row],
         format: Format,
     ) -> String {
         let outcome: WriteOutcome = {
             let mut store = write(&self.inner.store);
-            if creating {
+            if action == Write::Create {
                 store.create(rows, chrono::Local::now().date_naive())
             } else {
                 store.update(query_id, rows)
@@ -535,29 +489,12 @@ impl Emulator {
             account_id: Some(ACCOUNT_ID),
             total: Some(outcome.total),
             bad: Some(outcome.bad),
-            key: creating.then_some(outcome.key),
+            key: (action == Write::Create).then_some(outcome.key),
             error: outcome.error.as_deref(),
             info: wrote.then(|| outcome.info()),
             ..Envelope::default()
         }
         .write(format)
-    }
-}
-
-fn token_answer(token: &str, expire: i64, format: Format) -> String {
-    Envelope {
-        success: true,
-        token: Some(token),
-        expire: Some(expire),
-        ..Envelope::default()
-    }
-    .write(format)
-}
-
-fn expired_token() -> Envelope<'static> {
-    Envelope {
-        expire: Some(-1),
-        ..Envelope::failure("Expired token")
     }
 }
 
@@ -573,19 +510,6 @@ fn answer(format: Format, body: String) -> HttpResponse {
         .content_type(format.content_type())
         .body(body)
 }
-
-fn mint_token() -> String {
-    let mut bytes = [0u8; 20];
-    rand::rng().fill_bytes(&mut bytes);
-    let mut token = String::with_capacity(40);
-    for b in bytes {
-        token.push(char::from(HEX[usize::from(b >> 4)]));
-        token.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    token
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn now_ms() -> i64 {
     let since = SystemTime::now()

@@ -13,8 +13,8 @@ pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 /// The longest key accepted, in characters.
 pub const MAX_KEY_CHARS: usize = 255;
 
-/// The `Idempotency-Key` of a request, if it has one: a Structured Field string of 1 to 255
-/// characters. A malformed header is a 400.
+/// The `Idempotency-Key` of a request, if it has one: a Structured Field string of 1 to
+/// [`MAX_KEY_CHARS`] characters. A malformed header is a 400.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdempotencyKey(pub Option<String>);
 
@@ -24,7 +24,7 @@ impl IdempotencyKey {
         let bad = || {
             Error::bad_field(
                 "Idempotency-Key",
-                "must be a quoted string of 1 to 255 characters",
+                format!("must be a quoted string of 1 to {MAX_KEY_CHARS} characters"),
             )
         };
         let inner = value

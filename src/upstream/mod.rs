@@ -357,7 +357,8 @@ impl ContactNowClient {
     /// a new one fetched, and the call retried once.
     ///
     /// The body is shared, not copied, for the retry; the token lookup and each exchange are
-    /// boxed so that every handler's future stays small (they were 40 KB, copied per request).
+    /// boxed so that a handler's future holds a pointer to them rather than their whole state
+    /// (which would be copied with the future on every move).
     async fn exchange(
         &self,
         action: Action,
