@@ -3,21 +3,27 @@
 //! # Layout
 //! - [`config`]: typed settings from the environment.
 //! - [`startup`]: [`startup::Application`] — build (bind) and run.
+//! - [`lifecycle`]: whether the gateway is draining (set by `startup`, read by `/readyz`).
 //! - [`telemetry`]: log subscriber, request span and request id.
 //! - [`error`]: the one [`error::Error`] type and its problem+json body.
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
 //! - [`metrics`]: Prometheus metrics of one instance.
-//! - [`idempotency`]: `Idempotency-Key` on writes (memory or Redis store).
-//! - [`cluster`]: the Redis shared by replicas (idempotency keys, cluster-wide limits).
+//! - [`idempotency`]: `Idempotency-Key` on writes: the key, the fingerprint, the stored
+//!   [`idempotency::Reply`], the key's states, and its store (memory or Redis).
+//! - [`cluster`]: the Redis shared by replicas (its URL, pool, hashed keys, scripts).
 //! - [`api`]: handlers and the OpenAPI document.
 //! - [`domain`]: parsed ids, records, writes and filters.
-//! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire).
+//! - [`upstream`]: the ContactNow client (token cache, query building, JSON/XML wire,
+//!   concurrency slots, and [`upstream::sent`], which tells the runner of a write that it
+//!   reached ContactNow).
 //! - [`emulator`]: the in-memory ContactNow behind `sandbox` and the tests.
 //! - [`cli`]: the commands of the binary.
 //! - [`fuzzing`]: the untrusted-input parsers, for fuzz targets and property tests.
 //!
 //! Data flows one way: `api` → `domain` → `upstream` → wire. `api` never sees wire names,
 //! `upstream` never sees HTTP request types, and `emulator` shares no code with `upstream`.
+//! Nothing calls back up: `upstream` reports a sent write through a notifier that
+//! `idempotency` installs, `api` reads the drain state from `lifecycle`, not from `startup`.
 
 pub mod api;
 pub mod auth;

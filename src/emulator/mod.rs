@@ -8,11 +8,15 @@
 //!
 //! # Layout
 //! - `mod.rs`: the public API ([`Emulator`], [`EmulatorConfig`], [`Fault`], [`CallCounts`]),
-//!   the two endpoints, the token book, fault injection, latency and call counters.
-//! - `store.rs`: campaign tables, datasets and records; `create`, `update` and the `read`
-//!   filters.
-//! - `wire.rs`: arguments (query string, then urlencoded or multipart POST fields), JSON and
-//!   XML payloads, answer envelopes.
+//!   the two endpoints, fault injection, latency and call counters.
+//! - `tokens.rs`: the token book (issued tokens, the current one) and the answers about tokens.
+//! - `store/`: campaign tables, datasets and records (`model`), the seeded account (`seed`),
+//!   `create` and `update` (`write`), the `read` filters (`read`).
+//! - `wire/`: arguments (query string, then urlencoded or multipart POST fields), JSON and
+//!   XML payloads, answer envelopes and read rows.
+//!
+//! Imports run one way: `mod.rs` → `store` → `wire`, `mod.rs` → `tokens` → `wire`; `wire`
+//! imports nothing of the emulator.
 //!
 //! # The emulated account
 //! One API user (`sandbox` / `sandbox` unless configured), account id `10278`. Datasets `100`
