@@ -4,6 +4,8 @@
 //! Layout:
 //! - [`wire`]: envelope parsing (JSON and XML), read rows → [`Record`], write payloads.
 //! - `token`: the moka token cache.
+//! - [`sent`]: tells whoever runs a write (the idempotency layer) that it reached ContactNow;
+//!   this client imports none of its callers.
 //!
 //! Every value goes into the query string through form encoding, so nothing a caller sends can
 //! add or change an argument. URLs carry the token and are never logged: reqwest errors are
