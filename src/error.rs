@@ -376,7 +376,7 @@ impl ResponseError for Error {
             _ if status.is_server_error() => tracing::error!(error = %self, "request failed"),
             _ => tracing::debug!(error = %self, "request refused"),
         }
-        let request_id = crate::telemetry::current_request_id();
+        let request_id = crate::request_id::current();
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
         match self {

@@ -5,6 +5,8 @@
 //! - [`startup`]: [`startup::Application`] — build (bind) and run.
 //! - [`lifecycle`]: whether the gateway is draining (set by `startup`, read by `/readyz`).
 //! - [`telemetry`]: log subscriber, request span and request id.
+//! - [`request_id`]: the id of the request being handled (a task-local both the middleware and
+//!   the error answers use).
 //! - [`error`]: the one [`error::Error`] type and its problem+json body.
 //! - [`auth`]: the JWT extractor, key source, scopes and grants.
 //! - [`metrics`]: Prometheus metrics of one instance.
@@ -37,6 +39,7 @@ pub mod fuzzing;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod metrics;
+pub mod request_id;
 pub mod startup;
 pub mod telemetry;
 pub mod upstream;

@@ -19,6 +19,7 @@ use tracing_subscriber::fmt::format::debug_fn;
 
 use crate::error::Error;
 use crate::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
+use crate::request_id;
 
 /// The most bytes of header fields (names and values, summed) a request may carry; more is
 /// answered 431. Heads past actix-http's own fixed caps (128 KiB, 96 fields) are refused by its
@@ -38,10 +39,6 @@ pub enum LogFormat {
     Json,
     /// Human-readable text.
     Text,
-}
-
-tokio::task_local! {
-    static REQUEST_ID: String;
 }
 
 /// Installs the global subscriber writing to `sink`, filtered by `RUST_LOG` or else `default`.
@@ -94,7 +91,7 @@ impl fmt::Display for LogSafe<'_> {
 
 /// The id of the request being handled, or `""` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+    request_id::current()
 }
 
 /// A caller's id is adopted when it is 1 to [`MAX_REQUEST_ID_CHARS`] of `A-Z a-z 0-9 - _ . :`; otherwise one is made.
@@ -163,8 +160,7 @@ pub async fn request_context(
                 .map(ServiceResponse::map_into_left_body),
         }
     };
-    let result = REQUEST_ID
-        .scope(request_id.clone(), call)
+    let result = request_id::scope(request_id.clone(), call)
         .instrument(span.clone())
         .await;
     let mut response = match result {

@@ -46,7 +46,7 @@ impl Reply {
             status: error.status_code().as_u16(),
             location: None,
             content_type: "application/problem+json".into(),
-            body: serde_json::to_string(&error.problem(&crate::telemetry::current_request_id()))
+            body: serde_json::to_string(&error.problem(&crate::request_id::current()))
                 .expect("problems serialise"),
         }
     }
