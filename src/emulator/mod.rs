@@ -15,6 +15,8 @@
 //! - `wire/`: arguments (query string, then urlencoded or multipart POST fields), JSON and
 //!   XML payloads, answer envelopes and read rows.
 //!
+//! - `tests/`: the emulator driven over HTTP, grouped by what the tests drive.
+//!
 //! Imports run one way: `mod.rs` → `store` → `wire`, `mod.rs` → `tokens` → `wire`; `wire`
 //! imports nothing of the emulator.
 //!
