@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - `mod.rs`: the public API ([`Emulator`], [`EmulatorConfig`], [`Fault`], [`CallCounts`]),
-//!   the two endpoints, fault injection, latency and call counters.
+//!   the two endpoints and the latency.
+//! - `calls.rs`: call counters and the queue of injected faults.
 //! - `tokens.rs`: the token book (issued tokens, the current one) and the answers about tokens.
 //! - `store/`: campaign tables, datasets and records (`model`), the seeded account (`seed`),
 //!   `create` and `update` (`write`), the `read` filters (`read`).
@@ -29,6 +30,7 @@
 //! Every call is counted, then takes the next injected [`Fault`] if any, then waits for the
 //! configured latency; no lock is held across a wait.
 
+mod calls;
 mod store;
 mod tokens;
 mod wire;
@@ -36,16 +38,17 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 
+pub use calls::{CallCounts, Fault};
+use calls::{Counters, FaultQueue};
 use store::{ACCOUNT_ID, ReadQuery, Store, WriteOutcome};
 use tokens::{TokenBook, TokenState, expired_token, token_answer};
 use wire::{Args, Envelope, Format, Row};
@@ -105,34 +108,6 @@ impl fmt::Debug for EmulatorConfig {
     }
 }
 
-/// A fault injected into the next calls (`token.php` and `ecnow.php` both count).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// HTTP 500 with a short HTML body.
-    ServerError,
-    /// HTTP 200 with a body that is not valid JSON or XML.
-    Garbage,
-    /// Sleep this long before answering normally (to trigger client timeouts).
-    Stall(Duration),
-}
-
-/// Counters of what the emulator has been asked (faulted calls included).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CallCounts {
-    /// `token.php?action=get`.
-    pub token_get: u64,
-    /// `token.php?action=validate`.
-    pub token_validate: u64,
-    /// `ecnow.php` `ecnow_records` `create`.
-    pub create: u64,
-    /// `ecnow.php` `ecnow_records` `read`.
-    pub read: u64,
-    /// `ecnow.php` `ecnow_records` `update`.
-    pub update: u64,
-    /// Anything else: other methods or actions, or none.
-    pub other: u64,
-}
-
 /// An in-memory ContactNow; clones share one state.
 #[derive(Clone)]
 pub struct Emulator {
@@ -153,20 +128,9 @@ struct Inner {
     token_lifetime_ms: AtomicU64,
     latency_ns: AtomicU64,
     tokens: RwLock<TokenBook>,
-    faults: Mutex<VecDeque<(Fault, u32)>>,
-    faults_pending: AtomicBool,
+    faults: FaultQueue,
     counters: Counters,
     store: RwLock<Store>,
-}
-
-#[derive(Default)]
-struct Counters {
-    token_get: AtomicU64,
-    token_validate: AtomicU64,
-    create: AtomicU64,
-    read: AtomicU64,
-    update: AtomicU64,
-    other: AtomicU64,
 }
 
 impl Emulator {
@@ -181,8 +145,7 @@ impl Emulator {
                 token_lifetime_ms: AtomicU64::new(millis(config.token_lifetime)),
                 latency_ns: AtomicU64::new(nanos(config.latency)),
                 tokens: RwLock::new(TokenBook::default()),
-                faults: Mutex::new(VecDeque::new()),
-                faults_pending: AtomicBool::new(false),
+                faults: FaultQueue::default(),
                 counters: Counters::default(),
                 store: RwLock::new(Store::seeded(today)),
             }),
@@ -247,12 +210,7 @@ impl Emulator {
 
     /// Makes the next `next_calls` calls suffer `fault`, after any faults already queued.
     pub fn inject_fault(&self, fault: Fault, next_calls: u32) {
-        if next_calls == 0 {
-            return;
-        }
-        let mut faults = lock(&self.inner.faults);
-        faults.push_back((fault, next_calls));
-        self.inner.faults_pending.store(true, Ordering::Release);
+        self.inner.faults.push(fault, next_calls);
     }
 
     /// Makes every token issued so far answer `Expired token`; the next `get` mints a new one.
@@ -262,30 +220,12 @@ impl Emulator {
 
     /// What the emulator has been asked since it started or since [`Self::reset_calls`].
     pub fn calls(&self) -> CallCounts {
-        let c = &self.inner.counters;
-        CallCounts {
-            token_get: c.token_get.load(Ordering::Relaxed),
-            token_validate: c.token_validate.load(Ordering::Relaxed),
-            create: c.create.load(Ordering::Relaxed),
-            read: c.read.load(Ordering::Relaxed),
-            update: c.update.load(Ordering::Relaxed),
-            other: c.other.load(Ordering::Relaxed),
-        }
+        self.inner.counters.snapshot()
     }
 
     /// Sets every call counter back to zero.
     pub fn reset_calls(&self) {
-        let c = &self.inner.counters;
-        for counter in [
-            &c.token_get,
-            &c.token_validate,
-            &c.create,
-            &c.read,
-            &c.update,
-            &c.other,
-        ] {
-            counter.store(0, Ordering::Relaxed);
-        }
+        self.inner.counters.reset();
     }
 
     /// How many records dataset `dataset` holds.
@@ -300,27 +240,9 @@ impl Emulator {
             .map(|(token, _)| token.to_owned())
     }
 
-    /// Takes the next queued fault, if any.
-    fn take_fault(&self) -> Option<Fault> {
-        if !self.inner.faults_pending.load(Ordering::Acquire) {
-            return None;
-        }
-        let mut faults = lock(&self.inner.faults);
-        let (fault, left) = faults.front_mut()?;
-        let fault = *fault;
-        *left -= 1;
-        if *left == 0 {
-            faults.pop_front();
-        }
-        self.inner
-            .faults_pending
-            .store(!faults.is_empty(), Ordering::Release);
-        Some(fault)
-    }
-
     /// Applies the next fault and the latency; answers for the call when the fault does.
     async fn delay(&self, format: Format) -> Option<HttpResponse> {
-        let fault = self.take_fault();
+        let fault = self.inner.faults.take();
         let mut wait = Duration::from_nanos(self.inner.latency_ns.load(Ordering::Relaxed));
         if let Some(Fault::Stall(stall)) = fault {
             wait = wait.saturating_add(stall);
@@ -530,10 +452,6 @@ fn millis(d: Duration) -> u64 {
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
