@@ -15,11 +15,10 @@
 //!   `create` and `update` (`write`), the `read` filters (`read`).
 //! - `wire/`: arguments (query string, then urlencoded or multipart POST fields), JSON and
 //!   XML payloads, answer envelopes and read rows.
-//!
 //! - `tests/`: the emulator driven over HTTP, grouped by what the tests drive.
 //!
-//! Imports run one way: `mod.rs` → `store` → `wire`, `mod.rs` → `tokens` → `wire`; `wire`
-//! imports nothing of the emulator.
+//! Imports run one way: `mod.rs` → `store` → `wire`, `mod.rs` → `tokens` → `wire`,
+//! `mod.rs` → `calls`; `wire` imports nothing of the emulator.
 //!
 //! # The emulated account
 //! One API user (`sandbox` / `sandbox` unless configured), account id `10278`. Datasets `100`
