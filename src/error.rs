@@ -11,6 +11,13 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// `Retry-After` of an answer about something unavailable (ContactNow, the shared store, a
+/// draining gateway), in seconds.
+pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+/// `Retry-After` of an answer about something busy for a moment (every upstream slot, a key in
+/// flight), in seconds.
+pub const RETRY_AFTER_BUSY_SECS: u64 = 1;
+
 /// One invalid input field, as listed in a problem body's `errors`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -389,7 +396,7 @@ impl ResponseError for Error {
                 }
             }
             Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::Draining => {
-                response.insert_header((header::RETRY_AFTER, "5"));
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS));
             }
             Self::UpstreamAuthFailed(_) => {
                 let retry_after = crate::upstream::AUTH_RETRY_INTERVAL.as_secs();
@@ -401,7 +408,7 @@ impl ResponseError for Error {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             Self::UpstreamBusy | Self::KeyInFlight => {
-                response.insert_header((header::RETRY_AFTER, "1"));
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_BUSY_SECS));
             }
             Self::BodyTimeout { .. } => {
                 // The rest of a slow body would be read as the next request: end the connection.
