@@ -12,19 +12,17 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::AuthSettings;
+use crate::cluster::RedisUrl;
 use crate::cors::CorsSettings;
-use crate::idempotency::IdempotencySettings;
+use crate::idempotency::{
+    DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_IDEMPOTENCY_PER_CALLER, IdempotencySettings,
+};
 use crate::telemetry::LogFormat;
 use crate::upstream::breaker::BreakerSettings;
 use crate::upstream::{UpstreamSettings, WireFormat};
 
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-/// The default number of idempotency keys remembered at once (about 100 MiB in memory).
-pub const DEFAULT_IDEMPOTENCY_CAPACITY: usize = 100_000;
-/// The default number of idempotency keys one caller may hold at once (a tenth of the default
-/// capacity).
-pub const DEFAULT_IDEMPOTENCY_PER_CALLER: usize = 10_000;
 
 /// The default deadline for a request body to arrive whole, in milliseconds.
 pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
@@ -54,7 +52,7 @@ pub struct Settings {
     pub rate_limit: Option<RateLimit>,
     /// Redis shared by replicas (`GATEWAY_REDIS_URL`): idempotency keys, the rate limit and the
     /// upstream concurrency budget hold across replicas. In memory, per replica, when unset.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
     /// Browser origins allowed to call (`GATEWAY_CORS_ORIGINS`).
     pub cors: CorsSettings,
     /// Bulk imports (`GATEWAY_IMPORT_*`).
@@ -243,7 +241,7 @@ pub struct HttpArgs {
     /// Redis shared by replicas: idempotency keys, imports and cluster-wide limits (in memory when
     /// unset).
     #[arg(long = "redis-url", env = "GATEWAY_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
     /// The older name of `GATEWAY_REDIS_URL`, still accepted.
     #[arg(
         long = "idempotency-redis-url",
@@ -251,7 +249,7 @@ pub struct HttpArgs {
         hide_env_values = true,
         hide = true
     )]
-    pub idempotency_redis_url: Option<String>,
+    pub idempotency_redis_url: Option<RedisUrl>,
     /// Comma list of exact origins (`https://crm.example.com`) whose pages may call the gateway.
     #[arg(long = "cors-origins", env = "GATEWAY_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -319,13 +317,13 @@ impl HttpArgs {
     }
 
     /// The shared Redis, from `GATEWAY_REDIS_URL` or else its older name.
-    fn redis_url(&self) -> Result<Option<String>, ConfigError> {
-        let given = |url: &Option<String>| url.clone().filter(|url| !url.is_empty());
+    fn redis_url(&self) -> Result<Option<RedisUrl>, ConfigError> {
+        let given = |url: &Option<RedisUrl>| url.clone().filter(|url| !url.expose().is_empty());
         let Some(url) = given(&self.redis_url).or_else(|| given(&self.idempotency_redis_url))
         else {
             return Ok(None);
         };
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {
             return Err(ConfigError(
                 "GATEWAY_REDIS_URL: must start with redis:// or rediss://".into(),
             ));

@@ -125,7 +125,7 @@ async fn checks(args: &ServeArgs) -> Vec<Check> {
     }];
     checks.extend(jwt_checks(&settings).await);
     if let Some(url) = &settings.redis_url {
-        checks.push(timed("redis", redis_ping(url)).await);
+        checks.push(timed("redis", redis_ping(url.expose())).await);
     }
     let client = match ContactNowClient::new(upstream, Arc::new(Metrics::new())) {
         Ok(client) => client,

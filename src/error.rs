@@ -11,11 +11,11 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// `Retry-After` of an unreachable upstream or shared store, in seconds: long enough for a
-/// restart or a failover to be over.
+/// `Retry-After` of an answer about something unavailable (ContactNow, the shared store, a
+/// draining gateway), in seconds.
 pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
-/// `Retry-After` of a busy upstream slot or a running idempotent write, in seconds: both end
-/// within one upstream exchange.
+/// `Retry-After` of an answer about something busy for a moment (every upstream slot, a key in
+/// flight), in seconds.
 pub const RETRY_AFTER_BUSY_SECS: u64 = 1;
 
 /// One invalid input field, as listed in a problem body's `errors`.
@@ -142,6 +142,10 @@ pub enum Error {
     /// nothing was sent.
     #[error("every upstream slot is busy")]
     UpstreamBusy,
+    /// The gateway is draining after a stop signal: it finishes the requests it holds and is
+    /// not ready for new ones (`/readyz`).
+    #[error("draining")]
+    Draining,
     /// The upstream answered with an HTTP error, a redirect, or something that is not a valid
     /// answer. The string is for the log.
     #[error("upstream failed: {0}")]
@@ -213,6 +217,7 @@ impl Error {
             Self::UpstreamUnavailable(_) => "upstream_unavailable",
             Self::UpstreamAuthFailed(_) => "upstream_auth_failed",
             Self::UpstreamBusy => "upstream_busy",
+            Self::Draining => "draining",
             Self::UpstreamFailed(_) => "upstream_failed",
             Self::Internal(_) => "internal_error",
         }
@@ -241,6 +246,7 @@ impl Error {
             Self::UpstreamUnavailable(_) => "ContactNow unavailable",
             Self::UpstreamAuthFailed(_) => "ContactNow refused the gateway's credentials",
             Self::UpstreamBusy => "ContactNow busy",
+            Self::Draining => "Draining",
             Self::UpstreamFailed(_) => "ContactNow failed",
             Self::Internal(_) => "Internal error",
         }
@@ -314,6 +320,11 @@ impl Error {
                  (nothing in the request can change this)"
                     .into()
             }
+            Self::Draining => {
+                "the gateway is shutting down: it finishes the requests it holds and takes no new \
+                 ones"
+                    .into()
+            }
             Self::UpstreamBusy => {
                 "the gateway's calls to ContactNow are all in use; nothing was sent, retry shortly"
                     .into()
@@ -370,9 +381,10 @@ impl ResponseError for Error {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::UpstreamUnavailable(_) | Self::UpstreamAuthFailed(_) | Self::UpstreamBusy => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::UpstreamUnavailable(_)
+            | Self::UpstreamAuthFailed(_)
+            | Self::UpstreamBusy
+            | Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -385,7 +397,7 @@ impl ResponseError for Error {
             _ if status.is_server_error() => tracing::error!(error = %self, "request failed"),
             _ => tracing::debug!(error = %self, "request refused"),
         }
-        let request_id = crate::telemetry::current_request_id();
+        let request_id = crate::request_id::current();
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
         match self {
@@ -397,7 +409,7 @@ impl ResponseError for Error {
                     response.insert_header((header::ALLOW, value));
                 }
             }
-            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) => {
+            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::Draining => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS));
             }
             Self::UpstreamAuthFailed(_) => {

@@ -233,9 +233,12 @@ impl Metrics {
         }
     }
 
-    /// Counts a request as started (in flight).
-    pub fn request_started(&self) {
+    /// Counts a request as in flight until the answer is dropped: whether the request was
+    /// answered, failed or cancelled (the caller went away), the gauge comes back down.
+    #[must_use = "the request stays in flight until the guard is dropped"]
+    pub fn request_started(&self) -> InFlightRequest {
         self.in_flight.inc();
+        InFlightRequest(self.in_flight.clone())
     }
 
     /// Records an answered request. `route` is a route template (never the request's path) or
@@ -247,7 +250,6 @@ impl Metrics {
         status: StatusCode,
         elapsed: Duration,
     ) {
-        self.in_flight.dec();
         let status = status.as_str();
         self.requests
             .with_label_values(&[method_label(method), route, status])
@@ -307,6 +309,16 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buffer)
             .expect("text encoding of gathered metrics");
         String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+/// A request counted in `ecnow_gateway_http_requests_in_flight` while this lives.
+#[derive(Debug)]
+pub struct InFlightRequest(IntGauge);
+
+impl Drop for InFlightRequest {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Condition, from_fn};
@@ -18,6 +17,7 @@ use crate::config::{ConfigError, Settings};
 use crate::cors;
 use crate::idempotency::Idempotency;
 use crate::imports::Imports;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::telemetry;
 use crate::upstream::ContactNowClient;
@@ -31,19 +31,6 @@ pub struct Application {
     server: Server,
     lifecycle: web::Data<Lifecycle>,
     imports: web::Data<Imports>,
-}
-
-/// The gateway's life: whether it is draining.
-#[derive(Debug, Default)]
-pub struct Lifecycle {
-    draining: AtomicBool,
-}
-
-impl Lifecycle {
-    /// Whether a stop was asked and in-flight requests are draining.
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
-    }
 }
 
 async fn swagger_redirect() -> HttpResponse {
@@ -193,7 +180,7 @@ impl Stopper {
     /// (`interrupted`), new connections are refused, in-flight requests finish (up to
     /// [`DRAIN_SECONDS`]); returns when the server has stopped.
     pub async fn stop(&self) {
-        self.lifecycle.draining.store(true, Ordering::SeqCst);
+        self.lifecycle.start_draining();
         let drain = std::time::Duration::from_secs(DRAIN_SECONDS);
         self.imports.interrupt_all(drain).await;
         self.handle.stop(true).await;

@@ -19,11 +19,15 @@ use tracing_subscriber::fmt::format::debug_fn;
 
 use crate::error::Error;
 use crate::metrics::{Metrics, UNMATCHED_ROUTE, method_label};
+use crate::request_id;
 
 /// The most bytes of header fields (names and values, summed) a request may carry; more is
 /// answered 431. Heads past actix-http's own fixed caps (128 KiB, 96 fields) are refused by its
 /// parser before any middleware runs, with an empty 431.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// The longest request id adopted from a caller, in characters.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
 
 /// The header that carries the request id.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,10 +39,6 @@ pub enum LogFormat {
     Json,
     /// Human-readable text.
     Text,
-}
-
-tokio::task_local! {
-    static REQUEST_ID: String;
 }
 
 /// Installs the global subscriber writing to `sink`, filtered by `RUST_LOG` or else `default`;
@@ -116,25 +116,24 @@ impl fmt::Display for LogSafe<'_> {
 
 /// The id of the request being handled, or `""` outside a request.
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+    request_id::current()
 }
 
-/// A caller's id is adopted when it is 1 to 64 of `A-Z a-z 0-9 - _ . :`; otherwise one is made.
+/// A caller's id is adopted when it is 1 to [`MAX_REQUEST_ID_CHARS`] of `A-Z a-z 0-9 - _ . :`; otherwise one is made.
 fn request_id_of(request: &ServiceRequest) -> String {
     request
         .headers()
         .get(&REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .filter(|id| {
-            (1..=64).contains(&id.len())
+            (1..=MAX_REQUEST_ID_CHARS).contains(&id.len())
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| {
-            // A v4 UUID from the thread-local generator: `Uuid::new_v4` made a getrandom
-            // system call per request.
+            // A v4 UUID from the thread-local generator: no system call per request.
             uuid::Builder::from_random_bytes(rand::random())
                 .into_uuid()
                 .to_string()
@@ -172,9 +171,8 @@ pub async fn request_context(
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
     let method = request.method().clone();
-    if let Some(metrics) = &metrics {
-        metrics.request_started();
-    }
+    // Held until this future ends or is dropped (a caller that goes away cancels it).
+    let _in_flight = metrics.as_ref().map(|metrics| metrics.request_started());
     let call = async move {
         match header_bytes(&request) {
             bytes if bytes > MAX_HEADER_BYTES => Ok(request
@@ -188,8 +186,7 @@ pub async fn request_context(
                 .map(ServiceResponse::map_into_left_body),
         }
     };
-    let result = REQUEST_ID
-        .scope(request_id.clone(), call)
+    let result = request_id::scope(request_id.clone(), call)
         .instrument(span.clone())
         .await;
     let mut response = match result {
@@ -226,7 +223,36 @@ pub async fn request_context(
 
 #[cfg(test)]
 mod tests {
-    use super::LogSafe;
+    use std::time::Duration;
+
+    use actix_web::middleware::from_fn;
+    use actix_web::test::{TestRequest, call_service, init_service};
+    use actix_web::{App, HttpResponse};
+
+    use super::*;
+
+    /// Over HTTP/1 actix lets a handler run on when its caller goes away (half-closed
+    /// connections are allowed); a request future is dropped mid-flight when the server stops
+    /// past its drain deadline, or by whatever wraps the middleware. This drops it directly.
+    #[actix_web::test]
+    async fn a_cancelled_request_leaves_the_in_flight_gauge() {
+        let metrics = web::Data::new(Metrics::new());
+        let app = init_service(
+            App::new()
+                .app_data(metrics.clone())
+                .wrap(from_fn(request_context))
+                .route("/slow", web::get().to(std::future::pending::<HttpResponse>)),
+        )
+        .await;
+        let call = call_service(&app, TestRequest::get().uri("/slow").to_request());
+        let cut = tokio::time::timeout(Duration::from_millis(50), call).await;
+        assert!(cut.is_err(), "the request was meant to be cancelled");
+        let text = metrics.render();
+        assert!(
+            text.contains("ecnow_gateway_http_requests_in_flight 0"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn log_safe_text_escapes_control_characters_only() {

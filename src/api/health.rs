@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{Error, Problem};
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
-use crate::startup::Lifecycle;
 use crate::upstream::ContactNowClient;
 
 /// A health answer.
@@ -37,7 +37,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "No upstream token can be obtained (`upstream_auth_failed` when ContactNow refused the API credentials), the upstream is known to be down, or the gateway is draining", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No upstream token can be obtained (`upstream_auth_failed` when ContactNow refused the API credentials), the upstream is known to be down (`upstream_unavailable`), or the gateway is draining (`draining`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
@@ -46,7 +46,7 @@ pub async fn readyz(
     lifecycle: web::Data<Lifecycle>,
 ) -> Result<HttpResponse, Error> {
     if lifecycle.is_draining() {
-        return Err(Error::UpstreamUnavailable("draining".into()));
+        return Err(Error::Draining);
     }
     if client.upstream_known_down() {
         return Err(Error::UpstreamUnavailable("circuit breaker open".into()));
@@ -74,4 +74,53 @@ pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use actix_web::test::{TestRequest, call_service, init_service, read_body_json};
+    use actix_web::{App, http::StatusCode};
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::upstream::{UpstreamSettings, WireFormat};
+
+    /// A client of a ContactNow that is never called.
+    fn unused_client() -> ContactNowClient {
+        let settings = UpstreamSettings {
+            base_url: "http://127.0.0.1:9/".parse().unwrap(),
+            username: "sandbox".into(),
+            api_key: SecretString::from("sandbox"),
+            format: WireFormat::Json,
+            timeout: Duration::from_secs(1),
+            max_concurrency: 1,
+            queue_timeout: Duration::from_secs(1),
+            breaker: Default::default(),
+        };
+        ContactNowClient::new(&settings, Arc::new(Metrics::new())).unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_draining_gateway_says_it_is_draining_not_that_contactnow_is_down() {
+        let lifecycle = web::Data::new(Lifecycle::default());
+        lifecycle.start_draining();
+        let app = init_service(
+            App::new()
+                .app_data(web::Data::new(unused_client()))
+                .app_data(lifecycle)
+                .service(readyz),
+        )
+        .await;
+        let response = call_service(&app, TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let problem: serde_json::Value = read_body_json(response).await;
+        assert_eq!(problem["code"], "draining", "{problem}");
+        assert!(
+            !problem["detail"].as_str().unwrap().contains("ContactNow"),
+            "{problem}"
+        );
+    }
 }

@@ -8,11 +8,17 @@
 //!
 //! # Layout
 //! - `mod.rs`: the public API ([`Emulator`], [`EmulatorConfig`], [`Fault`], [`CallCounts`]),
-//!   the two endpoints, the token book, fault injection, latency and call counters.
-//! - `store.rs`: campaign tables, datasets and records; `create`, `update` and the `read`
-//!   filters.
-//! - `wire.rs`: arguments (query string, then urlencoded or multipart POST fields), JSON and
-//!   XML payloads, answer envelopes.
+//!   the two endpoints and the latency.
+//! - `calls.rs`: call counters and the queue of injected faults.
+//! - `tokens.rs`: the token book (issued tokens, the current one) and the answers about tokens.
+//! - `store/`: campaign tables, datasets and records (`model`), the seeded account (`seed`),
+//!   `create` and `update` (`write`), the `read` filters (`read`).
+//! - `wire/`: arguments (query string, then urlencoded or multipart POST fields), JSON and
+//!   XML payloads, answer envelopes and read rows.
+//! - `tests/`: the emulator driven over HTTP, grouped by what the tests drive.
+//!
+//! Imports run one way: `mod.rs` → `store` → `wire`, `mod.rs` → `tokens` → `wire`,
+//! `mod.rs` → `calls`; `wire` imports nothing of the emulator.
 //!
 //! # The emulated account
 //! One API user (`sandbox` / `sandbox` unless configured), account id `10278`. Datasets `100`
@@ -23,26 +29,29 @@
 //! Every call is counted, then takes the next injected [`Fault`] if any, then waits for the
 //! configured latency; no lock is held across a wait.
 
+mod calls;
 mod fixtures;
 mod store;
+mod tokens;
 mod wire;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
-use rand::RngCore;
 
+pub use calls::{CallCounts, Fault};
+use calls::{Counters, FaultQueue};
 pub use fixtures::{DatasetFixture, Fixtures};
 use store::{ACCOUNT_ID, ReadQuery, Store, WriteOutcome};
+use tokens::{TokenBook, TokenState, expired_token, token_answer};
 use wire::{Args, Envelope, Format, Row};
 
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
@@ -51,9 +60,19 @@ const MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
 const MAX_TOKEN_FORM_BYTES: usize = 64 * 1024;
 /// The paths the scripts are served under: the root, and the root doubled.
 const SCRIPT_ROOTS: [&str; 2] = ["/", "//"];
-const MAX_REMEMBERED_TOKENS: usize = 1024;
+/// The worker threads of a served emulator.
+const SERVER_WORKERS: usize = 2;
 const SERVER_ERROR_PAGE: &str = "<html><head><title>500 Internal Server Error</title></head>\
 <body><h1>Internal Server Error</h1></body></html>\n";
+
+/// The write actions of `ecnow.php`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    /// `create`: new records; the answer carries the new id as `key`.
+    Create,
+    /// `update`: existing records.
+    Update,
+}
 
 /// Settings of an emulator instance.
 #[derive(Clone)]
@@ -90,34 +109,6 @@ impl fmt::Debug for EmulatorConfig {
     }
 }
 
-/// A fault injected into the next calls (`token.php` and `ecnow.php` both count).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// HTTP 500 with a short HTML body.
-    ServerError,
-    /// HTTP 200 with a body that is not valid JSON or XML.
-    Garbage,
-    /// Sleep this long before answering normally (to trigger client timeouts).
-    Stall(Duration),
-}
-
-/// Counters of what the emulator has been asked (faulted calls included).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CallCounts {
-    /// `token.php?action=get`.
-    pub token_get: u64,
-    /// `token.php?action=validate`.
-    pub token_validate: u64,
-    /// `ecnow.php` `ecnow_records` `create`.
-    pub create: u64,
-    /// `ecnow.php` `ecnow_records` `read`.
-    pub read: u64,
-    /// `ecnow.php` `ecnow_records` `update`.
-    pub update: u64,
-    /// Anything else: other methods or actions, or none.
-    pub other: u64,
-}
-
 /// An in-memory ContactNow; clones share one state.
 #[derive(Clone)]
 pub struct Emulator {
@@ -138,59 +129,9 @@ struct Inner {
     token_lifetime_ms: AtomicU64,
     latency_ns: AtomicU64,
     tokens: RwLock<TokenBook>,
-    faults: Mutex<VecDeque<(Fault, u32)>>,
-    faults_pending: AtomicBool,
+    faults: FaultQueue,
     counters: Counters,
     store: RwLock<Store>,
-}
-
-#[derive(Default)]
-struct Counters {
-    token_get: AtomicU64,
-    token_validate: AtomicU64,
-    create: AtomicU64,
-    read: AtomicU64,
-    update: AtomicU64,
-    other: AtomicU64,
-}
-
-/// Every token issued, and the account's current one.
-#[derive(Default)]
-struct TokenBook {
-    issued: HashMap<String, IssuedToken>,
-    current: Option<String>,
-}
-
-#[derive(Clone, Copy)]
-struct IssuedToken {
-    expire_ms: i64,
-    revoked: bool,
-}
-
-enum TokenState {
-    Valid { expire: i64 },
-    Expired,
-    Unknown,
-}
-
-impl TokenBook {
-    fn state(&self, token: &str, now_ms: i64) -> TokenState {
-        match self.issued.get(token) {
-            None => TokenState::Unknown,
-            Some(t) if t.revoked || now_ms >= t.expire_ms => TokenState::Expired,
-            Some(t) => TokenState::Valid {
-                expire: t.expire_ms.div_euclid(1000),
-            },
-        }
-    }
-
-    fn current(&self, now_ms: i64) -> Option<(&str, i64)> {
-        let token = self.current.as_deref()?;
-        match self.state(token, now_ms) {
-            TokenState::Valid { expire } => Some((token, expire)),
-            _ => None,
-        }
-    }
 }
 
 impl Emulator {
@@ -205,8 +146,7 @@ impl Emulator {
                 token_lifetime_ms: AtomicU64::new(millis(config.token_lifetime)),
                 latency_ns: AtomicU64::new(nanos(config.latency)),
                 tokens: RwLock::new(TokenBook::default()),
-                faults: Mutex::new(VecDeque::new()),
-                faults_pending: AtomicBool::new(false),
+                faults: FaultQueue::default(),
                 counters: Counters::default(),
                 store: RwLock::new(Store::seeded(today)),
             }),
@@ -242,14 +182,14 @@ impl Emulator {
         }
     }
 
-    /// Starts an HTTP server for this emulator on `listener` (two workers); await or spawn
+    /// Starts an HTTP server for this emulator on `listener` ([`SERVER_WORKERS`]); await or spawn
     /// the returned server to run it.
     pub fn serve(self, listener: TcpListener) -> std::io::Result<actix_web::dev::Server> {
         let server = HttpServer::new(move || {
             let emulator = self.clone();
             actix_web::App::new().configure(move |cfg| emulator.configure(cfg))
         })
-        .workers(2)
+        .workers(SERVER_WORKERS)
         .listen(listener)?
         .run();
         Ok(server)
@@ -271,49 +211,22 @@ impl Emulator {
 
     /// Makes the next `next_calls` calls suffer `fault`, after any faults already queued.
     pub fn inject_fault(&self, fault: Fault, next_calls: u32) {
-        if next_calls == 0 {
-            return;
-        }
-        let mut faults = lock(&self.inner.faults);
-        faults.push_back((fault, next_calls));
-        self.inner.faults_pending.store(true, Ordering::Release);
+        self.inner.faults.push(fault, next_calls);
     }
 
     /// Makes every token issued so far answer `Expired token`; the next `get` mints a new one.
     pub fn expire_tokens(&self) {
-        let mut book = write(&self.inner.tokens);
-        for token in book.issued.values_mut() {
-            token.revoked = true;
-        }
-        book.current = None;
+        write(&self.inner.tokens).revoke_all();
     }
 
     /// What the emulator has been asked since it started or since [`Self::reset_calls`].
     pub fn calls(&self) -> CallCounts {
-        let c = &self.inner.counters;
-        CallCounts {
-            token_get: c.token_get.load(Ordering::Relaxed),
-            token_validate: c.token_validate.load(Ordering::Relaxed),
-            create: c.create.load(Ordering::Relaxed),
-            read: c.read.load(Ordering::Relaxed),
-            update: c.update.load(Ordering::Relaxed),
-            other: c.other.load(Ordering::Relaxed),
-        }
+        self.inner.counters.snapshot()
     }
 
     /// Sets every call counter back to zero.
     pub fn reset_calls(&self) {
-        let c = &self.inner.counters;
-        for counter in [
-            &c.token_get,
-            &c.token_validate,
-            &c.create,
-            &c.read,
-            &c.update,
-            &c.other,
-        ] {
-            counter.store(0, Ordering::Relaxed);
-        }
+        self.inner.counters.reset();
     }
 
     /// How many records dataset `dataset` holds.
@@ -333,27 +246,9 @@ impl Emulator {
             .map(|(token, _)| token.to_owned())
     }
 
-    /// Takes the next queued fault, if any.
-    fn take_fault(&self) -> Option<Fault> {
-        if !self.inner.faults_pending.load(Ordering::Acquire) {
-            return None;
-        }
-        let mut faults = lock(&self.inner.faults);
-        let (fault, left) = faults.front_mut()?;
-        let fault = *fault;
-        *left -= 1;
-        if *left == 0 {
-            faults.pop_front();
-        }
-        self.inner
-            .faults_pending
-            .store(!faults.is_empty(), Ordering::Release);
-        Some(fault)
-    }
-
     /// Applies the next fault and the latency; answers for the call when the fault does.
     async fn delay(&self, format: Format) -> Option<HttpResponse> {
-        let fault = self.take_fault();
+        let fault = self.inner.faults.take();
         let mut wait = Duration::from_nanos(self.inner.latency_ns.load(Ordering::Relaxed));
         if let Some(Fault::Stall(stall)) = fault {
             wait = wait.saturating_add(stall);
@@ -424,27 +319,10 @@ impl Emulator {
         if !authentic {
             return Envelope::failure("Authentication failure").write(format);
         }
-        let now = now_ms();
-        let mut book = write(&self.inner.tokens);
-        if let Some((token, expire)) = book.current(now) {
-            return token_answer(token, expire, format);
-        }
-        if book.issued.len() >= MAX_REMEMBERED_TOKENS {
-            book.issued.retain(|_, t| !t.revoked && t.expire_ms > now);
-        }
         let lifetime = self.inner.token_lifetime_ms.load(Ordering::Relaxed);
-        let expire_ms = now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
-        let token = mint_token();
-        let body = token_answer(&token, expire_ms.div_euclid(1000), format);
-        book.issued.insert(
-            token.clone(),
-            IssuedToken {
-                expire_ms,
-                revoked: false,
-            },
-        );
-        book.current = Some(token);
-        body
+        let mut book = write(&self.inner.tokens);
+        let (token, expire) = book.current_or_mint(now_ms(), lifetime);
+        token_answer(&token, expire, format)
     }
 
     async fn ecnow_php(&self, req: &HttpRequest, body: &web::Bytes) -> HttpResponse {
@@ -504,8 +382,11 @@ impl Emulator {
             Ok(rows) => rows,
             Err(error) => return failure(error.message()),
         };
-        let creating = action == Some("create");
-        let body = self.write_records(creating, args.non_empty("id"), &rows, format);
+        let write_action = match action {
+            Some("create") => Write::Create,
+            _ => Write::Update,
+        };
+        let body = self.write_records(write_action, args.non_empty("id"), &rows, format);
         answer(format, body)
     }
 
@@ -516,21 +397,21 @@ impl Emulator {
         };
         let store = read(&self.inner.store);
         match store.read(&query) {
-            Ok(found) => wire::write_read_answer(format, &store, found.total, &found.rows),
+            Ok(found) => wire::write_read_answer(format, found.total, &found.rows),
             Err(error) => Envelope::failure(&error).write(format),
         }
     }
 
     fn write_records(
         &self,
-        creating: bool,
+        action: Write,
         query_id: Option<&str>,
         rows: &[Row],
         format: Format,
     ) -> String {
         let outcome: WriteOutcome = {
             let mut store = write(&self.inner.store);
-            if creating {
+            if action == Write::Create {
                 store.create(rows, chrono::Local::now().date_naive())
             } else {
                 store.update(query_id, rows)
@@ -542,29 +423,12 @@ impl Emulator {
             account_id: Some(ACCOUNT_ID),
             total: Some(outcome.total),
             bad: Some(outcome.bad),
-            key: creating.then_some(outcome.key),
+            key: (action == Write::Create).then_some(outcome.key),
             error: outcome.error.as_deref(),
             info: wrote.then(|| outcome.info()),
             ..Envelope::default()
         }
         .write(format)
-    }
-}
-
-fn token_answer(token: &str, expire: i64, format: Format) -> String {
-    Envelope {
-        success: true,
-        token: Some(token),
-        expire: Some(expire),
-        ..Envelope::default()
-    }
-    .write(format)
-}
-
-fn expired_token() -> Envelope<'static> {
-    Envelope {
-        expire: Some(-1),
-        ..Envelope::failure("Expired token")
     }
 }
 
@@ -581,19 +445,6 @@ fn answer(format: Format, body: String) -> HttpResponse {
         .body(body)
 }
 
-fn mint_token() -> String {
-    let mut bytes = [0u8; 20];
-    rand::rng().fill_bytes(&mut bytes);
-    let mut token = String::with_capacity(40);
-    for b in bytes {
-        token.push(char::from(HEX[usize::from(b >> 4)]));
-        token.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    token
-}
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 fn now_ms() -> i64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -607,10 +458,6 @@ fn millis(d: Duration) -> u64 {
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

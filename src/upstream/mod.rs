@@ -10,6 +10,8 @@
 //! - `token`: the moka token cache.
 //! - `transport`: one request through the breaker, read whole or refused.
 //! - here: [`ContactNowClient`] and the typed outcomes of its calls.
+//! - [`sent`]: tells whoever runs a write (the idempotency layer) that it reached ContactNow;
+//!   this client imports none of its callers.
 //!
 //! Every value goes into the query string through form encoding, so nothing a caller sends can
 //! add or change an argument. URLs carry the token and are never logged: reqwest errors are
@@ -17,6 +19,7 @@
 
 pub mod breaker;
 pub mod query;
+pub mod sent;
 pub mod slots;
 pub mod wire;
 
@@ -332,7 +335,8 @@ impl ContactNowClient {
     /// a new one fetched, and the call retried once.
     ///
     /// The body is shared, not copied, for the retry; the token lookup and each exchange are
-    /// boxed, so that a handler's future holds a pointer to them, not their state.
+    /// boxed so that a handler's future holds a pointer to them rather than their whole state
+    /// (which would be copied with the future on every move).
     async fn exchange(
         &self,
         action: Action,
@@ -401,7 +405,7 @@ impl ContactNowClient {
         let started = std::time::Instant::now();
         let answer = async {
             if !matches!(action, Action::Read) {
-                crate::idempotency::mark_sent();
+                sent::notify_write_sent();
             }
             let body = self.send(request).await?;
             classify(action, Envelope::parse(self.format, &body)?)

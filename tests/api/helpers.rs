@@ -188,7 +188,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         workers: Some(1),
         idempotency: options.idempotency,
         rate_limit: options.rate_limit,
-        redis_url: options.redis_url,
+        redis_url: options.redis_url.map(Into::into),
         cors: options.cors,
         imports: options.imports,
     };

@@ -349,3 +349,31 @@ async fn a_redis_that_is_down_makes_keyed_writes_503_and_sends_nothing() {
     assert_eq!(problem["code"], "store_unavailable");
     assert_eq!(app.emulator().calls().create, 0);
 }
+
+#[tokio::test]
+async fn a_stored_answer_with_a_corrupt_status_replays_as_a_500_not_a_success() {
+    use deadpool_redis::redis::AsyncCommands;
+
+    let Some(redis) = start_redis() else { return };
+    let app = spawn_app_with(AppOptions {
+        redis_url: Some(redis.url.clone()),
+        ..AppOptions::default()
+    })
+    .await;
+    let body = json!({"mobile_phone": "07123450001"});
+    let path = "/datasets/100/records";
+    json_of(keyed(&app, Method::POST, path, "corrupt", &body).await, 201).await;
+    let client = deadpool_redis::redis::Client::open(redis.url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let names: Vec<String> = connection.keys("ecnow-gateway:idem:*").await.unwrap();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let stored: String = connection.get(&names[0]).await.unwrap();
+    let mut entry: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(entry["reply"]["status"], 201, "{entry}");
+    entry["reply"]["status"] = json!(0);
+    let _: () = connection.set(&names[0], entry.to_string()).await.unwrap();
+    let replay = keyed(&app, Method::POST, path, "corrupt", &body).await;
+    assert!(replay.headers().get("idempotent-replayed").is_none());
+    assert_eq!(problem_of(replay, 500).await["code"], "internal_error");
+    assert_eq!(app.emulator().calls().create, 1, "nothing sent again");
+}

@@ -10,7 +10,7 @@ use crate::api::responses::*;
 use crate::auth::{Caller, Scope};
 use crate::domain::{CreateRequest, DatasetId, NewRecord};
 use crate::error::Error;
-use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
+use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
 use crate::upstream::{ContactNowClient, CreateOutcome};
 
 /// How many records go upstream in one `create` exchange.
@@ -70,7 +70,9 @@ pub async fn create_records(
             CreateRequest::Many(records) => create_batch(&client, dataset, records).await,
         }
     };
-    idempotency.run(&caller.sub, key, true, print, write).await
+    idempotency
+        .run(&caller.sub, key, WriteKind::Create, print, write)
+        .await
 }
 
 async fn create_one(

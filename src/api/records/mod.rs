@@ -25,7 +25,7 @@ use crate::domain::{
     UpdateTarget,
 };
 use crate::error::Error;
-use crate::idempotency::{Idempotency, IdempotencyKey, Reply, fingerprint};
+use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
 use crate::upstream::ContactNowClient;
 
 /// The `Idempotency-Key` header of every write.
@@ -165,7 +165,9 @@ pub async fn update_dataset_record(
     let patch = RecordPatch::parse_body(&body.0, BodyTarget::FromPath)?;
     let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
-    idempotency.run(&caller.sub, key, false, print, write).await
+    idempotency
+        .run(&caller.sub, key, WriteKind::Update, print, write)
+        .await
 }
 
 /// Update a record, naming its dataset or campaign table in the body.
@@ -221,7 +223,9 @@ pub async fn update_record(
     }
     let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, target, &patch);
-    idempotency.run(&caller.sub, key, false, print, write).await
+    idempotency
+        .run(&caller.sub, key, WriteKind::Update, print, write)
+        .await
 }
 
 /// Read the records of a campaign table.

@@ -1,0 +1,376 @@
+//! The emulated account's data: campaign tables with their custom columns, datasets, records
+//! and their columns, and the [`Store`] that holds them. What a write may change lives in
+//! `write`, what a read finds in `read`.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::emulator::wire::{Cell, ReadRow};
+
+/// An unset datetime, as the upstream writes it.
+pub(super) const ZERO_DATETIME: &str = "0000-00-00 00:00:00";
+/// An unset date, as the upstream writes it.
+pub(super) const ZERO_DATE: &str = "0000-00-00";
+/// The id of the first seeded record.
+pub(super) const FIRST_RECORD_ID: u64 = 550_000;
+/// The account every write answer names.
+pub(in crate::emulator) const ACCOUNT_ID: &str = "10278";
+/// `ProcessType` of a record never dialled.
+pub(super) const NEW_PROSPECT: &str = "New Prospect";
+/// `ProcessType` of a record never dialled, in a dataset on hold.
+pub(super) const HOLD_NEW_PROSPECT: &str = "HOLD: New Prospect";
+/// `ProcessType` of a record dialled, not complete, to be dialled again.
+pub(super) const NEEDS_MORE_WORK: &str = "NEEDSMOREWORK";
+/// `ProcessType` of a record dialled and not complete, in a dataset on hold.
+pub(super) const HOLD_NEEDS_MORE_WORK: &str = "HOLD: NEEDSMOREWORK";
+/// `ProcessType` of a record that will not be dialled again.
+pub(super) const COMPLETE: &str = "COMPLETE";
+/// `ProcessType` of a record whose dataset left the dialer.
+pub(super) const EXPIRED: &str = "EXPIRED";
+/// How datetimes are written and read.
+pub(super) const DATETIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+/// How dates are written and read.
+pub(super) const DATE_FORMAT: &str = "%Y-%m-%d";
+
+/// A standard text column of a record, in the order read rows list them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::emulator) enum Field {
+    Title,
+    FirstName,
+    LastName,
+    HomePhone,
+    MobilePhone,
+    WorkPhone,
+    Address1,
+    Address2,
+    Address3,
+    Address4,
+    Address5,
+    Address6,
+    Postcode,
+    Notes,
+    OutcomeCode,
+    ProcessType,
+    ProcessDate,
+    Callback,
+    CallBackNotes,
+    CallBackSametime,
+    AgentRef,
+    AgentSpecific,
+    LoadDate,
+    SourceFile,
+}
+
+pub(super) const FIELD_COUNT: usize = 24;
+
+/// How a column's values are checked on write and what clearing it leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    DateTime,
+    Date,
+    Flag,
+    Number,
+}
+
+impl Field {
+    pub(super) const ALL: [Self; FIELD_COUNT] = [
+        Self::Title,
+        Self::FirstName,
+        Self::LastName,
+        Self::HomePhone,
+        Self::MobilePhone,
+        Self::WorkPhone,
+        Self::Address1,
+        Self::Address2,
+        Self::Address3,
+        Self::Address4,
+        Self::Address5,
+        Self::Address6,
+        Self::Postcode,
+        Self::Notes,
+        Self::OutcomeCode,
+        Self::ProcessType,
+        Self::ProcessDate,
+        Self::Callback,
+        Self::CallBackNotes,
+        Self::CallBackSametime,
+        Self::AgentRef,
+        Self::AgentSpecific,
+        Self::LoadDate,
+        Self::SourceFile,
+    ];
+
+    /// The column's name in read rows.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Title => "Title",
+            Self::FirstName => "FirstName",
+            Self::LastName => "LastName",
+            Self::HomePhone => "HomePhone",
+            Self::MobilePhone => "MobilePhone",
+            Self::WorkPhone => "WorkPhone",
+            Self::Address1 => "Address1",
+            Self::Address2 => "Address2",
+            Self::Address3 => "Address3",
+            Self::Address4 => "Address4",
+            Self::Address5 => "Address5",
+            Self::Address6 => "Address6",
+            Self::Postcode => "Postcode",
+            Self::Notes => "notes",
+            Self::OutcomeCode => "outcomecode",
+            Self::ProcessType => "ProcessType",
+            Self::ProcessDate => "ProcessDate",
+            Self::Callback => "callback",
+            Self::CallBackNotes => "Call_Back_Notes",
+            Self::CallBackSametime => "Call_Back_Sametime",
+            Self::AgentRef => "AgentRef",
+            Self::AgentSpecific => "Agent_Specific",
+            Self::LoadDate => "loaddate",
+            Self::SourceFile => "sourcefile",
+        }
+    }
+
+    pub(super) fn kind(self) -> Kind {
+        match self {
+            Self::ProcessDate | Self::Callback => Kind::DateTime,
+            Self::LoadDate => Kind::Date,
+            Self::CallBackSametime | Self::AgentSpecific => Kind::Flag,
+            Self::OutcomeCode | Self::AgentRef => Kind::Number,
+            _ => Kind::Text,
+        }
+    }
+
+    /// What a record holds in this column when nothing was written to it.
+    pub(super) fn cleared(self) -> &'static str {
+        match self.kind() {
+            Kind::Text => "",
+            Kind::DateTime => ZERO_DATETIME,
+            Kind::Date => ZERO_DATE,
+            Kind::Flag | Kind::Number => "0",
+        }
+    }
+}
+
+/// A datetime as written, `T` or space between date and time.
+pub(super) fn parse_datetime(value: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(value, DATETIME_FORMAT)
+        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
+        .ok()
+}
+
+/// A column a name resolves to within one campaign table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Column {
+    Id,
+    DatasetId,
+    Field(Field),
+    Urn,
+    VendorUrn,
+    Custom(usize),
+}
+
+/// One record of a dataset.
+#[derive(Clone, Debug)]
+pub(in crate::emulator) struct Record {
+    pub(super) id: u64,
+    pub(super) dataset: u64,
+    pub(super) fields: [String; FIELD_COUNT],
+    pub(super) urn: Option<String>,
+    pub(super) vendor_urn: Option<String>,
+    /// Values of the table's custom columns, by column index; missing ones are empty.
+    pub(super) custom: Vec<String>,
+}
+
+impl Record {
+    pub(super) fn new(id: u64, dataset: u64, today: NaiveDate) -> Self {
+        let mut fields = Field::ALL.map(|f| f.cleared().to_owned());
+        fields[Field::OutcomeCode as usize] = "100".to_owned();
+        fields[Field::ProcessType as usize] = NEW_PROSPECT.to_owned();
+        fields[Field::LoadDate as usize] = today.format(DATE_FORMAT).to_string();
+        fields[Field::SourceFile as usize] = format!("api_data_{dataset}.dat");
+        Self {
+            id,
+            dataset,
+            fields,
+            urn: None,
+            vendor_urn: None,
+            custom: Vec::new(),
+        }
+    }
+
+    pub(super) fn field(&self, field: Field) -> &str {
+        &self.fields[field as usize]
+    }
+
+    pub(super) fn set(&mut self, field: Field, value: impl Into<String>) {
+        self.fields[field as usize] = value.into();
+    }
+
+    pub(super) fn custom(&self, index: usize) -> &str {
+        self.custom.get(index).map_or("", String::as_str)
+    }
+
+    pub(super) fn set_custom(&mut self, index: usize, value: &str) {
+        if self.custom.len() <= index {
+            self.custom.resize(index + 1, String::new());
+        }
+        value.trim().clone_into(&mut self.custom[index]);
+    }
+
+    pub(super) fn cell(&self, column: Column) -> Cell<'_> {
+        match column {
+            Column::Id => Cell::Number(self.id),
+            Column::DatasetId => Cell::Number(self.dataset),
+            Column::Field(f) => Cell::Text(self.field(f)),
+            Column::Urn => self.urn.as_deref().map_or(Cell::Null, Cell::Text),
+            Column::VendorUrn => self.vendor_urn.as_deref().map_or(Cell::Null, Cell::Text),
+            Column::Custom(i) => Cell::Text(self.custom(i)),
+        }
+    }
+
+    pub(super) fn is_live(&self) -> bool {
+        self.field(Field::ProcessType) != COMPLETE
+    }
+
+    pub(super) fn has_phone(&self, phone: &str) -> bool {
+        [Field::HomePhone, Field::MobilePhone, Field::WorkPhone]
+            .iter()
+            .any(|f| self.field(*f) == phone)
+    }
+}
+
+/// A campaign table: its name and its custom columns.
+#[derive(Clone, Debug)]
+pub(super) struct Table {
+    pub(super) name: String,
+    pub(super) custom: Vec<String>,
+}
+
+impl Table {
+    pub(super) fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            custom: vec!["company_name".to_owned(), "test_field".to_owned()],
+        }
+    }
+
+    /// Finds a column by its read name, its write name or a custom name, in any letter case.
+    pub(super) fn resolve(&self, name: &str) -> Option<Column> {
+        if name.eq_ignore_ascii_case("id") {
+            return Some(Column::Id);
+        }
+        if name.eq_ignore_ascii_case("datasetid") || name.eq_ignore_ascii_case("dataset") {
+            return Some(Column::DatasetId);
+        }
+        if name.eq_ignore_ascii_case("URN") {
+            return Some(Column::Urn);
+        }
+        if name.eq_ignore_ascii_case("VENDOR_URN") {
+            return Some(Column::VendorUrn);
+        }
+        if let Some(f) = Field::ALL
+            .iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+        {
+            return Some(Column::Field(*f));
+        }
+        self.custom
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .map(Column::Custom)
+    }
+}
+
+/// A dataset: which table it lives in and whether it is expired.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Dataset {
+    pub(super) id: u64,
+    pub(super) table: usize,
+    pub(super) expired: bool,
+}
+
+/// Every table, dataset and record of the emulated account.
+#[derive(Clone, Debug)]
+pub(in crate::emulator) struct Store {
+    pub(super) tables: Vec<Table>,
+    pub(super) datasets: Vec<Dataset>,
+    pub(super) records: BTreeMap<u64, Record>,
+    pub(super) next_id: u64,
+}
+
+impl Store {
+    /// The datasets, campaign tables and outcome codes of the account, for the banner.
+    pub(in crate::emulator) fn fixtures(&self) -> crate::emulator::Fixtures {
+        let datasets = self
+            .datasets
+            .iter()
+            .map(|d| crate::emulator::DatasetFixture {
+                id: d.id,
+                status: if d.expired { "expired" } else { "live" },
+                campaign: self.tables[d.table].name.clone(),
+                records: self.records_in_dataset(d.id),
+            })
+            .collect();
+        let codes: std::collections::BTreeSet<u64> = self
+            .records
+            .values()
+            .filter_map(|r| r.field(Field::OutcomeCode).parse().ok())
+            .collect();
+        crate::emulator::Fixtures {
+            datasets,
+            campaigns: self.tables.iter().map(|t| t.name.clone()).collect(),
+            outcome_codes: codes.iter().map(u64::to_string).collect(),
+        }
+    }
+
+    /// How many records dataset `dataset` holds.
+    pub(in crate::emulator) fn records_in_dataset(&self, dataset: u64) -> usize {
+        self.records
+            .values()
+            .filter(|r| r.dataset == dataset)
+            .count()
+    }
+
+    pub(super) fn dataset(&self, id: u64) -> Option<&Dataset> {
+        self.datasets.iter().find(|d| d.id == id)
+    }
+
+    pub(super) fn table_of(&self, dataset: u64) -> usize {
+        self.dataset(dataset).map_or(0, |d| d.table)
+    }
+
+    /// A found record, as a read answer shows it.
+    pub(super) fn view<'s>(&'s self, record: &'s Record) -> RecordView<'s> {
+        RecordView {
+            store: self,
+            record,
+        }
+    }
+}
+
+/// A record with the store it lives in: its read row lists its table's custom columns.
+#[derive(Clone, Copy, Debug)]
+pub(in crate::emulator) struct RecordView<'s> {
+    store: &'s Store,
+    record: &'s Record,
+}
+
+impl ReadRow for RecordView<'_> {
+    /// The standard columns, then the record's table's custom columns.
+    fn visit_columns<'r>(&'r self, visit: &mut dyn FnMut(&'r str, Cell<'r>)) {
+        let (store, record) = (self.store, self.record);
+        visit("id", Cell::Number(record.id));
+        visit("datasetid", Cell::Number(record.dataset));
+        for field in Field::ALL {
+            visit(field.name(), Cell::Text(record.field(field)));
+        }
+        visit("URN", record.cell(Column::Urn));
+        visit("VENDOR_URN", record.cell(Column::VendorUrn));
+        let table = &store.tables[store.table_of(record.dataset)];
+        for (i, name) in table.custom.iter().enumerate() {
+            visit(name, Cell::Text(record.custom(i)));
+        }
+    }
+}

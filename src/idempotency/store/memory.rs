@@ -1,0 +1,221 @@
+//! The in-memory store of one replica.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::key::StoreKey;
+use super::reservation::{Reservation, retry_after_secs};
+use crate::idempotency::entry::Entry;
+use crate::idempotency::settings::IdempotencySettings;
+use crate::metrics::KeyRefusal;
+
+/// Stale expiry records tolerated beyond one per live entry before the queue is compacted.
+const STALE_RECORD_SLACK: usize = 1024;
+
+/// The in-memory store. Bounded by count and never by eviction: an entry leaves only when its
+/// TTL passes or its write releases it, and a new key past the capacity or its caller's share is
+/// refused. Every operation first drops what expired.
+#[derive(Default)]
+pub(in crate::idempotency) struct MemoryStore {
+    entries: HashMap<Arc<str>, Stored>,
+    /// Live keys per caller hash; a caller with none has no row.
+    live_by_caller: HashMap<Arc<str>, usize>,
+    /// One record per write, in write order, which with one TTL is expiry order. A record whose
+    /// write number is not its entry's current one is stale and dropped when reached.
+    expiries: VecDeque<Expiry>,
+    writes: u64,
+}
+
+struct Stored {
+    caller: Arc<str>,
+    entry: Entry,
+    /// The number of the write that last stored the entry (and set its expiry).
+    write: u64,
+}
+
+struct Expiry {
+    at: Instant,
+    name: Arc<str>,
+    write: u64,
+}
+
+impl MemoryStore {
+    /// Reserves `key` with `in_flight` at `now`; see [`Reservation`].
+    pub(super) fn reserve(
+        &mut self,
+        key: &StoreKey,
+        in_flight: &Entry,
+        now: Instant,
+        settings: &IdempotencySettings,
+    ) -> Reservation {
+        self.purge(now);
+        if let Some(stored) = self.entries.get(&key.name) {
+            return Reservation::Taken(stored.entry.clone());
+        }
+        let caller_live = self.live_by_caller.get(&key.caller).copied().unwrap_or(0);
+        let refusal = if caller_live >= settings.per_caller {
+            Some(KeyRefusal::CallerQuota)
+        } else if self.entries.len() >= settings.capacity {
+            Some(KeyRefusal::StoreFull)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            return Reservation::Refused {
+                refusal,
+                retry_after: self.retry_after(now),
+            };
+        }
+        self.put(key, in_flight.clone(), now, settings.ttl);
+        Reservation::Reserved {
+            live_keys: self.entries.len(),
+        }
+    }
+
+    /// Stores `entry` under `key` until `now + ttl`, or removes the key (`None`); answers the
+    /// live keys.
+    pub(super) fn settle(
+        &mut self,
+        key: &StoreKey,
+        entry: Option<&Entry>,
+        now: Instant,
+        ttl: Duration,
+    ) -> usize {
+        self.purge(now);
+        match entry {
+            Some(entry) => self.put(key, entry.clone(), now, ttl),
+            None => self.remove(&key.name),
+        }
+        self.entries.len()
+    }
+
+    /// Drops expired entries and stale expiry records from the front of the queue; afterwards
+    /// the front record, if any, is the live entry that expires first.
+    fn purge(&mut self, now: Instant) {
+        while let Some(front) = self.expiries.front() {
+            let current = self
+                .entries
+                .get(&front.name)
+                .is_some_and(|stored| stored.write == front.write);
+            if current && front.at > now {
+                break;
+            }
+            let name = Arc::clone(&front.name);
+            self.expiries.pop_front();
+            if current {
+                self.remove(&name);
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        let Some(stored) = self.entries.remove(name) else {
+            return;
+        };
+        if let Some(live) = self.live_by_caller.get_mut(&stored.caller) {
+            *live -= 1;
+            if *live == 0 {
+                self.live_by_caller.remove(&stored.caller);
+            }
+        }
+    }
+
+    /// Stores `entry` under `key` until `now + ttl`.
+    fn put(&mut self, key: &StoreKey, entry: Entry, now: Instant, ttl: Duration) {
+        self.writes += 1;
+        let write = self.writes;
+        match self.entries.get_mut(&key.name) {
+            Some(stored) => {
+                stored.entry = entry;
+                stored.write = write;
+            }
+            None => {
+                self.entries.insert(
+                    Arc::clone(&key.name),
+                    Stored {
+                        caller: Arc::clone(&key.caller),
+                        entry,
+                        write,
+                    },
+                );
+                *self
+                    .live_by_caller
+                    .entry(Arc::clone(&key.caller))
+                    .or_default() += 1;
+            }
+        }
+        self.expiries.push_back(Expiry {
+            at: now + ttl,
+            name: Arc::clone(&key.name),
+            write,
+        });
+        // Each live entry has one current record; the rest are stale. Keys released long before
+        // they would expire leave stale records far from the front, so past as many stale as
+        // current records (plus some slack) the queue keeps only the current ones: it stays
+        // within twice the live entries, at an amortised constant cost per write.
+        if self.expiries.len() > 2 * self.entries.len() + STALE_RECORD_SLACK {
+            let entries = &self.entries;
+            self.expiries.retain(|record| {
+                entries
+                    .get(&record.name)
+                    .is_some_and(|stored| stored.write == record.write)
+            });
+        }
+    }
+
+    /// Seconds until the first live entry expires (after a [`Self::purge`]).
+    fn retry_after(&self, now: Instant) -> u64 {
+        let wait = self.expiries.front().map_or(Duration::ZERO, |front| {
+            front.at.saturating_duration_since(now)
+        });
+        retry_after_secs(wait)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_store_frees_keys_only_when_they_expire() {
+        let mut store = MemoryStore::default();
+        let start = Instant::now();
+        let ttl = Duration::from_secs(10);
+        let (a, b) = (StoreKey::new("alice", "a"), StoreKey::new("bob", "b"));
+        let in_flight = || Entry::InFlight {
+            fingerprint: "f".into(),
+        };
+        store.put(&a, in_flight(), start, ttl);
+        store.put(&b, in_flight(), start + Duration::from_secs(2), ttl);
+        // Settling `a` later renews its expiry; its first record is stale.
+        store.put(&a, in_flight(), start + Duration::from_secs(5), ttl);
+        assert_eq!(store.live_by_caller[&a.caller], 1);
+        store.purge(start + Duration::from_secs(11));
+        assert_eq!(store.entries.len(), 2, "a was renewed, b is still live");
+        assert_eq!(store.retry_after(start + Duration::from_secs(11)), 1);
+        store.purge(start + Duration::from_secs(12));
+        assert!(!store.entries.contains_key(&b.name));
+        assert!(!store.live_by_caller.contains_key(&b.caller));
+        assert_eq!(store.retry_after(start + Duration::from_secs(12)), 3);
+        store.purge(start + Duration::from_secs(15));
+        assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
+        assert!(store.expiries.is_empty(), "stale records are dropped too");
+    }
+
+    #[test]
+    fn released_keys_leave_no_records_behind() {
+        let mut store = MemoryStore::default();
+        let now = Instant::now();
+        for i in 0..20 * STALE_RECORD_SLACK {
+            let key = StoreKey::new("svc", &i.to_string());
+            let in_flight = Entry::InFlight {
+                fingerprint: "f".into(),
+            };
+            store.put(&key, in_flight, now, Duration::from_secs(3600));
+            store.remove(&key.name);
+        }
+        assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
+        assert!(store.expiries.len() <= STALE_RECORD_SLACK + 1);
+    }
+}
