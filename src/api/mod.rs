@@ -2,12 +2,14 @@
 //!
 //! Layout:
 //! - [`records`]: the record resources of the contract.
+//! - [`body_guard`]: a body left unread closes the connection (every route).
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`index`]: `GET /`, the JSON index.
 //! - [`openapi`]: the document, generated from the handlers, and Swagger UI; `constraints`
 //!   adds what the derives cannot say.
 //! - here: [`JsonBody`] (the body extractor), [`RouteTable`] (404 or 405), [`routes`].
 
+pub mod body_guard;
 mod constraints;
 pub mod health;
 pub mod index;

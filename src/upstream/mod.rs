@@ -121,8 +121,8 @@ enum Failure {
     Unavailable(Error),
     /// The upstream answered HTTP 4xx (e.g. 414 for a URL too long): it is up and refused this
     /// one request, which a caller shaped. Never counts against the breaker, so no caller can
-    /// open it for everyone; the caller gets a 502.
-    Refused(Error),
+    /// open it for everyone; the caller gets a 502. Carries the answer's status.
+    Refused(reqwest::StatusCode, Error),
 }
 
 /// What one exchange produced.
@@ -326,31 +326,34 @@ impl ContactNowClient {
             .append_pair("username", &self.username)
             .append_pair("password", self.api_key.expose_secret())
             .append_pair("format", self.format.as_str());
-        let unavailable = |error: Error| match error {
-            Error::UpstreamTimeout | Error::UpstreamFailed(_) => {
-                Error::UpstreamUnavailable(format!("token endpoint: {error}"))
+        let body = match self.send_judged(self.http.get(url)).await {
+            Ok(body) => body,
+            // token.php takes nothing but the credentials: an HTTP 401/403 refuses them, and is
+            // remembered by the token cache like a `success:false`.
+            Err(Failure::Refused(status, _))
+                if matches!(
+                    status,
+                    reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+                ) =>
+            {
+                return Err(refused_credentials(&format!("HTTP {status}")));
             }
-            other => other,
+            Err(Failure::Unavailable(error) | Failure::Refused(_, error)) => {
+                return Err(match error {
+                    Error::UpstreamTimeout | Error::UpstreamFailed(_) => {
+                        Error::UpstreamUnavailable(format!("token endpoint: {error}"))
+                    }
+                    other => other,
+                });
+            }
         };
-        let body = self.send(self.http.get(url)).await.map_err(unavailable)?;
         let envelope = Envelope::parse(self.format, &body)?;
         match (envelope.success, envelope.token, envelope.expire) {
             (true, Some(token), Some(expire)) => Ok((token, expire)),
             (true, _, _) => Err(Error::UpstreamFailed(
                 "token answer without token or expire".into(),
             )),
-            (false, _, _) => {
-                // token.php takes nothing but the credentials: any refusal (`Authentication
-                // failure` and the like) is theirs, and is remembered by the token cache.
-                let reason = envelope.error.unwrap_or_default();
-                tracing::error!(
-                    reason,
-                    "ContactNow refused the API credentials: check CONTACTNOW_USERNAME and CONTACTNOW_API_KEY"
-                );
-                Err(Error::UpstreamAuthFailed(format!(
-                    "token endpoint refused: {reason}"
-                )))
-            }
+            (false, _, _) => Err(refused_credentials(&envelope.error.unwrap_or_default())),
         }
     }
 
@@ -470,11 +473,18 @@ impl ContactNowClient {
     /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`]. Only
     /// availability failures count against the circuit breaker (see [`Failure`]).
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
-        let permit = self.breaker.admit()?;
+        self.send_judged(request)
+            .await
+            .map_err(|(Failure::Unavailable(error) | Failure::Refused(_, error))| error)
+    }
+
+    /// [`Self::send`], its failure told apart by what it says about the upstream.
+    async fn send_judged(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
+        let permit = self.breaker.admit().map_err(Failure::Unavailable)?;
         let result = self.receive(request).await;
         permit.report(!matches!(result, Err(Failure::Unavailable(_))));
         self.metrics.set_circuit_state(self.breaker.state_code());
-        result.map_err(|(Failure::Unavailable(error) | Failure::Refused(error))| error)
+        result
     }
 
     async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
@@ -488,9 +498,10 @@ impl ContactNowClient {
             ))));
         }
         if status.is_client_error() {
-            return Err(Failure::Refused(Error::UpstreamFailed(format!(
-                "HTTP {status}: ContactNow refused the request"
-            ))));
+            return Err(Failure::Refused(
+                status,
+                Error::UpstreamFailed(format!("HTTP {status}: ContactNow refused the request")),
+            ));
         }
         if !status.is_success() {
             return Err(Failure::Unavailable(Error::UpstreamFailed(format!(
@@ -512,6 +523,16 @@ impl ContactNowClient {
         }
         Ok(body)
     }
+}
+
+/// `token.php` refused the API credentials (it takes nothing else, so any refusal is theirs):
+/// logged, and remembered by the token cache.
+fn refused_credentials(reason: &str) -> Error {
+    tracing::error!(
+        reason,
+        "ContactNow refused the API credentials: check CONTACTNOW_USERNAME and CONTACTNOW_API_KEY"
+    );
+    Error::UpstreamAuthFailed(format!("token endpoint refused: {reason}"))
 }
 
 /// Reads an envelope: success, a rejected token (to refresh), or the error it names.
