@@ -14,13 +14,13 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
+use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::Stream;
 
 /// The request payload, shared by the handlers (which read it) and the answer (which holds it).
@@ -43,12 +43,12 @@ pub async fn hold_unread_body(
         }
     };
     match next.call(request).await {
-        Ok(response) => Ok(response.map_into_boxed_body().map_body(|_, body| {
-            HoldingPayload {
+        Ok(response) => Ok(response
+            .map_into_boxed_body()
+            .map_body(|_, body| HoldingPayload {
                 body,
                 _payload: held,
-            }
-        })),
+            })),
         Err(error) => Err(HeldError {
             error,
             payload: RefCell::new(held),

@@ -2,16 +2,18 @@
 //! unread on routes that never read them, token.php refusing by HTTP status, cluster leases of
 //! cancelled acquires, and caller text in JSON logs.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ecnow_gateway::upstream::breaker::BreakerSettings;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::path;
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::{
     AppOptions, captured_logs, full_token, json_of, problem_of, spawn_app_with,
-    spawn_app_with_mock,
+    spawn_app_with_mock, start_redis,
 };
 use crate::redteam_edge::{head_of, raw_connection, read_until_closed};
 
@@ -35,7 +37,7 @@ async fn reads_cancelled_mid_call_never_open_the_circuit_breaker() {
             "GET {READ} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {}\r\n\r\n",
             full_token()
         );
-        let (mut reader, mut writer) = stream.into_split();
+        let (reader, mut writer) = stream.into_split();
         writer.write_all(head.as_bytes()).await.unwrap();
         // The read waits on the slow upstream; the caller then resets the connection.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -101,7 +103,10 @@ async fn a_body_left_unread_closes_the_connection_on_every_route() {
 async fn a_body_read_whole_keeps_the_connection_open() {
     let app = spawn_app_with(AppOptions::default()).await;
     let response = app
-        .post("/datasets/100/records", &serde_json::json!({"mobile_phone": "07123456789"}))
+        .post(
+            "/datasets/100/records",
+            &serde_json::json!({"mobile_phone": "07123456789"}),
+        )
         .await;
     assert_eq!(response.status(), 201);
     assert!(response.headers().get("connection").is_none());
@@ -150,4 +155,132 @@ async fn caller_text_in_json_logs_has_its_invisible_and_control_characters_escap
         );
         serde_json::from_str::<serde_json::Value>(line).expect("each line stays JSON");
     }
+}
+
+/// A TCP proxy to `target` that withholds the answers (target to client) while `paused` is set;
+/// with `armed` set, the next script call (`EVAL`/`EVALSHA`) sets `paused` before it is passed on.
+async fn answer_withholding_proxy(
+    target: String,
+    armed: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                continue;
+            };
+            let (armed, paused, paused_by_script) = (armed.clone(), paused.clone(), paused.clone());
+            let (mut client_reader, mut client_writer) = client.into_split();
+            let (mut server_reader, mut server_writer) = server.into_split();
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 16 * 1024];
+                loop {
+                    let read = match client_reader.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => read,
+                    };
+                    let sent = &buffer[..read];
+                    if armed.load(Ordering::SeqCst)
+                        && sent
+                            .windows(4)
+                            .any(|window| window.eq_ignore_ascii_case(b"EVAL"))
+                    {
+                        armed.store(false, Ordering::SeqCst);
+                        paused_by_script.store(true, Ordering::SeqCst);
+                    }
+                    if server_writer.write_all(sent).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 16 * 1024];
+                loop {
+                    let read = match server_reader.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => read,
+                    };
+                    while paused.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    if client_writer.write_all(&buffer[..read]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("redis://{address}/")
+}
+
+/// The number of live upstream leases in the shared Redis at `url`.
+fn leases_in(url: &str) -> u64 {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", url, "ZCARD", "ecnow-gateway:upstream-leases"])
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The number of live leases once it is `expected`, or after 2 s.
+async fn leases_once(url: &str, expected: u64) -> u64 {
+    for _ in 0..100 {
+        if leases_in(url) == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    leases_in(url)
+}
+
+#[tokio::test]
+async fn a_request_cancelled_while_redis_answers_its_lease_leaks_no_slot() {
+    let Some(redis) = start_redis() else { return };
+    let (armed, paused) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let target = redis
+        .url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let proxy_url = answer_withholding_proxy(target, armed.clone(), paused.clone()).await;
+    let app = spawn_app_with(AppOptions {
+        max_concurrency: 1,
+        redis_url: Some(proxy_url),
+        ..AppOptions::default()
+    })
+    .await;
+    json_of(app.get(READ).await, 200).await;
+    assert_eq!(
+        leases_once(&redis.url, 0).await,
+        0,
+        "the read's lease is gone"
+    );
+    armed.store(true, Ordering::SeqCst);
+    let (reader, mut writer) = raw_connection(&app).await.into_split();
+    let head = format!(
+        "GET {READ} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {}\r\n\r\n",
+        full_token()
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    // The lease script ran on Redis; its answer is held back while the caller resets.
+    assert_eq!(leases_once(&redis.url, 1).await, 1, "the lease was taken");
+    let stream = reader.reunite(writer).unwrap();
+    stream.set_zero_linger().unwrap();
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    paused.store(false, Ordering::SeqCst);
+    assert_eq!(
+        leases_once(&redis.url, 0).await,
+        0,
+        "the cancelled request's lease was removed, not left to expire"
+    );
+    json_of(app.get(READ).await, 200).await;
 }
