@@ -176,3 +176,18 @@ impl Slots {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_dropped_outside_a_runtime_is_left_to_expire() {
+        let pool = cluster::redis_pool("redis://127.0.0.1:1/").expect("a pool");
+        drop(Lease {
+            pool,
+            id: "lease".into(),
+            maybe_taken: true,
+        });
+    }
+}

@@ -284,3 +284,52 @@ async fn a_request_cancelled_while_redis_answers_its_lease_leaks_no_slot() {
     );
     json_of(app.get(READ).await, 200).await;
 }
+
+/// How many times the lease script ran on the Redis at `url` since its statistics were reset.
+fn lease_script_runs(url: &str) -> u64 {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", url, "INFO", "commandstats"])
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.starts_with("cmdstat_evalsha:") || line.starts_with("cmdstat_eval:"))
+        .filter_map(|line| {
+            line.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn requests_queued_for_a_cluster_slot_wait_in_this_replica_not_on_redis() {
+    let Some(redis) = start_redis() else { return };
+    let app = spawn_app_with(AppOptions {
+        max_concurrency: 1,
+        queue_timeout: Duration::from_secs(5),
+        redis_url: Some(redis.url.clone()),
+        ..AppOptions::default()
+    })
+    .await;
+    json_of(app.get(READ).await, 200).await;
+    let reset = std::process::Command::new("redis-cli")
+        .args(["-u", &redis.url, "CONFIG", "RESETSTAT"])
+        .output()
+        .expect("redis-cli runs");
+    assert!(reset.status.success());
+    app.emulator().set_latency(Duration::from_millis(300));
+    const QUEUED: usize = 4;
+    let reads = (0..QUEUED).map(|_| app.get(READ));
+    for response in futures_util::future::join_all(reads).await {
+        assert_eq!(response.status(), 200);
+    }
+    let runs = lease_script_runs(&redis.url);
+    assert!(
+        runs <= 2 * QUEUED as u64,
+        "{runs} lease script runs for {QUEUED} queued reads"
+    );
+}
