@@ -153,7 +153,17 @@ async fn caller_text_in_json_logs_has_its_invisible_and_control_characters_escap
             !line.contains(['\u{202e}', '\u{9b}', '\u{2028}', '\u{7f}']),
             "a raw invisible or control character in a JSON log line: {line:?}"
         );
-        serde_json::from_str::<serde_json::Value>(line).expect("each line stays JSON");
+        assert!(
+            line.contains(r"review-log\u202e\u009b\u2028\u007f"),
+            "the characters are written as JSON escapes: {line}"
+        );
+        let value: serde_json::Value = serde_json::from_str(line).expect("each line stays JSON");
+        assert!(
+            value
+                .to_string()
+                .contains("review-log\u{202e}\u{9b}\u{2028}\u{7f}"),
+            "the escapes decode to the caller's text: {value}"
+        );
     }
 }
 
