@@ -5,7 +5,10 @@
 //! A lease is a member of the set scored by its expiry (Redis time). It is removed when the
 //! exchange ends (its [`Slot`] is dropped), and expires on its own after the exchange deadline
 //! plus [`LEASE_MARGIN`], so the leases of a replica that crashed free themselves. Taking a lease
-//! first drops the expired ones, then counts the rest, in one script.
+//! first drops the expired ones, then counts the rest, in one script. A request first takes a
+//! permit of this replica's semaphore and only then asks Redis, so at most the budget of one
+//! replica's requests poll Redis at once; the lease's guard exists before the script runs, so a
+//! request cancelled while Redis answers still removes its lease.
 
 use std::time::{Duration, Instant};
 
