@@ -106,6 +106,7 @@ impl Application {
                     from_fn(cors::shape_answers),
                 ))
                 .wrap(from_fn(telemetry::request_context))
+                .wrap(from_fn(api::body_guard::hold_unread_body))
                 .app_data(authenticator.clone())
                 .app_data(client.clone())
                 .app_data(limits.clone())

@@ -61,13 +61,16 @@ pub fn init_subscriber<W>(
 
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let lines = tracing_subscriber::fmt::layer()
-        .with_ansi(colour && format == LogFormat::Text)
-        .with_writer(sink);
+    let lines = tracing_subscriber::fmt::layer().with_ansi(colour && format == LogFormat::Text);
     let mut layers: Vec<Box<dyn Layer<Stack> + Send + Sync>> = vec![match format {
-        // JSON strings escape every control character already.
-        LogFormat::Json => lines.json().flatten_event(true).boxed(),
+        // serde_json escapes only the characters below U+0020: the writer escapes the rest.
+        LogFormat::Json => lines
+            .with_writer(JsonEscaping(sink))
+            .json()
+            .flatten_event(true)
+            .boxed(),
         LogFormat::Text => lines
+            .with_writer(sink)
             .fmt_fields(
                 debug_fn(|writer, field, value| {
                     let text = format!("{value:?}");
@@ -103,14 +106,66 @@ pub struct LogSafe<'a>(pub &'a str);
 impl fmt::Display for LogSafe<'_> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         for c in self.0.chars() {
-            let unsafe_in_logs = c.is_control()
-                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            match unsafe_in_logs {
+            match unsafe_in_logs(c) {
                 true => write!(formatter, "{}", c.escape_default())?,
                 false => formatter.write_char(c)?,
             }
         }
         Ok(())
+    }
+}
+
+/// A control character (C0, DEL, C1), a line or paragraph separator, or a bidirectional
+/// override or isolate: text that could forge a line or hide what a log line says.
+fn unsafe_in_logs(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The JSON log sink: writes every character [`unsafe_in_logs`] as a `\uXXXX` escape. Such a
+/// character can only stand inside a JSON string (the syntax is ASCII), so each line stays the
+/// same JSON value.
+struct JsonEscaping<W>(W);
+
+impl<'a, W: MakeWriter<'a>> MakeWriter<'a> for JsonEscaping<W> {
+    type Writer = JsonEscapingWriter<W::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        JsonEscapingWriter(self.0.make_writer())
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        JsonEscapingWriter(self.0.make_writer_for(meta))
+    }
+}
+
+/// One writer of [`JsonEscaping`].
+struct JsonEscapingWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for JsonEscapingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        // The formatter writes each line whole; bytes that are not UTF-8 pass unchanged.
+        match std::str::from_utf8(bytes) {
+            Ok(text) if text.chars().any(unsafe_in_logs) => {
+                let mut escaped = String::with_capacity(text.len() + 16);
+                for c in text.chars() {
+                    // serde_json already escaped those below U+0020 (as JSON escapes).
+                    match unsafe_in_logs(c) && c >= ' ' {
+                        true => {
+                            let _ = write!(escaped, "\\u{:04x}", u32::from(c));
+                        }
+                        false => escaped.push(c),
+                    }
+                }
+                self.0.write_all(escaped.as_bytes())?;
+                Ok(bytes.len())
+            }
+            _ => self.0.write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! Layout:
 //! - [`records`]: the record resources of the contract.
+//! - [`body_guard`]: a body left unread closes the connection (every route).
 //! - [`imports`]: bulk imports (upload, follow, errors, cancel).
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`index`]: `GET /`, the JSON index.
@@ -10,6 +11,7 @@
 //! - [`responses`]: the problem responses the operations list by name.
 //! - here: [`JsonBody`] (the body extractor), [`RouteTable`] (404 or 405), [`routes`].
 
+pub mod body_guard;
 mod constraints;
 pub mod health;
 pub mod imports;

@@ -39,8 +39,10 @@ pub(crate) struct Breaker {
     state: Mutex<State>,
 }
 
-/// Leave to make one call; reports its outcome. Dropped unreported (the call was cancelled), it
-/// counts as a failure, so a lost probe cannot hold the breaker half-open forever.
+/// Leave to make one call; reports its outcome. Dropped unreported (the caller went away and its
+/// request future was dropped mid-call), it says nothing about the upstream's availability, so it
+/// never counts as a failure (no caller can open the breaker for everyone by cancelling); a
+/// cancelled probe hands the probe to the next call, so the breaker cannot stay half-open.
 pub(crate) struct Permit<'a> {
     breaker: &'a Breaker,
     reported: bool,
@@ -57,7 +59,7 @@ impl Permit<'_> {
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         if !self.reported {
-            self.breaker.record(false);
+            self.breaker.cancel();
         }
     }
 }
@@ -85,6 +87,17 @@ impl Breaker {
             breaker: self,
             reported: false,
         })
+    }
+
+    /// A call cancelled before its outcome: a probe lets the next call probe; otherwise nothing
+    /// changes.
+    fn cancel(&self) {
+        let mut state = self.state.lock().expect("breaker lock");
+        if matches!(*state, State::Probing) {
+            *state = State::Open {
+                until: Instant::now(),
+            };
+        }
     }
 
     fn record(&self, success: bool) {
@@ -148,12 +161,26 @@ mod tests {
         assert!(breaker.admit().is_err(), "only one probe at a time");
         probe.report(true);
         assert_eq!(breaker.state_code(), 0);
+    }
+
+    #[test]
+    fn a_cancelled_call_never_counts_and_a_cancelled_probe_frees_the_next() {
+        let breaker = Breaker::new(BreakerSettings {
+            failures: 2,
+            cooldown: Duration::from_millis(30),
+        });
         breaker.admit().unwrap().report(false);
-        drop(breaker.admit().unwrap());
-        assert_eq!(
-            breaker.state_code(),
-            1,
-            "a dropped permit counts as a failure"
-        );
+        for _ in 0..5 {
+            drop(breaker.admit().unwrap());
+        }
+        assert_eq!(breaker.state_code(), 0, "cancelled calls are no failures");
+        breaker.admit().unwrap().report(false);
+        assert_eq!(breaker.state_code(), 1);
+        std::thread::sleep(Duration::from_millis(40));
+        drop(breaker.admit().expect("the probe"));
+        assert_eq!(breaker.state_code(), 1, "still open, not probing");
+        let probe = breaker.admit().expect("the next call probes at once");
+        probe.report(true);
+        assert_eq!(breaker.state_code(), 0);
     }
 }

@@ -27,6 +27,7 @@ mod outcome;
 mod probe;
 mod token;
 mod transport;
+use transport::Failure;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -303,31 +304,34 @@ impl ContactNowClient {
             .append_pair("username", &self.username)
             .append_pair("password", self.api_key.expose_secret())
             .append_pair("format", self.format.as_str());
-        let unavailable = |error: Error| match error {
-            Error::UpstreamTimeout | Error::UpstreamFailed(_) => {
-                Error::UpstreamUnavailable(format!("token endpoint: {error}"))
+        let body = match self.send_judged(self.http.get(url)).await {
+            Ok(body) => body,
+            // token.php takes nothing but the credentials: an HTTP 401/403 refuses them, and is
+            // remembered by the token cache like a `success:false`.
+            Err(Failure::Refused(status, _))
+                if matches!(
+                    status,
+                    reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+                ) =>
+            {
+                return Err(refused_credentials(&format!("HTTP {status}")));
             }
-            other => other,
+            Err(Failure::Unavailable(error) | Failure::Refused(_, error)) => {
+                return Err(match error {
+                    Error::UpstreamTimeout | Error::UpstreamFailed(_) => {
+                        Error::UpstreamUnavailable(format!("token endpoint: {error}"))
+                    }
+                    other => other,
+                });
+            }
         };
-        let body = self.send(self.http.get(url)).await.map_err(unavailable)?;
         let envelope = Envelope::parse(self.format, &body)?;
         match (envelope.success, envelope.token, envelope.expire) {
             (true, Some(token), Some(expire)) => Ok((token, expire)),
             (true, _, _) => Err(Error::UpstreamFailed(
                 "token answer without token or expire".into(),
             )),
-            (false, _, _) => {
-                // token.php takes nothing but the credentials: any refusal (`Authentication
-                // failure` and the like) is theirs, and is remembered by the token cache.
-                let reason = envelope.error.unwrap_or_default();
-                tracing::error!(
-                    reason,
-                    "ContactNow refused the API credentials: check CONTACTNOW_USERNAME and CONTACTNOW_API_KEY"
-                );
-                Err(Error::UpstreamAuthFailed(format!(
-                    "token endpoint refused: {reason}"
-                )))
-            }
+            (false, _, _) => Err(refused_credentials(&envelope.error.unwrap_or_default())),
         }
     }
 
@@ -444,6 +448,16 @@ impl ContactNowClient {
     async fn slot(&self) -> Result<slots::Slot<'_>, Error> {
         self.slots.acquire(self.queue_timeout).await
     }
+}
+
+/// `token.php` refused the API credentials (it takes nothing else, so any refusal is theirs):
+/// logged, and remembered by the token cache.
+fn refused_credentials(reason: &str) -> Error {
+    tracing::error!(
+        reason,
+        "ContactNow refused the API credentials: check CONTACTNOW_USERNAME and CONTACTNOW_API_KEY"
+    );
+    Error::UpstreamAuthFailed(format!("token endpoint refused: {reason}"))
 }
 
 /// Reads an envelope: success, a rejected token (to refresh), or the error it names.

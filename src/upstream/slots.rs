@@ -5,7 +5,10 @@
 //! A lease is a member of the set scored by its expiry (Redis time). It is removed when the
 //! exchange ends (its [`Slot`] is dropped), and expires on its own after the exchange deadline
 //! plus [`LEASE_MARGIN`], so the leases of a replica that crashed free themselves. Taking a lease
-//! first drops the expired ones, then counts the rest, in one script.
+//! first drops the expired ones, then counts the rest, in one script. A request first takes a
+//! permit of this replica's semaphore and only then asks Redis, so at most the budget of one
+//! replica's requests poll Redis at once; the lease's guard exists before the script runs, so a
+//! request cancelled while Redis answers still removes its lease.
 
 use std::time::{Duration, Instant};
 
@@ -17,8 +20,12 @@ use crate::error::Error;
 
 /// How long a lease outlives the exchange deadline before it expires on its own.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
-/// How often a request waiting for a cluster-wide slot asks again.
+/// How long a request waiting for a cluster-wide slot first waits before it asks again; each
+/// wait doubles up to [`LEASE_POLL_MAX`], and a random part of up to half of it is added so
+/// that waiters do not ask in step.
 const LEASE_POLL: Duration = Duration::from_millis(25);
+/// The longest wait between two asks for a cluster-wide slot (before the random part).
+const LEASE_POLL_MAX: Duration = Duration::from_millis(200);
 
 /// Takes a lease if fewer than the budget are live. KEYS: the lease set. ARGV: lease id, budget,
 /// lease lifetime in ms. Answers 1 when taken, 0 when every slot is leased.
@@ -57,20 +64,33 @@ struct SharedSlots {
 pub enum Slot<'a> {
     /// A permit of this replica's semaphore.
     Local(SemaphorePermit<'a>),
-    /// A cluster-wide lease, removed from Redis when dropped.
-    Lease(Lease),
+    /// A cluster-wide lease, removed from Redis when dropped, with the permit of this replica's
+    /// semaphore that was held while waiting for it (so that at most the budget of this
+    /// replica's requests ask Redis at once).
+    Lease(Lease, SemaphorePermit<'a>),
 }
 
-/// A cluster-wide lease; dropping it removes it (in the background).
+/// A cluster-wide lease, possibly taken; dropping it removes it (in the background). It exists
+/// before the script that may take it runs, so that a request cancelled while the script's answer
+/// is on its way still removes what the script added (removing a missing lease is harmless).
 pub struct Lease {
     pool: Pool,
     id: String,
+    /// Whether Redis may hold the lease: the script was sent and did not answer "not taken".
+    maybe_taken: bool,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        // Outside a Tokio runtime (or with nothing to remove) the lease is left to expire.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !self.maybe_taken {
+            return;
+        }
         let (pool, id) = (self.pool.clone(), std::mem::take(&mut self.id));
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             // A removal that fails leaves the lease to expire.
             if let Ok(mut connection) = pool.get().await {
                 let _: Result<i64, _> = redis::cmd("ZREM")
@@ -117,31 +137,60 @@ impl Slots {
             return permit.map(Slot::Local).ok_or(Error::UpstreamBusy);
         };
         let deadline = Instant::now() + queue_timeout;
-        let id = uuid::Uuid::new_v4().to_string();
+        let local = match queue_timeout {
+            Duration::ZERO => self.local.try_acquire().ok(),
+            wait => tokio::time::timeout(wait, self.local.acquire())
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
+        let local = local.ok_or(Error::UpstreamBusy)?;
+        let mut lease = Lease {
+            pool: shared.pool.clone(),
+            id: uuid::Uuid::new_v4().to_string(),
+            maybe_taken: false,
+        };
+        let mut poll = LEASE_POLL;
         loop {
+            lease.maybe_taken = true;
             let taken: i64 = cluster::run_script(
                 &shared.pool,
                 "upstream concurrency",
                 &LEASE_SCRIPT,
                 &[&lease_set()],
                 &[
-                    &id,
+                    &lease.id,
                     &self.max.to_string(),
                     &shared.lease.as_millis().to_string(),
                 ],
             )
             .await?;
             if taken == 1 {
-                return Ok(Slot::Lease(Lease {
-                    pool: shared.pool.clone(),
-                    id,
-                }));
+                return Ok(Slot::Lease(lease, local));
             }
+            lease.maybe_taken = false;
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Error::UpstreamBusy);
             }
-            tokio::time::sleep(left.min(LEASE_POLL)).await;
+            let jitter = poll.mul_f64(rand::random::<f64>() / 2.0);
+            tokio::time::sleep(left.min(poll + jitter)).await;
+            poll = (poll * 2).min(LEASE_POLL_MAX);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_dropped_outside_a_runtime_is_left_to_expire() {
+        let pool = cluster::redis_pool(&"redis://127.0.0.1:1/".into()).expect("a pool");
+        drop(Lease {
+            pool,
+            id: "lease".into(),
+            maybe_taken: true,
+        });
     }
 }

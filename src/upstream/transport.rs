@@ -5,14 +5,14 @@ use super::{ContactNowClient, MAX_ANSWER_BYTES};
 use crate::error::Error;
 
 /// A failed exchange, by what it says about the upstream's availability.
-enum Failure {
+pub(super) enum Failure {
     /// The upstream is unreachable or broken: a connect error, a timeout, an HTTP 5xx, a
     /// redirect, an answer that cannot be read whole. Counts against the circuit breaker.
     Unavailable(Error),
     /// The upstream answered HTTP 4xx (e.g. 414 for a URL too long): it is up and refused this
     /// one request, which a caller shaped. Never counts against the breaker, so no caller can
-    /// open it for everyone; the caller gets a 502.
-    Refused(Error),
+    /// open it for everyone; the caller gets a 502. Carries the answer's status.
+    Refused(reqwest::StatusCode, Error),
 }
 
 /// Maps a transport error, without its URL (it carries the token).
@@ -30,11 +30,21 @@ impl ContactNowClient {
     /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`]. Only
     /// availability failures count against the circuit breaker (see [`Failure`]).
     pub(super) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
-        let permit = self.breaker.admit()?;
+        self.send_judged(request)
+            .await
+            .map_err(|(Failure::Unavailable(error) | Failure::Refused(_, error))| error)
+    }
+
+    /// [`Self::send`], its failure told apart by what it says about the upstream.
+    pub(super) async fn send_judged(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Vec<u8>, Failure> {
+        let permit = self.breaker.admit().map_err(Failure::Unavailable)?;
         let result = self.receive(request).await;
         permit.report(!matches!(result, Err(Failure::Unavailable(_))));
         self.metrics.set_circuit_state(self.breaker.state_code());
-        result.map_err(|(Failure::Unavailable(error) | Failure::Refused(error))| error)
+        result
     }
 
     async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
@@ -48,9 +58,10 @@ impl ContactNowClient {
             ))));
         }
         if status.is_client_error() {
-            return Err(Failure::Refused(Error::UpstreamFailed(format!(
-                "HTTP {status}: ContactNow refused the request"
-            ))));
+            return Err(Failure::Refused(
+                status,
+                Error::UpstreamFailed(format!("HTTP {status}: ContactNow refused the request")),
+            ));
         }
         if !status.is_success() {
             return Err(Failure::Unavailable(Error::UpstreamFailed(format!(

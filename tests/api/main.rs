@@ -18,6 +18,7 @@ mod operations;
 mod quotas;
 mod records;
 mod redteam_edge;
+mod review;
 mod sandbox;
 mod tokens;
 mod validation;

@@ -128,7 +128,7 @@ async fn two_authorization_headers_are_refused_whichever_is_valid() {
 }
 
 /// Connects to the gateway of `app` over raw TCP.
-async fn raw_connection(app: &TestApp) -> TcpStream {
+pub(crate) async fn raw_connection(app: &TestApp) -> TcpStream {
     TcpStream::connect(app.address.trim_start_matches("http://"))
         .await
         .unwrap()
@@ -136,7 +136,7 @@ async fn raw_connection(app: &TestApp) -> TcpStream {
 
 /// Everything the gateway writes until it closes the connection; panics if it is still open
 /// after `within`.
-async fn read_until_closed(
+pub(crate) async fn read_until_closed(
     stream: &mut tokio::net::tcp::OwnedReadHalf,
     within: Duration,
 ) -> String {
@@ -154,7 +154,7 @@ async fn read_until_closed(
 }
 
 /// The head of a raw answer, its header names lowercased.
-fn head_of(answer: &str) -> String {
+pub(crate) fn head_of(answer: &str) -> String {
     answer
         .split("\r\n\r\n")
         .next()
