@@ -72,7 +72,7 @@ impl WireRow<'_> {
                 for row in rows {
                     xml.push_str("<ecnow_records>");
                     for (name, value) in &row.0 {
-                        let value = quick_xml::escape::escape(value.as_ref());
+                        let value = xml_text(value);
                         xml.push_str(&format!("<{name}>{value}</{name}>"));
                     }
                     xml.push_str("</ecnow_records>");
@@ -81,6 +81,17 @@ impl WireRow<'_> {
                 xml.into_bytes()
             }
         }
+    }
+}
+
+/// Escapes a value as XML element text. A carriage return is written as `&#13;`: an XML 1.0
+/// parser turns a literal CR (and CRLF) into LF, so the value would be stored differently than
+/// the same value sent as JSON; the character reference survives.
+fn xml_text(value: &str) -> Cow<'_, str> {
+    let escaped = quick_xml::escape::escape(value);
+    match escaped.contains('\r') {
+        true => Cow::Owned(escaped.replace('\r', "&#13;")),
+        false => escaped,
     }
 }
 
@@ -103,16 +114,18 @@ mod tests {
         let row = WireRow(vec![
             ("dataset".into(), "100".into()),
             ("firstname".into(), "Joe&action=delete <b>".into()),
+            ("notes".into(), "line 1\r\nline 2".into()),
         ]);
         let json = WireRow::payload(std::slice::from_ref(&row), WireFormat::Json);
         assert_eq!(
             json,
-            br#"[{"dataset":"100","firstname":"Joe&action=delete <b>"}]"#
+            br#"[{"dataset":"100","firstname":"Joe&action=delete <b>","notes":"line 1\r\nline 2"}]"#
         );
         let xml = String::from_utf8(WireRow::payload(&[row], WireFormat::Xml)).unwrap();
         assert!(xml.ends_with(
             "<easycall><ecnow_records><dataset>100</dataset>\
-             <firstname>Joe&amp;action=delete &lt;b&gt;</firstname></ecnow_records></easycall>"
+             <firstname>Joe&amp;action=delete &lt;b&gt;</firstname>\
+             <notes>line 1&#13;\nline 2</notes></ecnow_records></easycall>"
         ));
     }
 }
