@@ -143,6 +143,10 @@ pub enum Error {
     /// answer. The string is for the log.
     #[error("upstream failed: {0}")]
     UpstreamFailed(String),
+    /// ContactNow refused the dataset list of a campaign table (the string), so its rows cannot
+    /// be checked against it; a caller limited to tables is shown nothing.
+    #[error("the datasets of campaign table {0} cannot be listed")]
+    TableUnchecked(String),
     /// A fault inside the gateway. The string is for the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -211,6 +215,7 @@ impl Error {
             Self::UpstreamAuthFailed(_) => "upstream_auth_failed",
             Self::UpstreamBusy => "upstream_busy",
             Self::UpstreamFailed(_) => "upstream_failed",
+            Self::TableUnchecked(_) => "table_unchecked",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -239,6 +244,7 @@ impl Error {
             Self::UpstreamAuthFailed(_) => "ContactNow refused the gateway's credentials",
             Self::UpstreamBusy => "ContactNow busy",
             Self::UpstreamFailed(_) => "ContactNow failed",
+            Self::TableUnchecked(_) => "Campaign table cannot be checked",
             Self::Internal(_) => "Internal error",
         }
     }
@@ -315,6 +321,11 @@ impl Error {
             Self::UpstreamFailed(_) => {
                 "ContactNow answered with an error or an invalid answer".into()
             }
+            Self::TableUnchecked(table) => format!(
+                "ContactNow refused the list of the datasets of campaign table {table}, so its \
+                 records cannot be checked against it and a token limited to tables is shown \
+                 none; an operator must let the API user read ecnow_datasets"
+            ),
             Self::Internal(_) => "the gateway failed to handle the request".into(),
         }
     }
@@ -362,9 +373,10 @@ impl ResponseError for Error {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
-            Self::UpstreamUnavailable(_) | Self::UpstreamAuthFailed(_) | Self::UpstreamBusy => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::UpstreamUnavailable(_)
+            | Self::UpstreamAuthFailed(_)
+            | Self::UpstreamBusy
+            | Self::TableUnchecked(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -389,7 +401,7 @@ impl ResponseError for Error {
                     response.insert_header((header::ALLOW, value));
                 }
             }
-            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) => {
+            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::TableUnchecked(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS));
             }
             Self::UpstreamAuthFailed(_) => {

@@ -17,6 +17,7 @@ use ecnow_gateway::idempotency::IdempotencySettings;
 use ecnow_gateway::startup::Application;
 use ecnow_gateway::telemetry::{LogFormat, init_subscriber};
 use ecnow_gateway::upstream::breaker::BreakerSettings;
+use ecnow_gateway::upstream::metadata::DEFAULT_METADATA_TTL_SECS;
 use ecnow_gateway::upstream::{UpstreamSettings, WireFormat};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -91,6 +92,8 @@ pub struct AppOptions {
     /// The shared Redis (`GATEWAY_REDIS_URL`), if any.
     pub redis_url: Option<String>,
     pub cors: CorsSettings,
+    /// How long a campaign table's dataset list is kept.
+    pub metadata_ttl: Duration,
 }
 
 impl Default for AppOptions {
@@ -114,6 +117,7 @@ impl Default for AppOptions {
             breaker: BreakerSettings::default(),
             redis_url: None,
             cors: CorsSettings::default(),
+            metadata_ttl: Duration::from_secs(DEFAULT_METADATA_TTL_SECS),
         }
     }
 }
@@ -174,6 +178,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             max_concurrency: options.max_concurrency,
             queue_timeout: options.queue_timeout,
             breaker: options.breaker,
+            metadata_ttl: options.metadata_ttl,
         },
         auth: options.auth.unwrap_or_else(|| AuthSettings {
             hs256_secret: Some(SecretString::from(JWT_SECRET)),
