@@ -1,5 +1,5 @@
-//! An in-memory 8x8 ContactNow: `token.php` and `ecnow.php` (`method=ecnow_records`) as the
-//! real service answers them.
+//! An in-memory 8x8 ContactNow: `token.php` and `ecnow.php` (`method=ecnow_records`, and the
+//! `ecnow_datasets` read of a table's datasets) as the real service answers them.
 //!
 //! It is the sandbox the gateway runs against by default and a second opinion on the
 //! gateway's upstream client, so it shares no code with it. It keeps the upstream's habits:

@@ -606,3 +606,48 @@ async fn a_refused_dataset_list_shows_an_unlimited_caller_the_rows_and_a_table_l
         "the refusal is kept, not asked again: {metrics}"
     );
 }
+
+async fn a_table_limited_caller_reads_its_table_in_the_sandbox(format: WireFormat) {
+    let app = spawn_app_with(AppOptions {
+        format,
+        ..AppOptions::default()
+    })
+    .await;
+    let table_only = token_for("records:read", None, Some(vec![TABLE]));
+    let list = json_of(
+        app.send(
+            Method::GET,
+            &format!("/campaigns/{TABLE}/records"),
+            Some(&table_only),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let shown = shown(&list);
+    assert!(!shown.is_empty(), "{list}");
+    assert!(
+        shown
+            .iter()
+            .all(|(_, dataset)| [100, 200].contains(dataset)),
+        "{shown:?}"
+    );
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "ecnow_gateway_metadata_fetches_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_table_limited_caller_reads_its_table_in_the_sandbox_over_json() {
+    a_table_limited_caller_reads_its_table_in_the_sandbox(WireFormat::Json).await;
+}
+
+#[tokio::test]
+async fn a_table_limited_caller_reads_its_table_in_the_sandbox_over_xml() {
+    a_table_limited_caller_reads_its_table_in_the_sandbox(WireFormat::Xml).await;
+}
