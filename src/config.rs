@@ -256,6 +256,14 @@ pub struct HttpArgs {
     /// Bulk import settings.
     #[command(flatten)]
     pub imports: crate::imports::ImportArgs,
+    /// How long a campaign table's dataset list is kept, in seconds (1 to 86400).
+    #[arg(
+        long = "metadata-ttl-seconds",
+        env = "GATEWAY_METADATA_TTL_SECONDS",
+        default_value_t = crate::upstream::metadata::DEFAULT_METADATA_TTL_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=crate::upstream::metadata::MAX_METADATA_TTL_SECS)
+    )]
+    pub metadata_ttl_secs: u64,
 }
 
 impl HttpArgs {
@@ -278,6 +286,7 @@ impl HttpArgs {
             max_concurrency: self.upstream_max_concurrency.max(1),
             queue_timeout: self.queue_timeout(),
             breaker: self.breaker(),
+            metadata_ttl: Duration::from_secs(self.metadata_ttl_secs),
         }
     }
 

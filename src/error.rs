@@ -150,6 +150,10 @@ pub enum Error {
     /// answer. The string is for the log.
     #[error("upstream failed: {0}")]
     UpstreamFailed(String),
+    /// ContactNow refused the dataset list of a campaign table (the string), so its rows cannot
+    /// be checked against it; a caller limited to tables is shown nothing.
+    #[error("the datasets of campaign table {0} cannot be listed")]
+    TableUnchecked(String),
     /// A fault inside the gateway. The string is for the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -219,6 +223,7 @@ impl Error {
             Self::UpstreamBusy => "upstream_busy",
             Self::Draining => "draining",
             Self::UpstreamFailed(_) => "upstream_failed",
+            Self::TableUnchecked(_) => "table_unchecked",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -248,6 +253,7 @@ impl Error {
             Self::UpstreamBusy => "ContactNow busy",
             Self::Draining => "Draining",
             Self::UpstreamFailed(_) => "ContactNow failed",
+            Self::TableUnchecked(_) => "Campaign table cannot be checked",
             Self::Internal(_) => "Internal error",
         }
     }
@@ -332,6 +338,11 @@ impl Error {
             Self::UpstreamFailed(_) => {
                 "ContactNow answered with an error or an invalid answer".into()
             }
+            Self::TableUnchecked(table) => format!(
+                "ContactNow refused the list of the datasets of campaign table {table}, so its \
+                 records cannot be checked against it and a token limited to tables is shown \
+                 none; an operator must let the API user read ecnow_datasets"
+            ),
             Self::Internal(_) => "the gateway failed to handle the request".into(),
         }
     }
@@ -384,7 +395,8 @@ impl ResponseError for Error {
             Self::UpstreamUnavailable(_)
             | Self::UpstreamAuthFailed(_)
             | Self::UpstreamBusy
-            | Self::Draining => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::Draining
+            | Self::TableUnchecked(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -409,7 +421,10 @@ impl ResponseError for Error {
                     response.insert_header((header::ALLOW, value));
                 }
             }
-            Self::UpstreamUnavailable(_) | Self::StoreUnavailable(_) | Self::Draining => {
+            Self::UpstreamUnavailable(_)
+            | Self::StoreUnavailable(_)
+            | Self::Draining
+            | Self::TableUnchecked(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS));
             }
             Self::UpstreamAuthFailed(_) => {

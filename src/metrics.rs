@@ -48,6 +48,8 @@ pub struct Metrics {
     token_cache_hits: IntCounter,
     circuit_state: IntGauge,
     upstream_foreign_rows: IntCounter,
+    metadata_fetches: IntCounterVec,
+    metadata_cache_hits: IntCounter,
     idempotency_keys: IntGauge,
     idempotency_refusals: IntCounterVec,
     imports: IntGaugeVec,
@@ -74,6 +76,30 @@ pub enum KeyRefusal {
     CallerQuota,
     /// The store holds `GATEWAY_IDEMPOTENCY_CAPACITY` keys.
     StoreFull,
+}
+
+/// How a fetch of a campaign table's dataset list ended (the `outcome` label of
+/// `ecnow_gateway_metadata_fetches_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetadataOutcome {
+    /// ContactNow listed the table's datasets.
+    Ok,
+    /// ContactNow refused the dataset list itself.
+    Refused,
+    /// The fetch failed on the way (timeout, HTTP error, invalid answer).
+    Error,
+}
+
+impl MetadataOutcome {
+    const ALL: [Self; 3] = [Self::Ok, Self::Refused, Self::Error];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+            Self::Error => "error",
+        }
+    }
 }
 
 impl KeyRefusal {
@@ -167,7 +193,20 @@ impl Metrics {
                 &registry,
                 IntCounter::new(
                     "upstream_foreign_rows_total",
-                    "Rows ContactNow answered outside the dataset or id read, dropped",
+                    "Rows ContactNow answered outside the dataset, table or id read, dropped",
+                )
+                .expect("valid counter"),
+            ),
+            metadata_fetches: counter(
+                "metadata_fetches_total",
+                "ecnow_datasets reads of a campaign table's datasets: ok, refused or error",
+                &["outcome"],
+            ),
+            metadata_cache_hits: registered(
+                &registry,
+                IntCounter::new(
+                    "metadata_cache_hits_total",
+                    "Table reads served with a cached dataset list",
                 )
                 .expect("valid counter"),
             ),
@@ -210,6 +249,11 @@ impl Metrics {
             metrics
                 .idempotency_refusals
                 .with_label_values(&[reason.label()]);
+        }
+        for outcome in MetadataOutcome::ALL {
+            metrics
+                .metadata_fetches
+                .with_label_values(&[outcome.label()]);
         }
         metrics
     }
@@ -284,9 +328,22 @@ impl Metrics {
         self.circuit_state.set(state);
     }
 
-    /// Counts rows of a read answer that were outside the dataset or id asked for, dropped.
+    /// Counts rows of a read answer that were outside the dataset, table or id asked for,
+    /// dropped.
     pub fn upstream_foreign_rows(&self, rows: u64) {
         self.upstream_foreign_rows.inc_by(rows);
+    }
+
+    /// Counts a fetch of a campaign table's dataset list.
+    pub fn metadata_fetch(&self, outcome: MetadataOutcome) {
+        self.metadata_fetches
+            .with_label_values(&[outcome.label()])
+            .inc();
+    }
+
+    /// Counts a table read served with a cached dataset list.
+    pub fn metadata_cache_hit(&self) {
+        self.metadata_cache_hits.inc();
     }
 
     /// Sets the number of live idempotency keys.

@@ -99,6 +99,7 @@ mod tests {
             max_concurrency: 1,
             queue_timeout: Duration::from_secs(1),
             breaker: Default::default(),
+            metadata_ttl: Duration::from_secs(60),
         };
         ContactNowClient::new(&settings, Arc::new(Metrics::new())).unwrap()
     }

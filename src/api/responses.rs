@@ -58,9 +58,9 @@ problem_responses! {
     /// `502`.
     BadGateway = 502, "ContactNow failed";
     /// `503` of a read.
-    UnavailableRead = 503, "ContactNow unavailable, all upstream calls in use (`upstream_busy`), or the shared store of cluster-wide limits unreachable (`store_unavailable`)";
+    UnavailableRead = 503, "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store of cluster-wide limits unreachable (`store_unavailable`), or, for a caller limited to tables, a campaign table whose datasets ContactNow will not list (`table_unchecked`; nothing shown)";
     /// `503` of a write.
-    UnavailableWrite = 503, "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), or the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent)";
+    UnavailableWrite = 503, "ContactNow unavailable, all upstream calls in use (`upstream_busy`), the shared store unreachable (`store_unavailable`), the idempotency store full for a new Idempotency-Key (`idempotency_store_full`, with `Retry-After`; nothing was sent), or, for a caller limited to tables, a campaign table whose datasets ContactNow will not list (`table_unchecked`; nothing sent)";
     /// `504`.
     GatewayTimeout = 504, "ContactNow too slow";
 }

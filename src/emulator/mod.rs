@@ -1,5 +1,5 @@
-//! An in-memory 8x8 ContactNow: `token.php` and `ecnow.php` (`method=ecnow_records`) as the
-//! real service answers them.
+//! An in-memory 8x8 ContactNow: `token.php` and `ecnow.php` (`method=ecnow_records`, and the
+//! `ecnow_datasets` read of a table's datasets) as the real service answers them.
 //!
 //! It is the sandbox the gateway runs against by default and a second opinion on the
 //! gateway's upstream client, so it shares no code with it. It keeps the upstream's habits:
@@ -359,6 +359,9 @@ impl Emulator {
             TokenState::Expired => return answer(shown, expired_token().write(shown)),
             TokenState::Unknown => return failure("Invalid token"),
         }
+        if let (Some("ecnow_datasets"), Some("read"), Some(format)) = (method, action, format) {
+            return answer(format, self.table_datasets(args.get("table"), format));
+        }
         if method != Some("ecnow_records") {
             return failure("Bad argument: method");
         }
@@ -388,6 +391,53 @@ impl Emulator {
         };
         let body = self.write_records(write_action, args.non_empty("id"), &rows, format);
         answer(format, body)
+    }
+
+    /// An `ecnow_datasets` read: rows `{dataset, qid, d_status}` of the datasets of `table`
+    /// (of every table without one).
+    fn table_datasets(&self, table: Option<&str>, format: Format) -> String {
+        let rows: Vec<_> = self
+            .fixtures()
+            .datasets
+            .into_iter()
+            .filter(|dataset| table.is_none_or(|table| dataset.campaign == table))
+            .map(|dataset| {
+                let state = if dataset.status == "expired" {
+                    "EXPIRED"
+                } else {
+                    "LIVE"
+                };
+                (dataset.id, state)
+            })
+            .collect();
+        match format {
+            Format::Json => serde_json::json!({
+                "success": true,
+                "total": rows.len(),
+                "list": rows
+                    .iter()
+                    .map(|(id, state)| serde_json::json!({
+                        "dataset": id.to_string(), "qid": "0", "d_status": state,
+                    }))
+                    .collect::<Vec<_>>(),
+            })
+            .to_string(),
+            Format::Xml => {
+                let list: String = rows
+                    .iter()
+                    .map(|(id, state)| {
+                        format!(
+                            "<ecnow_dataset><dataset>{id}</dataset><qid>0</qid>\
+                             <d_status>{state}</d_status></ecnow_dataset>"
+                        )
+                    })
+                    .collect();
+                format!(
+                    "<result><success>1</success><total>{}</total><list>{list}</list></result>\n",
+                    rows.len()
+                )
+            }
+        }
     }
 
     fn read_records(&self, args: &Args<'_>, format: Format) -> String {

@@ -7,7 +7,8 @@
 //! - [`query`]: read arguments and the URL of an exchange.
 //! - [`breaker`]: the circuit breaker; [`slots`]: the concurrency budget.
 //! - `outcome`: the typed results of the calls ([`CreateOutcome`], [`Created`], …).
-//! - `token`: the moka token cache.
+//! - `token`: the moka token cache; [`metadata`]: the moka cache of each campaign table's
+//!   datasets.
 //! - `transport`: one request through the breaker, read whole or refused.
 //! - here: [`ContactNowClient`] and the typed outcomes of its calls.
 //! - [`sent`]: tells whoever runs a write (the idempotency layer) that it reached ContactNow;
@@ -18,6 +19,7 @@
 //! stripped of them before they become an [`Error`].
 
 pub mod breaker;
+pub mod metadata;
 pub mod query;
 pub mod sent;
 pub mod slots;
@@ -39,11 +41,12 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::domain::{
-    DatasetId, NewRecord, ReadFilter, RecordId, RecordPatch, Source, UpdateTarget,
+    DatasetId, NewRecord, ReadFilter, RecordId, RecordPatch, Source, TableName, UpdateTarget,
 };
 use crate::error::Error;
-use crate::metrics::Metrics;
+use crate::metrics::{MetadataOutcome, Metrics};
 use breaker::{Breaker, BreakerSettings};
+use metadata::{MetadataCache, TableDatasets};
 pub use outcome::{CreateOutcome, Created, RecordPage, UpdateOutcome};
 use outcome::{data_error, is_live};
 pub use probe::TokenProbe;
@@ -74,6 +77,19 @@ pub struct UpstreamSettings {
     pub queue_timeout: Duration,
     /// The circuit breaker.
     pub breaker: BreakerSettings,
+    /// How long a campaign table's dataset list is kept (`GATEWAY_METADATA_TTL_SECONDS`).
+    pub metadata_ttl: Duration,
+}
+
+/// What a table read does when ContactNow refuses the list of the table's datasets, so that
+/// its rows cannot be checked against the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UncheckedTable {
+    /// Keep the rows unchecked: for a caller that may read every table anyway.
+    Show,
+    /// Refuse the read ([`Error::TableUnchecked`], nothing shown): for a caller limited to
+    /// tables.
+    Refuse,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -97,6 +113,8 @@ impl Action {
 enum Answer {
     Envelope(Envelope),
     TokenRejected,
+    /// An envelope with `success` false: the upstream's error text.
+    Refused(String),
 }
 
 /// The typed client of ContactNow's `token.php` and `ecnow.php`.
@@ -108,6 +126,7 @@ pub struct ContactNowClient {
     api_key: SecretString,
     format: WireFormat,
     tokens: TokenCache,
+    tables: MetadataCache,
     metrics: Arc<Metrics>,
     slots: slots::Slots,
     queue_timeout: Duration,
@@ -139,6 +158,7 @@ impl ContactNowClient {
             api_key: settings.api_key.clone(),
             format: settings.format,
             tokens: TokenCache::new(),
+            tables: MetadataCache::new(settings.metadata_ttl),
             metrics,
             slots: slots::Slots::new(settings.max_concurrency),
             queue_timeout: settings.queue_timeout,
@@ -217,27 +237,43 @@ impl ContactNowClient {
     /// Reads records of a dataset or table, optionally one id.
     ///
     /// The upstream's filters are not trusted (an `id` search overrides the others): a row of
-    /// another dataset than a dataset read's, or of another id than an id read's, is dropped,
-    /// logged and counted (`upstream_foreign_rows_total`), and `total` is lowered by the rows
-    /// dropped. A row does not name its campaign table, so a table read keeps every row.
+    /// another dataset than a dataset read's, of a dataset outside a table read's table (its
+    /// datasets come from [`Self::table_datasets`]), or of another id than an id read's, is
+    /// dropped, logged and counted (`upstream_foreign_rows_total`), and `total` is lowered by
+    /// the rows dropped. When ContactNow refuses a table's dataset list, `unchecked` decides:
+    /// the rows are kept, or the read is refused before it is sent.
     #[tracing::instrument(name = "upstream read", skip_all)]
     pub async fn read(
         &self,
         source: &Source,
         id: Option<RecordId>,
         filter: &ReadFilter,
+        unchecked: UncheckedTable,
     ) -> Result<RecordPage, Error> {
         let args = query::read_arguments(source, id, filter);
         query::check_url_budget(&self.ecnow_url, self.format, &args)?;
+        let table_datasets = match source {
+            Source::Dataset(_) => None,
+            Source::Table(table) => match &*self.table_datasets(table).await? {
+                TableDatasets::Known(datasets) => Some(datasets.clone()),
+                TableDatasets::Refused => match unchecked {
+                    UncheckedTable::Show => None,
+                    UncheckedTable::Refuse => {
+                        return Err(Error::TableUnchecked(table.to_string()));
+                    }
+                },
+            },
+        };
         let envelope = self.exchange(Action::Read, &args, None).await?;
         let mut records = wire::records(envelope.list)?;
         let returned = records.len();
         records.retain(|record| {
-            let in_dataset = match source {
-                Source::Dataset(dataset) => record.dataset_id == dataset.get(),
-                Source::Table(_) => true,
+            let in_source = match (source, &table_datasets) {
+                (Source::Dataset(dataset), _) => record.dataset_id == dataset.get(),
+                (Source::Table(_), Some(datasets)) => datasets.contains(&record.dataset_id),
+                (Source::Table(_), None) => true,
             };
-            in_dataset && id.is_none_or(|id| record.id == id.get())
+            in_source && id.is_none_or(|id| record.id == id.get())
         });
         let foreign = (returned - records.len()) as u64;
         if foreign > 0 {
@@ -278,6 +314,45 @@ impl ContactNowClient {
             live: is_live(envelope.info.as_deref()),
             info: envelope.info,
         })
+    }
+
+    /// The datasets of campaign `table`, from the metadata cache or one `ecnow_datasets` read
+    /// with `table=` (shared by every request that asks meanwhile). An envelope error is
+    /// [`TableDatasets::Refused`] (kept like an answer); a fault on the way is an error.
+    pub async fn table_datasets(&self, table: &TableName) -> Result<Arc<TableDatasets>, Error> {
+        let fetch = async {
+            let result = self.fetch_table_datasets(table).await;
+            self.metrics.metadata_fetch(match &result {
+                Ok(TableDatasets::Known(_)) => MetadataOutcome::Ok,
+                Ok(TableDatasets::Refused) => MetadataOutcome::Refused,
+                Err(_) => MetadataOutcome::Error,
+            });
+            result
+        };
+        let (datasets, fetched) = self.tables.get(table, fetch).await?;
+        if !fetched {
+            self.metrics.metadata_cache_hit();
+        }
+        Ok(datasets)
+    }
+
+    #[tracing::instrument(name = "upstream table datasets", skip_all)]
+    async fn fetch_table_datasets(&self, table: &TableName) -> Result<TableDatasets, Error> {
+        let args = [("table".into(), table.to_string())];
+        match self
+            .exchange_answer(query::DATASETS_METHOD, Action::Read, &args, None)
+            .await?
+        {
+            Ok(envelope) => TableDatasets::from_rows(envelope.list),
+            Err(refusal) => {
+                tracing::warn!(
+                    refusal,
+                    "ContactNow refused the dataset list of a campaign table: its rows cannot \
+                     be checked against it"
+                );
+                Ok(TableDatasets::Refused)
+            }
+        }
     }
 
     async fn token(&self) -> Result<Token, Error> {
@@ -347,10 +422,25 @@ impl ContactNowClient {
         args: &[(Cow<'_, str>, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Envelope, Error> {
+        self.exchange_answer(query::RECORDS_METHOD, action, args, body)
+            .await?
+            .map_err(|refusal| refusal_error(action, refusal))
+    }
+
+    /// One `ecnow.php` call of `method`, as [`Self::exchange`]: the envelope, or the error text
+    /// of an envelope with `success` false.
+    async fn exchange_answer(
+        &self,
+        method: &str,
+        action: Action,
+        args: &[(Cow<'_, str>, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Result<Envelope, String>, Error> {
         let body = body.map(Bytes::from);
         let token = Box::pin(self.token()).await?;
-        match Box::pin(self.exchange_with(&token, action, args, body.clone())).await? {
-            Answer::Envelope(envelope) => return Ok(envelope),
+        match Box::pin(self.exchange_with(&token, method, action, args, body.clone())).await? {
+            Answer::Envelope(envelope) => return Ok(Ok(envelope)),
+            Answer::Refused(refusal) => return Ok(Err(refusal)),
             Answer::TokenRejected => {
                 tracing::info!(
                     action = action.as_str(),
@@ -360,8 +450,9 @@ impl ContactNowClient {
             }
         }
         let token = Box::pin(self.token()).await?;
-        match Box::pin(self.exchange_with(&token, action, args, body)).await? {
-            Answer::Envelope(envelope) => Ok(envelope),
+        match Box::pin(self.exchange_with(&token, method, action, args, body)).await? {
+            Answer::Envelope(envelope) => Ok(Ok(envelope)),
+            Answer::Refused(refusal) => Ok(Err(refusal)),
             Answer::TokenRejected => Err(Error::UpstreamUnavailable(
                 "a fresh token was rejected too".into(),
             )),
@@ -371,6 +462,7 @@ impl ContactNowClient {
     async fn exchange_with(
         &self,
         token: &Token,
+        method: &str,
         action: Action,
         args: &[(Cow<'_, str>, String)],
         body: Option<Bytes>,
@@ -383,6 +475,7 @@ impl ContactNowClient {
         let url = query::ecnow_url(
             &self.ecnow_url,
             token.expose(),
+            method,
             action.as_str(),
             self.format,
             args,
@@ -412,7 +505,7 @@ impl ContactNowClient {
                 sent::notify_write_sent();
             }
             let body = self.send(request).await?;
-            classify(action, Envelope::parse(self.format, &body)?)
+            Ok(classify(Envelope::parse(self.format, &body)?))
         }
         .instrument(span.clone())
         .await;
@@ -424,6 +517,7 @@ impl ContactNowClient {
             }
             Ok(Answer::Envelope(_)) => "ok",
             Ok(Answer::TokenRejected) => "token_refresh",
+            Ok(Answer::Refused(_)) => "error",
             Err(Error::UpstreamTimeout) => "timeout",
             Err(_) => "error",
         };
@@ -461,25 +555,30 @@ fn refused_credentials(reason: &str) -> Error {
 }
 
 /// Reads an envelope: success, a rejected token (to refresh), or the error it names.
-fn classify(action: Action, envelope: Envelope) -> Result<Answer, Error> {
+fn classify(envelope: Envelope) -> Answer {
     if envelope.success {
-        return Ok(Answer::Envelope(envelope));
+        return Answer::Envelope(envelope);
     }
     let error = envelope.error.unwrap_or_default();
     if ["Expired token", "Invalid token", "Unknown token"]
         .iter()
         .any(|known| error.eq_ignore_ascii_case(known))
     {
-        return Ok(Answer::TokenRejected);
+        return Answer::TokenRejected;
     }
-    Err(if error.contains("does not exist") {
+    Answer::Refused(error)
+}
+
+/// The error a record exchange's refusal stands for.
+fn refusal_error(action: Action, error: String) -> Error {
+    if error.contains("does not exist") {
         Error::NotFound(error)
     } else if let Some(column) = error.strip_prefix("Bad argument: search[") {
         // A search on a column the account does not have: the caller's mistake.
         Error::bad_field(format!("search[{column}"), "ContactNow has no such column")
     } else {
         Error::UpstreamFailed(format!("{} refused: {error}", action.as_str()))
-    })
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,9 @@ pub fn check_url_budget(
     format: WireFormat,
     args: &[(Cow<'_, str>, String)],
 ) -> Result<(), Error> {
-    let length = ecnow_url(base, "", "read", format, args).as_str().len();
+    let length = ecnow_url(base, "", RECORDS_METHOD, "read", format, args)
+        .as_str()
+        .len();
     if length > MAX_READ_URL_BYTES {
         return Err(Error::bad_field(
             "query",
@@ -33,10 +35,17 @@ pub fn check_url_budget(
     Ok(())
 }
 
-/// The URL of one `ecnow.php` call: the common arguments, then `args` in order.
+/// The `method` of record exchanges.
+pub const RECORDS_METHOD: &str = "ecnow_records";
+
+/// The `method` of dataset exchanges.
+pub const DATASETS_METHOD: &str = "ecnow_datasets";
+
+/// The URL of one `ecnow.php` call of `method`: the common arguments, then `args` in order.
 pub fn ecnow_url(
     base: &Url,
     token: &str,
+    method: &str,
     action: &str,
     format: WireFormat,
     args: &[(Cow<'_, str>, String)],
@@ -46,7 +55,7 @@ pub fn ecnow_url(
         let mut query = url.query_pairs_mut();
         query
             .append_pair("token", token)
-            .append_pair("method", "ecnow_records")
+            .append_pair("method", method)
             .append_pair("action", action)
             .append_pair("format", format.as_str())
             .append_pair("raw", "1");
@@ -137,7 +146,7 @@ mod tests {
             );
             let filter = ReadFilter::parse_query(&query).unwrap();
             let source = Source::Dataset(DatasetId::try_from(100).unwrap());
-            let url = ecnow_url(&base(), "t0k3n", "read", WireFormat::Json, &read_arguments(&source, None, &filter));
+            let url = ecnow_url(&base(), "t0k3n", RECORDS_METHOD, "read", WireFormat::Json, &read_arguments(&source, None, &filter));
             prop_assert_eq!(keys(&url), [
                 "token", "method", "action", "format", "raw", "dataset", "agent",
                 "search[LastName]", "search[company_name]", "type", "limit",

@@ -14,8 +14,8 @@ use wiremock::matchers::{path, query_param, query_param_is_missing};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::{
-    API_USER, AppOptions, ecnow_requests, json_of, mount_ecnow, mount_token, problem_of, spawn_app,
-    spawn_app_with, spawn_app_with_mock, token_for,
+    API_USER, AppOptions, TestApp, ecnow_requests, json_of, mount_ecnow, mount_token, problem_of,
+    spawn_app, spawn_app_with, spawn_app_with_mock, token_for,
 };
 
 #[tokio::test]
@@ -348,4 +348,306 @@ async fn text_the_wire_cannot_carry_is_refused_over_json() {
 #[tokio::test]
 async fn text_the_wire_cannot_carry_is_refused_over_xml() {
     text_the_wire_cannot_carry_is_refused_before_sending(WireFormat::Xml).await;
+}
+
+/// The table the campaign tests read.
+const TABLE: &str = "sandbox_campaign";
+
+/// Mounts an `ecnow.php` `ecnow_datasets` read of [`TABLE`] answering `body` after `delay`,
+/// expected `times` times.
+async fn mount_table_datasets(app: &TestApp, body: serde_json::Value, delay: Duration, times: u64) {
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_datasets"))
+        .and(query_param("action", "read"))
+        .and(query_param("table", TABLE))
+        .and(query_param("raw", "1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(body)
+                .set_delay(delay),
+        )
+        .expect(times)
+        .named("ecnow_datasets read")
+        .mount(app.mock())
+        .await;
+}
+
+/// Mounts a lying `ecnow_records` read: an `id` search of 777 answers the record of dataset 200,
+/// one of 550000 the record of dataset 100; a read without `id` answers rows of datasets 100
+/// and 200.
+async fn mount_lying_table_reads(app: &TestApp) {
+    let row = |id: &str, dataset: &str| json!({"id": id, "datasetid": dataset, "FirstName": "Joe"});
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_records"))
+        .and(query_param("action", "read"))
+        .and(query_param("id", "550000"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"success": true, "total": 1, "list": [row("550000", "100")]}),
+            ),
+        )
+        .mount(app.mock())
+        .await;
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_records"))
+        .and(query_param("action", "read"))
+        .and(query_param("id", "777"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"success": true, "total": 1, "list": [row("777", "200")]})),
+        )
+        .mount(app.mock())
+        .await;
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_records"))
+        .and(query_param("action", "read"))
+        .and(query_param_is_missing("id"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "total": 3,
+            "list": [row("550000", "100"), row("777", "200"), row("550001", "100")],
+        })))
+        .mount(app.mock())
+        .await;
+}
+
+/// The (id, dataset) pairs of a record list.
+fn shown(list: &serde_json::Value) -> Vec<(u64, u64)> {
+    list["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_u64().unwrap(), r["dataset_id"].as_u64().unwrap()))
+        .collect()
+}
+
+/// The `ecnow.php` requests of `method` and `action` wiremock received.
+async fn calls_of(app: &TestApp, method: &str, action: &str) -> usize {
+    ecnow_requests(app.mock())
+        .await
+        .iter()
+        .filter(|(query, _)| {
+            query.contains(&format!("method={method}&"))
+                && query.contains(&format!("action={action}&"))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn rows_of_a_dataset_outside_the_table_are_never_shown_nor_let_a_table_update_through() {
+    let app = spawn_app_with_mock().await;
+    mount_token(app.mock(), 1).await;
+    let dataset = |id: &str| json!({"dataset": id, "qid": "75674454", "d_status": "LIVE"});
+    mount_table_datasets(
+        &app,
+        json!({"success": true, "total": 2, "list": [dataset("100"), dataset("351")]}),
+        Duration::ZERO,
+        1,
+    )
+    .await;
+    mount_lying_table_reads(&app).await;
+    mount_ecnow(
+        app.mock(),
+        "update",
+        json!({"success": true, "total": 1}),
+        0,
+    )
+    .await;
+
+    let route = format!("/campaigns/{TABLE}/records");
+    let problem = problem_of(app.get(&format!("{route}/777")).await, 404).await;
+    assert_eq!(problem["code"], "not_found");
+    let list = json_of(app.get(&route).await, 200).await;
+    assert_eq!(shown(&list), [(550000, 100), (550001, 100)]);
+    assert_eq!(list["total"], 2, "total less the dropped row");
+
+    let table_only = token_for("records:read records:write", None, Some(vec![TABLE]));
+    let record = json_of(
+        app.send(
+            Method::GET,
+            &format!("{route}/550000"),
+            Some(&table_only),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(record["id"], 550000, "{record}");
+    let body = json!({"table": TABLE, "notes": "mine now"});
+    let problem = problem_of(
+        app.send(
+            Method::PATCH,
+            "/records/777",
+            Some(&table_only),
+            Some(&body),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_eq!(problem["code"], "not_found");
+    assert_eq!(calls_of(&app, "ecnow_records", "update").await, 0);
+
+    let (query, _) = ecnow_requests(app.mock())
+        .await
+        .into_iter()
+        .find(|(query, _)| query.contains("method=ecnow_datasets"))
+        .unwrap();
+    assert!(
+        query.ends_with(
+            "&method=ecnow_datasets&action=read&format=json&raw=1&table=sandbox_campaign"
+        ),
+        "{query}"
+    );
+    let metrics = app.metrics_text().await;
+    for line in [
+        "ecnow_gateway_upstream_foreign_rows_total 3",
+        "ecnow_gateway_metadata_fetches_total{outcome=\"ok\"} 1",
+        "ecnow_gateway_metadata_fetches_total{outcome=\"refused\"} 0",
+        "ecnow_gateway_metadata_cache_hits_total 3",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_table_reads_share_one_dataset_list_fetch() {
+    let app = spawn_app_with_mock().await;
+    mount_token(app.mock(), 1).await;
+    mount_table_datasets(
+        &app,
+        json!({"success": true, "total": 1, "list": [{"dataset": "100"}]}),
+        Duration::from_millis(300),
+        1,
+    )
+    .await;
+    mount_lying_table_reads(&app).await;
+    let route = format!("/campaigns/{TABLE}/records");
+    let lists = join_all((0..20).map(|_| app.get(&route))).await;
+    for response in lists {
+        let list = json_of(response, 200).await;
+        assert_eq!(shown(&list), [(550000, 100), (550001, 100)]);
+    }
+    assert_eq!(calls_of(&app, "ecnow_datasets", "read").await, 1);
+    assert_eq!(calls_of(&app, "ecnow_records", "read").await, 20);
+}
+
+#[tokio::test]
+async fn a_refused_dataset_list_shows_an_unlimited_caller_the_rows_and_a_table_limited_one_nothing()
+{
+    let app = spawn_app_with_mock().await;
+    mount_token(app.mock(), 1).await;
+    mount_table_datasets(
+        &app,
+        json!({"success": false, "error": "Bad argument: method"}),
+        Duration::ZERO,
+        1,
+    )
+    .await;
+    mount_lying_table_reads(&app).await;
+    mount_ecnow(
+        app.mock(),
+        "update",
+        json!({"success": true, "total": 1}),
+        0,
+    )
+    .await;
+    let route = format!("/campaigns/{TABLE}/records");
+
+    // A caller that may read every table sees what ContactNow answers, as before.
+    let list = json_of(app.get(&route).await, 200).await;
+    assert_eq!(shown(&list), [(550000, 100), (777, 200), (550001, 100)]);
+    let record = json_of(app.get(&format!("{route}/777")).await, 200).await;
+    assert_eq!(record["dataset_id"], 200);
+    let reads_so_far = calls_of(&app, "ecnow_records", "read").await;
+    assert_eq!(reads_so_far, 2);
+
+    // A caller limited to the table is shown nothing, and its update is not sent.
+    let table_only = token_for("records:read records:write", None, Some(vec![TABLE]));
+    for path in [route.clone(), format!("{route}/550000")] {
+        let problem = problem_of(
+            app.send(Method::GET, &path, Some(&table_only), None).await,
+            503,
+        )
+        .await;
+        assert_eq!(problem["code"], "table_unchecked", "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("ecnow_datasets"),
+            "{problem}"
+        );
+    }
+    let body = json!({"table": TABLE, "notes": "x"});
+    let problem = problem_of(
+        app.send(
+            Method::PATCH,
+            "/records/550000",
+            Some(&table_only),
+            Some(&body),
+        )
+        .await,
+        503,
+    )
+    .await;
+    assert_eq!(problem["code"], "table_unchecked");
+    assert_eq!(
+        calls_of(&app, "ecnow_records", "read").await,
+        reads_so_far,
+        "nothing read for the limited caller"
+    );
+    assert_eq!(calls_of(&app, "ecnow_records", "update").await, 0);
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "ecnow_gateway_metadata_fetches_total{outcome=\"refused\"} 1"),
+        "the refusal is kept, not asked again: {metrics}"
+    );
+}
+
+async fn a_table_limited_caller_reads_its_table_in_the_sandbox(format: WireFormat) {
+    let app = spawn_app_with(AppOptions {
+        format,
+        ..AppOptions::default()
+    })
+    .await;
+    let table_only = token_for("records:read", None, Some(vec![TABLE]));
+    let list = json_of(
+        app.send(
+            Method::GET,
+            &format!("/campaigns/{TABLE}/records"),
+            Some(&table_only),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let shown = shown(&list);
+    assert!(!shown.is_empty(), "{list}");
+    assert!(
+        shown
+            .iter()
+            .all(|(_, dataset)| [100, 200].contains(dataset)),
+        "{shown:?}"
+    );
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "ecnow_gateway_metadata_fetches_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_table_limited_caller_reads_its_table_in_the_sandbox_over_json() {
+    a_table_limited_caller_reads_its_table_in_the_sandbox(WireFormat::Json).await;
+}
+
+#[tokio::test]
+async fn a_table_limited_caller_reads_its_table_in_the_sandbox_over_xml() {
+    a_table_limited_caller_reads_its_table_in_the_sandbox(WireFormat::Xml).await;
 }

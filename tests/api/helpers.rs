@@ -18,6 +18,7 @@ use ecnow_gateway::imports::ImportSettings;
 use ecnow_gateway::startup::Application;
 use ecnow_gateway::telemetry::{LogFormat, init_subscriber};
 use ecnow_gateway::upstream::breaker::BreakerSettings;
+use ecnow_gateway::upstream::metadata::DEFAULT_METADATA_TTL_SECS;
 use ecnow_gateway::upstream::{UpstreamSettings, WireFormat};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -94,6 +95,8 @@ pub struct AppOptions {
     pub cors: CorsSettings,
     /// Bulk imports (`GATEWAY_IMPORT_*`).
     pub imports: ImportSettings,
+    /// How long a campaign table's dataset list is kept.
+    pub metadata_ttl: Duration,
 }
 
 impl Default for AppOptions {
@@ -118,6 +121,7 @@ impl Default for AppOptions {
             redis_url: None,
             cors: CorsSettings::default(),
             imports: ImportSettings::default(),
+            metadata_ttl: Duration::from_secs(DEFAULT_METADATA_TTL_SECS),
         }
     }
 }
@@ -178,6 +182,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
             max_concurrency: options.max_concurrency,
             queue_timeout: options.queue_timeout,
             breaker: options.breaker,
+            metadata_ttl: options.metadata_ttl,
         },
         auth: options.auth.unwrap_or_else(|| AuthSettings {
             hs256_secret: Some(SecretString::from(JWT_SECRET)),

@@ -26,7 +26,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
-use crate::upstream::ContactNowClient;
+use crate::upstream::{ContactNowClient, UncheckedTable};
 
 /// The `Idempotency-Key` header of every write.
 pub(super) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
@@ -76,7 +76,13 @@ pub async fn list_dataset_records(
     let dataset = DatasetId::parse("dataset", &dataset)?;
     caller.require_dataset(dataset)?;
     let filter = ReadFilter::parse_query(request.query_string())?;
-    list(&client, Source::Dataset(dataset), &filter).await
+    list(
+        &client,
+        Source::Dataset(dataset),
+        &filter,
+        UncheckedTable::Show,
+    )
+    .await
 }
 
 /// Read one record of a dataset.
@@ -113,7 +119,7 @@ pub async fn get_dataset_record(
     let id = RecordId::parse("id", &path.1)?;
     caller.require_dataset(dataset)?;
     refuse_query(&request)?;
-    let record = find(&client, &Source::Dataset(dataset), id).await?;
+    let record = find(&client, &Source::Dataset(dataset), id, UncheckedTable::Show).await?;
     Ok(HttpResponse::Ok().json(record))
 }
 
@@ -260,7 +266,13 @@ pub async fn list_campaign_records(
     let table = TableName::parse("table", &table)?;
     caller.require_table(&table)?;
     let filter = ReadFilter::parse_query(request.query_string())?;
-    list(&client, Source::Table(table), &filter).await
+    list(
+        &client,
+        Source::Table(table),
+        &filter,
+        unchecked_table(&caller),
+    )
+    .await
 }
 
 /// Read one record of a campaign table.
@@ -296,29 +308,45 @@ pub async fn get_campaign_record(
     let id = RecordId::parse("id", &path.1)?;
     caller.require_table(&table)?;
     refuse_query(&request)?;
-    let record = find(&client, &Source::Table(table), id).await?;
+    let record = find(&client, &Source::Table(table), id, unchecked_table(&caller)).await?;
     Ok(HttpResponse::Ok().json(record))
+}
+
+/// What a table read of `caller` does when ContactNow refuses the table's dataset list: a
+/// caller limited to tables is shown nothing unchecked; any other may read every table anyway.
+fn unchecked_table(caller: &Caller) -> UncheckedTable {
+    if caller.is_limited() {
+        UncheckedTable::Refuse
+    } else {
+        UncheckedTable::Show
+    }
 }
 
 async fn list(
     client: &ContactNowClient,
     source: Source,
     filter: &ReadFilter,
+    unchecked: UncheckedTable,
 ) -> Result<HttpResponse, Error> {
-    let page = client.read(&source, None, filter).await?;
+    let page = client.read(&source, None, filter, unchecked).await?;
     Ok(HttpResponse::Ok().json(RecordList {
         total: page.total,
         records: page.records,
     }))
 }
 
-async fn find(client: &ContactNowClient, source: &Source, id: RecordId) -> Result<Record, Error> {
+async fn find(
+    client: &ContactNowClient,
+    source: &Source,
+    id: RecordId,
+    unchecked: UncheckedTable,
+) -> Result<Record, Error> {
     let filter = ReadFilter {
         limit: 1,
         ..ReadFilter::default()
     };
     client
-        .read(source, Some(id), &filter)
+        .read(source, Some(id), &filter, unchecked)
         .await?
         .records
         .into_iter()
@@ -339,7 +367,9 @@ async fn update(
             UpdateTarget::Dataset(dataset) => Source::Dataset(*dataset),
             UpdateTarget::Table(table) => Source::Table(table.clone()),
         };
-        let record = find(client, &source, id).await?;
+        // The record must be of the dataset, or of a dataset of the table, named: a table whose
+        // datasets ContactNow will not list lets nothing through.
+        let record = find(client, &source, id, UncheckedTable::Refuse).await?;
         if let UpdateTarget::Dataset(dataset) = target
             && record.dataset_id != dataset.get()
         {

@@ -139,7 +139,7 @@ async fn ecnow_checks_the_token_then_method_then_action() {
     let token = sandbox.token().await;
     let method = sandbox
         .get(&format!(
-            "ecnow.php?token={token}&method=ecnow_datasets&action=read"
+            "ecnow.php?token={token}&method=ecnow_agents&action=read"
         ))
         .await
         .json();
