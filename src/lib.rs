@@ -9,7 +9,8 @@
 //!   the error answers use).
 //! - [`error`]: the one [`error::Error`] type and its problem+json body.
 //! - [`cors`]: which browser origins may call, and their CORS headers.
-//! - [`auth`]: the JWT extractor, key source, scopes and grants.
+//! - [`auth`]: who the caller is and what it may touch: JWKS, verification and its cache, the
+//!   caller extractor, the rate limit, dev-token minting, one file each.
 //! - [`metrics`]: Prometheus metrics of one instance.
 //! - [`otel`]: OpenTelemetry trace export (OTLP) and the caller's `traceparent`.
 //! - [`idempotency`]: `Idempotency-Key` on writes: the key, the fingerprint, the stored
