@@ -222,3 +222,54 @@ async fn the_live_key_gauge_drops_when_keys_expire_without_traffic() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(metric(&app.metrics_text().await, series), Some(0.0));
 }
+
+/// `redis-cli` against the Redis at `url`, answering its output.
+fn redis_cli(url: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-u", url])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+async fn a_release_never_frees_a_key_another_request_reserved_since() {
+    let Some(redis) = start_redis() else { return };
+    let app = spawn_app_with(AppOptions {
+        redis_url: Some(redis.url.clone()),
+        max_concurrency: 1,
+        queue_timeout: Duration::from_millis(600),
+        ..AppOptions::default()
+    })
+    .await;
+    app.emulator().set_latency(Duration::from_millis(1500));
+    let blocker = tokio::spawn({
+        let (http, url) = (app.http.clone(), app.url("/datasets/100/records?limit=1"));
+        async move { http.get(url).bearer_auth(full_token()).send().await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (token, body) = (full_token(), json!({"mobile_phone": "07123456789"}));
+    let queued = create(&app, &token, "q", &body);
+    let takeover = async {
+        // While the keyed create queues for the upstream (nothing sent), its reservation is
+        // replaced by another request's, as when a short TTL ran out and another took the key.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let name = redis_cli(&redis.url, &["--scan", "--pattern", "ecnow-gateway:idem:*"]);
+        let mut entry: Value = serde_json::from_str(&redis_cli(&redis.url, &["GET", &name]))
+            .expect("the key is reserved");
+        assert_eq!(entry["state"], "in_flight");
+        entry["reservation"] = json!("another-request");
+        redis_cli(
+            &redis.url,
+            &["SET", &name, &entry.to_string(), "PX", "60000"],
+        );
+        name
+    };
+    let (answer, name) = tokio::join!(queued, takeover);
+    assert_eq!(problem_of(answer, 503).await["code"], "upstream_busy");
+    let kept: Value = serde_json::from_str(&redis_cli(&redis.url, &["GET", &name]))
+        .expect("the other request's reservation is kept");
+    assert_eq!(kept["reservation"], "another-request");
+    blocker.await.unwrap().unwrap();
+}

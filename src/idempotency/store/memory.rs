@@ -240,4 +240,52 @@ mod tests {
         assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
         assert!(store.expiries.len() <= STALE_RECORD_SLACK + 1);
     }
+
+    #[test]
+    fn a_release_frees_only_the_reservation_it_made() {
+        let mut store = MemoryStore::default();
+        let start = Instant::now();
+        let ttl = Duration::from_secs(1);
+        let settings = IdempotencySettings {
+            ttl,
+            ..IdempotencySettings::default()
+        };
+        let key = StoreKey::new("svc", "k");
+        let (first, second) = (Entry::reserving("f".into()), Entry::reserving("f".into()));
+        assert!(matches!(
+            store.reserve(&key, &first, start, &settings),
+            Reservation::Reserved { .. }
+        ));
+        // The first reservation expired and another request reserved the key.
+        let later = start + 2 * ttl;
+        assert!(matches!(
+            store.reserve(&key, &second, later, &settings),
+            Reservation::Reserved { .. }
+        ));
+        assert_eq!(store.settle(&key, None, &first, later, ttl), 1, "kept");
+        assert_eq!(store.settle(&key, None, &second, later, ttl), 0, "freed");
+    }
+
+    #[test]
+    fn a_caller_past_its_share_waits_for_its_own_oldest_key() {
+        let mut store = MemoryStore::default();
+        let start = Instant::now();
+        let settings = IdempotencySettings {
+            capacity: 10,
+            per_caller: 1,
+            ttl: Duration::from_secs(100),
+            ..IdempotencySettings::default()
+        };
+        let reserve = |store: &mut MemoryStore, caller: &str, key: &str, at: Instant| {
+            let key = StoreKey::new(caller, key);
+            store.reserve(&key, &Entry::reserving("f".into()), at, &settings)
+        };
+        reserve(&mut store, "quiet", "q", start);
+        reserve(&mut store, "flood", "f0", start + Duration::from_secs(30));
+        let now = start + Duration::from_secs(40);
+        match reserve(&mut store, "flood", "f1", now) {
+            Reservation::Refused { retry_after, .. } => assert_eq!(retry_after, 90),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
 }
