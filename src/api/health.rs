@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{Error, Problem};
+use crate::idempotency::Idempotency;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::upstream::ContactNowClient;
@@ -70,7 +71,13 @@ pub async fn readyz(
         example = "# TYPE ecnow_gateway_http_requests_in_flight gauge\necnow_gateway_http_requests_in_flight 1\n"))
 )]
 #[get("/metrics")]
-pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn metrics(
+    metrics: web::Data<Metrics>,
+    idempotency: Option<web::Data<Idempotency>>,
+) -> HttpResponse {
+    if let Some(idempotency) = idempotency {
+        idempotency.refresh_key_count();
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render())

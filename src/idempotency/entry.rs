@@ -4,7 +4,7 @@
 //! ```text
 //! (none) --reserve--> InFlight --final answer--> Done     (replayed to the same request)
 //!                        |  \---maybe sent-----> Unknown  (409: the outcome is unknown)
-//!                        \-----nothing sent----> (none)   (released: a retry runs)
+//!                        \--error before sent--> (none) (released: a retry runs)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -17,8 +17,13 @@ use crate::error::Error;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub(super) enum Entry {
-    /// The first write is running.
-    InFlight { fingerprint: String },
+    /// The first write is running, under the reservation `reservation` (unique per request):
+    /// only the request that reserved the key releases it.
+    InFlight {
+        fingerprint: String,
+        #[serde(default)]
+        reservation: String,
+    },
     /// The first write ended with `reply`.
     Done { fingerprint: String, reply: Reply },
     /// The first write may have reached the upstream and its answer was lost.
@@ -26,6 +31,22 @@ pub(super) enum Entry {
 }
 
 impl Entry {
+    /// A fresh reservation of a key for a write with `fingerprint`.
+    pub(super) fn reserving(fingerprint: String) -> Self {
+        Entry::InFlight {
+            fingerprint,
+            reservation: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// The reservation of an in-flight entry.
+    pub(super) fn reservation(&self) -> Option<&str> {
+        match self {
+            Entry::InFlight { reservation, .. } => Some(reservation),
+            Entry::Done { .. } | Entry::Unknown { .. } => None,
+        }
+    }
+
     /// The name of the state, for logs.
     pub(super) fn state_name(&self) -> &'static str {
         match self {
@@ -37,7 +58,7 @@ impl Entry {
 
     fn fingerprint(&self) -> &str {
         match self {
-            Entry::InFlight { fingerprint }
+            Entry::InFlight { fingerprint, .. }
             | Entry::Done { fingerprint, .. }
             | Entry::Unknown { fingerprint } => fingerprint,
         }
@@ -83,17 +104,22 @@ impl Ending {
             Ok(reply) => return Ending::Final(reply.clone()),
             Err(error) => error,
         };
-        match error {
-            Error::UpstreamUnavailable(_) | Error::UpstreamBusy | Error::StoreUnavailable(_) => {
-                Ending::Release
+        match (error, reach) {
+            (
+                Error::UpstreamUnavailable(_)
+                | Error::UpstreamBusy
+                | Error::StoreUnavailable(_)
+                | Error::UpstreamAuthFailed(_),
+                _,
+            ) => Ending::Release,
+            // Any error before the write was sent (a token endpoint refusing or answering
+            // nonsense, say): nothing can exist upstream, and the same request may succeed once
+            // the fault is fixed, so a retry runs instead of replaying a stale error.
+            (_, Reach::NothingSent) => Ending::Release,
+            (Error::UpstreamTimeout | Error::UpstreamFailed(_) | Error::Internal(_), _) => {
+                Ending::Unknown
             }
-            Error::UpstreamTimeout | Error::UpstreamFailed(_) | Error::Internal(_) => match reach {
-                Reach::MaybeSent => Ending::Unknown,
-                // The same faults before anything was written (a token endpoint answering
-                // nonsense, say): nothing can exist, so a retry may run.
-                Reach::NothingSent => Ending::Release,
-            },
-            other => Ending::Final(Reply::problem(other)),
+            (other, Reach::MaybeSent) => Ending::Final(Reply::problem(other)),
         }
     }
 

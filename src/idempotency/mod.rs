@@ -100,24 +100,28 @@ impl Idempotency {
             }
             return write.await.and_then(Reply::into_response);
         };
-        let store_key = StoreKey::new(sub, &key);
         let fingerprint = fingerprint();
-        if let Some(existing) = Box::pin(self.reserve(&store_key, &fingerprint)).await? {
-            tracing::info!(state = existing.state_name(), "idempotency key seen before");
-            return existing.verdict(&fingerprint).and_then(Reply::into_replay);
-        }
         let sent = Arc::new(AtomicBool::new(false));
-        let notifier = {
-            let sent = Arc::clone(&sent);
-            SentNotifier::new(move || sent.store(true, Ordering::Relaxed))
-        };
+        // The guard exists before the reservation is sent: a request cancelled while Redis
+        // answers still releases what the reservation took.
         let mut guard = Guard {
             layer: self,
-            key: store_key,
+            key: StoreKey::new(sub, &key),
+            reserved: Entry::reserving(fingerprint.clone()),
             fingerprint,
             sent: Arc::clone(&sent),
             pending: None,
-            settled: false,
+            phase: Phase::Reserving,
+        };
+        if let Some(existing) = Box::pin(guard.reserve()).await? {
+            tracing::info!(state = existing.state_name(), "idempotency key seen before");
+            return existing
+                .verdict(&guard.fingerprint)
+                .and_then(Reply::into_replay);
+        }
+        let notifier = {
+            let sent = Arc::clone(&sent);
+            SentNotifier::new(move || sent.store(true, Ordering::Relaxed))
         };
         let result = notifier.watch(write).await;
         let ending = Ending::of(&result, reach(&sent));
@@ -125,23 +129,10 @@ impl Idempotency {
         result.and_then(Reply::into_response)
     }
 
-    /// Reserves the key for `fingerprint`; returns what was there if it was taken. A new key
-    /// past the caller's share or the capacity is refused; an existing one never is.
-    async fn reserve(&self, key: &StoreKey, fingerprint: &str) -> Result<Option<Entry>, Error> {
-        let in_flight = Entry::InFlight {
-            fingerprint: fingerprint.to_owned(),
-        };
-        match self.store.reserve(key, &in_flight, &self.settings).await? {
-            Reservation::Taken(entry) => Ok(Some(entry)),
-            Reservation::Reserved { live_keys } => {
-                self.metrics.set_idempotency_keys(live_keys);
-                Ok(None)
-            }
-            Reservation::Refused {
-                refusal,
-                retry_after,
-            } => Err(self.refuse(refusal, retry_after)),
-        }
+    /// Updates the live-key gauge from the store, dropping what expired (memory; the Redis
+    /// count is refreshed by every reservation).
+    pub fn refresh_key_count(&self) {
+        self.count(self.store.live_keys());
     }
 
     /// Counts and logs a refused new key, and the error that answers it.
@@ -181,48 +172,100 @@ fn reach(sent: &AtomicBool) -> Reach {
     }
 }
 
+/// Where a keyed write is, for its [`Guard`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// The reservation was (or is about to be) sent: the store may hold it.
+    Reserving,
+    /// The key is reserved for this request and its write runs.
+    Running,
+    /// Nothing is left to do: the key was taken, refused, or settled.
+    Finished,
+}
+
 /// Settles a reserved key if the write never does (the handler was cancelled, e.g. the caller
-/// went away): unknown once the write reached the upstream, released before.
+/// went away): released if the reservation's answer or the write was cut before anything
+/// reached the upstream, unknown after. A release frees the key only while it still holds this
+/// request's reservation.
 struct Guard<'a> {
     layer: &'a Idempotency,
     key: StoreKey,
     fingerprint: String,
+    /// The in-flight entry this request reserves the key with (its reservation is unique).
+    reserved: Entry,
     sent: Arc<AtomicBool>,
     /// What `settle` is storing, kept until it is stored so that a cancel in between still
     /// stores it.
     pending: Option<Option<Entry>>,
-    settled: bool,
+    phase: Phase,
 }
 
 impl Guard<'_> {
+    /// Reserves the key; returns what was there if it was taken. A new key past the caller's
+    /// share or the capacity is refused; an existing one never is. A store fault leaves the
+    /// guard reserving, so that its drop releases whatever the reservation may have taken.
+    async fn reserve(&mut self) -> Result<Option<Entry>, Error> {
+        let layer = self.layer;
+        let reservation = layer
+            .store
+            .reserve(&self.key, &self.reserved, &layer.settings)
+            .await?;
+        match reservation {
+            Reservation::Taken(entry) => {
+                self.phase = Phase::Finished;
+                Ok(Some(entry))
+            }
+            Reservation::Reserved { live_keys } => {
+                self.phase = Phase::Running;
+                layer.count(Some(live_keys));
+                Ok(None)
+            }
+            Reservation::Refused {
+                refusal,
+                retry_after,
+            } => {
+                self.phase = Phase::Finished;
+                Err(layer.refuse(refusal, retry_after))
+            }
+        }
+    }
+
     async fn settle(&mut self, ending: Ending) -> Result<(), Error> {
         let entry = ending.into_entry(self.fingerprint.clone());
         self.pending = Some(entry.clone());
         let layer = self.layer;
         let live_keys = layer
             .store
-            .settle(&self.key, entry.as_ref(), layer.settings.ttl)
+            .settle(
+                &self.key,
+                entry.as_ref(),
+                &self.reserved,
+                layer.settings.ttl,
+            )
             .await?;
         layer.count(live_keys);
-        self.settled = true;
+        self.phase = Phase::Finished;
         Ok(())
     }
 }
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        if self.settled {
-            return;
-        }
-        let entry = match self.pending.take() {
-            Some(settling) => settling,
-            None => Ending::cancelled(reach(&self.sent))
-                .into_entry(std::mem::take(&mut self.fingerprint)),
+        let entry = match self.phase {
+            Phase::Finished => return,
+            Phase::Reserving => None,
+            Phase::Running => match self.pending.take() {
+                Some(settling) => settling,
+                None => Ending::cancelled(reach(&self.sent))
+                    .into_entry(std::mem::take(&mut self.fingerprint)),
+            },
         };
         let layer = self.layer;
-        let live_keys = layer
-            .store
-            .settle_detached(self.key.clone(), entry, layer.settings.ttl);
+        let reserved = self.reserved.clone();
+        let live_keys =
+            layer
+                .store
+                .settle_detached(self.key.clone(), entry, reserved, layer.settings.ttl);
         layer.count(live_keys);
     }
 }

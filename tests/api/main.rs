@@ -11,6 +11,7 @@ mod faults;
 mod hardening;
 mod helpers;
 mod idempotency;
+mod idempotency_review;
 mod imports;
 mod logs;
 mod openapi;

@@ -14,7 +14,7 @@ use crate::helpers::{
 };
 
 /// A read-and-write token of caller `sub`.
-fn token_of(sub: &str) -> String {
+pub(crate) fn token_of(sub: &str) -> String {
     mint(
         &SecretString::from(JWT_SECRET),
         &TokenRequest {

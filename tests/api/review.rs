@@ -169,7 +169,7 @@ async fn caller_text_in_json_logs_has_its_invisible_and_control_characters_escap
 
 /// A TCP proxy to `target` that withholds the answers (target to client) while `paused` is set;
 /// with `armed` set, the next script call (`EVAL`/`EVALSHA`) sets `paused` before it is passed on.
-async fn answer_withholding_proxy(
+pub(crate) async fn answer_withholding_proxy(
     target: String,
     armed: Arc<AtomicBool>,
     paused: Arc<AtomicBool>,

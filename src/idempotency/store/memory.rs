@@ -62,9 +62,13 @@ impl MemoryStore {
             None
         };
         if let Some(refusal) = refusal {
+            let caller = match refusal {
+                KeyRefusal::CallerQuota => Some(&*key.caller),
+                KeyRefusal::StoreFull => None,
+            };
             return Reservation::Refused {
                 refusal,
-                retry_after: self.retry_after(now),
+                retry_after: self.retry_after(now, caller),
             };
         }
         self.put(key, in_flight.clone(), now, settings.ttl);
@@ -73,20 +77,35 @@ impl MemoryStore {
         }
     }
 
-    /// Stores `entry` under `key` until `now + ttl`, or removes the key (`None`); answers the
-    /// live keys.
+    /// Stores `entry` under `key` until `now + ttl`, or removes the key (`None`) if it still
+    /// holds the reservation of `reserved`; answers the live keys.
     pub(super) fn settle(
         &mut self,
         key: &StoreKey,
         entry: Option<&Entry>,
+        reserved: &Entry,
         now: Instant,
         ttl: Duration,
     ) -> usize {
         self.purge(now);
         match entry {
             Some(entry) => self.put(key, entry.clone(), now, ttl),
-            None => self.remove(&key.name),
+            None => {
+                let ours = self.entries.get(&key.name).is_some_and(|stored| {
+                    stored.entry.reservation().is_some()
+                        && stored.entry.reservation() == reserved.reservation()
+                });
+                if ours {
+                    self.remove(&key.name);
+                }
+            }
         }
+        self.entries.len()
+    }
+
+    /// Drops what expired at `now` and answers the live keys.
+    pub(super) fn live_keys(&mut self, now: Instant) -> usize {
+        self.purge(now);
         self.entries.len()
     }
 
@@ -164,10 +183,17 @@ impl MemoryStore {
         }
     }
 
-    /// Seconds until the first live entry expires (after a [`Self::purge`]).
-    fn retry_after(&self, now: Instant) -> u64 {
-        let wait = self.expiries.front().map_or(Duration::ZERO, |front| {
-            front.at.saturating_duration_since(now)
+    /// Seconds until the first live entry expires (after a [`Self::purge`]): of `caller` when
+    /// given, else of the whole store. The caller's first is found by walking the queue in
+    /// expiry order, at most as far as the caller's oldest key (only refusals ask).
+    fn retry_after(&self, now: Instant, caller: Option<&str>) -> u64 {
+        let first = self.expiries.iter().find(|record| {
+            self.entries.get(&record.name).is_some_and(|stored| {
+                stored.write == record.write && caller.is_none_or(|c| *stored.caller == *c)
+            })
+        });
+        let wait = first.map_or(Duration::ZERO, |record| {
+            record.at.saturating_duration_since(now)
         });
         retry_after_secs(wait)
     }
@@ -183,9 +209,7 @@ mod tests {
         let start = Instant::now();
         let ttl = Duration::from_secs(10);
         let (a, b) = (StoreKey::new("alice", "a"), StoreKey::new("bob", "b"));
-        let in_flight = || Entry::InFlight {
-            fingerprint: "f".into(),
-        };
+        let in_flight = || Entry::reserving("f".into());
         store.put(&a, in_flight(), start, ttl);
         store.put(&b, in_flight(), start + Duration::from_secs(2), ttl);
         // Settling `a` later renews its expiry; its first record is stale.
@@ -193,11 +217,11 @@ mod tests {
         assert_eq!(store.live_by_caller[&a.caller], 1);
         store.purge(start + Duration::from_secs(11));
         assert_eq!(store.entries.len(), 2, "a was renewed, b is still live");
-        assert_eq!(store.retry_after(start + Duration::from_secs(11)), 1);
+        assert_eq!(store.retry_after(start + Duration::from_secs(11), None), 1);
         store.purge(start + Duration::from_secs(12));
         assert!(!store.entries.contains_key(&b.name));
         assert!(!store.live_by_caller.contains_key(&b.caller));
-        assert_eq!(store.retry_after(start + Duration::from_secs(12)), 3);
+        assert_eq!(store.retry_after(start + Duration::from_secs(12), None), 3);
         store.purge(start + Duration::from_secs(15));
         assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
         assert!(store.expiries.is_empty(), "stale records are dropped too");
@@ -209,13 +233,59 @@ mod tests {
         let now = Instant::now();
         for i in 0..20 * STALE_RECORD_SLACK {
             let key = StoreKey::new("svc", &i.to_string());
-            let in_flight = Entry::InFlight {
-                fingerprint: "f".into(),
-            };
+            let in_flight = Entry::reserving("f".into());
             store.put(&key, in_flight, now, Duration::from_secs(3600));
             store.remove(&key.name);
         }
         assert!(store.entries.is_empty() && store.live_by_caller.is_empty());
         assert!(store.expiries.len() <= STALE_RECORD_SLACK + 1);
+    }
+
+    #[test]
+    fn a_release_frees_only_the_reservation_it_made() {
+        let mut store = MemoryStore::default();
+        let start = Instant::now();
+        let ttl = Duration::from_secs(1);
+        let settings = IdempotencySettings {
+            ttl,
+            ..IdempotencySettings::default()
+        };
+        let key = StoreKey::new("svc", "k");
+        let (first, second) = (Entry::reserving("f".into()), Entry::reserving("f".into()));
+        assert!(matches!(
+            store.reserve(&key, &first, start, &settings),
+            Reservation::Reserved { .. }
+        ));
+        // The first reservation expired and another request reserved the key.
+        let later = start + 2 * ttl;
+        assert!(matches!(
+            store.reserve(&key, &second, later, &settings),
+            Reservation::Reserved { .. }
+        ));
+        assert_eq!(store.settle(&key, None, &first, later, ttl), 1, "kept");
+        assert_eq!(store.settle(&key, None, &second, later, ttl), 0, "freed");
+    }
+
+    #[test]
+    fn a_caller_past_its_share_waits_for_its_own_oldest_key() {
+        let mut store = MemoryStore::default();
+        let start = Instant::now();
+        let settings = IdempotencySettings {
+            capacity: 10,
+            per_caller: 1,
+            ttl: Duration::from_secs(100),
+            ..IdempotencySettings::default()
+        };
+        let reserve = |store: &mut MemoryStore, caller: &str, key: &str, at: Instant| {
+            let key = StoreKey::new(caller, key);
+            store.reserve(&key, &Entry::reserving("f".into()), at, &settings)
+        };
+        reserve(&mut store, "quiet", "q", start);
+        reserve(&mut store, "flood", "f0", start + Duration::from_secs(30));
+        let now = start + Duration::from_secs(40);
+        match reserve(&mut store, "flood", "f1", now) {
+            Reservation::Refused { retry_after, .. } => assert_eq!(retry_after, 90),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
     }
 }

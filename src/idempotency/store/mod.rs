@@ -50,18 +50,37 @@ impl Store {
         }
     }
 
-    /// Stores `entry` under a reserved key for a fresh `ttl`, or releases the key (`None`). A
-    /// reserved key is stored even past the capacity (its reservation counted it). Answers the
-    /// live keys when the store counts them on the way.
+    /// Stores `entry` under a key reserved with `reserved` for a fresh `ttl`, or releases the
+    /// key (`None`) if it still holds `reserved` (never a reservation of another request made
+    /// after ours expired). A reserved key is stored even past the capacity (its reservation
+    /// counted it). Answers the live keys when the store counts them on the way.
     pub(super) async fn settle(
         &self,
         key: &StoreKey,
         entry: Option<&Entry>,
+        reserved: &Entry,
         ttl: Duration,
     ) -> Result<Option<usize>, Error> {
         match self {
-            Self::Memory(store) => Ok(Some(lock(store).settle(key, entry, Instant::now(), ttl))),
-            Self::Redis(pool) => redis::settle(pool, key, entry, ttl).await.map(|()| None),
+            Self::Memory(store) => Ok(Some(lock(store).settle(
+                key,
+                entry,
+                reserved,
+                Instant::now(),
+                ttl,
+            ))),
+            Self::Redis(pool) => redis::settle(pool, key, entry, reserved, ttl)
+                .await
+                .map(|()| None),
+        }
+    }
+
+    /// Drops expired keys and answers the live ones, when this replica counts them itself
+    /// (memory); the Redis store counts the cluster's on every reservation.
+    pub(super) fn live_keys(&self) -> Option<usize> {
+        match self {
+            Self::Memory(store) => Some(lock(store).live_keys(Instant::now())),
+            Self::Redis(_) => None,
         }
     }
 
@@ -71,16 +90,17 @@ impl Store {
         &self,
         key: StoreKey,
         entry: Option<Entry>,
+        reserved: Entry,
         ttl: Duration,
     ) -> Option<usize> {
         match self {
             Self::Memory(store) => {
-                Some(lock(store).settle(&key, entry.as_ref(), Instant::now(), ttl))
+                Some(lock(store).settle(&key, entry.as_ref(), &reserved, Instant::now(), ttl))
             }
             Self::Redis(pool) => {
                 let pool = pool.clone();
                 tokio::spawn(async move {
-                    let _ = redis::settle(&pool, &key, entry.as_ref(), ttl).await;
+                    let _ = redis::settle(&pool, &key, entry.as_ref(), &reserved, ttl).await;
                 });
                 None
             }

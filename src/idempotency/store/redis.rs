@@ -55,15 +55,19 @@ return {'reserved', string.format('%d', live + 1)}
     )
 });
 
-/// Stores a reserved key's outcome for a fresh TTL, or releases it (ARGV[1] empty). KEYS and
+/// Stores a reserved key's outcome for a fresh TTL, or releases it (ARGV[1] empty) if it still
+/// holds the in-flight entry of this reservation (ARGV[3], with its unique reservation id), so
+/// that a release never frees a key another request reserved after ours expired. KEYS and
 /// ARGV[2] as in [`RESERVE_SCRIPT`].
 static SETTLE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if ARGV[1] == '' then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], KEYS[1])
-  redis.call('ZREM', KEYS[3], KEYS[1])
+  if redis.call('GET', KEYS[1]) == ARGV[3] then
+    redis.call('DEL', KEYS[1])
+    redis.call('ZREM', KEYS[2], KEYS[1])
+    redis.call('ZREM', KEYS[3], KEYS[1])
+  end
   return 0
 end
 local time = redis.call('TIME')
@@ -121,22 +125,24 @@ pub(super) async fn reserve(
     }
 }
 
-/// Runs [`SETTLE_SCRIPT`] for `entry` (`None` releases the key).
+/// Runs [`SETTLE_SCRIPT`] for `entry` (`None` releases the key if it still holds `reserved`).
 pub(super) async fn settle(
     pool: &Pool,
     key: &StoreKey,
     entry: Option<&Entry>,
+    reserved: &Entry,
     ttl: Duration,
 ) -> Result<(), Error> {
     let value = entry
         .map(|entry| serde_json::to_string(entry).expect("entries serialise"))
         .unwrap_or_default();
+    let reserved = serde_json::to_string(reserved).expect("entries serialise");
     cluster::run_script::<i64>(
         pool,
         WHAT,
         &SETTLE_SCRIPT,
         &[&key.name, &key.caller_index(), &all_keys_index()],
-        &[&value, &ttl.as_millis().to_string()],
+        &[&value, &ttl.as_millis().to_string(), &reserved],
     )
     .await
     .map(|_| ())
