@@ -491,7 +491,7 @@ impl Emulator {
     fn read_method(&self, method: Method, args: &Args<'_>, format: Format) -> String {
         let store = read(&self.inner.store);
         let rows = match method {
-            Method::Records => return self.read_records(args, format),
+            Method::Records => return read_records(&store, args, format),
             Method::Datasets => store.read_datasets(args),
             Method::CampaignTables => Ok(store.read_campaign_tables()),
             Method::CampaignFields => store.read_campaign_fields(args),
@@ -523,23 +523,6 @@ impl Emulator {
         .write(format)
     }
 
-    fn read_records(&self, args: &Args<'_>, format: Format) -> String {
-        let query = match ReadQuery::parse(args) {
-            Ok(query) => query,
-            Err(error) => return Envelope::failure(&error).write(format),
-        };
-        let store = read(&self.inner.store);
-        match store.read(&query) {
-            Ok(found) => wire::write_read_answer(
-                format,
-                Method::Records.xml_item(),
-                found.total,
-                &found.rows,
-            ),
-            Err(error) => Envelope::failure(&error).write(format),
-        }
-    }
-
     fn write_records(
         &self,
         action: Write,
@@ -567,6 +550,20 @@ impl Emulator {
             ..Envelope::default()
         }
         .write(format)
+    }
+}
+
+/// An `ecnow_records` read against `store`.
+fn read_records(store: &Store, args: &Args<'_>, format: Format) -> String {
+    let query = match ReadQuery::parse(args) {
+        Ok(query) => query,
+        Err(error) => return Envelope::failure(&error).write(format),
+    };
+    match store.read(&query) {
+        Ok(found) => {
+            wire::write_read_answer(format, Method::Records.xml_item(), found.total, &found.rows)
+        }
+        Err(error) => Envelope::failure(&error).write(format),
     }
 }
 
