@@ -1,5 +1,5 @@
 //! What the emulated account holds, for the sandbox banner: its datasets, campaign tables and
-//! the outcome codes its records carry.
+//! outcome codes.
 
 use std::fmt;
 
@@ -8,12 +8,23 @@ use std::fmt;
 pub struct DatasetFixture {
     /// Its id.
     pub id: u64,
-    /// `live` or `expired`, in the gateway's words.
+    /// `hold`, `live` or `expired`, in the gateway's words.
     pub status: &'static str,
     /// The campaign table it belongs to.
     pub campaign: String,
     /// How many records it holds.
     pub records: usize,
+}
+
+/// One outcome code of the emulated account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutcomeFixture {
+    /// The code records carry.
+    pub code: u64,
+    /// What agents see.
+    pub description: &'static str,
+    /// Whether writing it takes the record off the dialer.
+    pub complete: bool,
 }
 
 /// The emulated account's data.
@@ -23,12 +34,12 @@ pub struct Fixtures {
     pub datasets: Vec<DatasetFixture>,
     /// Every campaign table, by name.
     pub campaigns: Vec<String>,
-    /// The outcome codes the records carry, in ascending order.
-    pub outcome_codes: Vec<String>,
+    /// Every outcome code of the account, in ascending order.
+    pub outcome_codes: Vec<OutcomeFixture>,
 }
 
 impl fmt::Display for Fixtures {
-    /// The banner's lines: one per dataset, then the campaign tables and the outcome codes.
+    /// The banner's lines: one per dataset, the campaign tables, then one per outcome code.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "  Datasets:")?;
         for dataset in &self.datasets {
@@ -39,6 +50,15 @@ impl fmt::Display for Fixtures {
             )?;
         }
         writeln!(f, "  Campaign tables: {}", self.campaigns.join(", "))?;
-        write!(f, "  Outcome codes:   {}", self.outcome_codes.join(", "))
+        write!(f, "  Outcome codes:")?;
+        for outcome in &self.outcome_codes {
+            let complete = if outcome.complete { "complete" } else { "" };
+            write!(
+                f,
+                "\n    {:<6} {:<8} {}",
+                outcome.code, complete, outcome.description
+            )?;
+        }
+        Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! An in-memory 8x8 ContactNow: `token.php` and `ecnow.php` (`method=ecnow_records`, and the
-//! `ecnow_datasets` read of a table's datasets) as the real service answers them.
+//! An in-memory 8x8 ContactNow: `token.php`, `ecnow.php` (`ecnow_records`, `ecnow_datasets`,
+//! `campaign_tables`, `campaign_fields`) and `database.php` (`outcomecodes`) as the real
+//! service answers them.
 //!
 //! It is the sandbox the gateway runs against by default and a second opinion on the
 //! gateway's upstream client, so it shares no code with it. It keeps the upstream's habits:
@@ -22,8 +23,9 @@
 //!
 //! # The emulated account
 //! One API user (`sandbox` / `sandbox` unless configured), account id `10278`. Datasets `100`
-//! and `200` (table `sandbox_campaign`) and the expired `300` (table `other_campaign`); five
-//! records seeded in `100`, ids from `550000`. Tokens are 40 lowercase hex characters; while
+//! and `200` (live) and `400` (on hold) in table `sandbox_campaign`, the expired `300` in table
+//! `other_campaign`; five records seeded in `100`, ids from `550000`. Outcome codes `100`
+//! to `302` and the account's `510456`; `200`, `201`, `302` and `510456` complete a record. Tokens are 40 lowercase hex characters; while
 //! one is valid, `get` hands out that same one.
 //!
 //! Every call is counted, then takes the next injected [`Fault`] if any, then waits for the
@@ -49,7 +51,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 
 pub use calls::{CallCounts, Fault};
 use calls::{Counters, FaultQueue};
-pub use fixtures::{DatasetFixture, Fixtures};
+pub use fixtures::{DatasetFixture, Fixtures, OutcomeFixture};
 use store::{ACCOUNT_ID, ReadQuery, Store, WriteOutcome};
 use tokens::{TokenBook, TokenState, expired_token, token_answer};
 use wire::{Args, Envelope, Format, Row};
@@ -64,6 +66,86 @@ const SCRIPT_ROOTS: [&str; 2] = ["/", "//"];
 const SERVER_WORKERS: usize = 2;
 const SERVER_ERROR_PAGE: &str = "<html><head><title>500 Internal Server Error</title></head>\
 <body><h1>Internal Server Error</h1></body></html>\n";
+
+/// The scripts that answer calls made with a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Script {
+    /// `ecnow.php`: records, datasets, campaign tables and fields.
+    Ecnow,
+    /// `database.php`: the account's configuration (outcome codes).
+    Database,
+}
+
+impl Script {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ecnow => "ecnow.php",
+            Self::Database => "database.php",
+        }
+    }
+}
+
+/// The methods the emulator answers, each on its script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    /// `ecnow.php?method=ecnow_records`: read, create, update.
+    Records,
+    /// `ecnow.php?method=ecnow_datasets`: read, create, update.
+    Datasets,
+    /// `ecnow.php?method=campaign_tables`: read.
+    CampaignTables,
+    /// `ecnow.php?method=campaign_fields`: read.
+    CampaignFields,
+    /// `database.php?method=outcomecodes`: read.
+    OutcomeCodes,
+}
+
+impl Method {
+    fn of(script: Script, name: Option<&str>) -> Option<Self> {
+        let method = match name? {
+            "ecnow_records" => Self::Records,
+            "ecnow_datasets" => Self::Datasets,
+            "campaign_tables" => Self::CampaignTables,
+            "campaign_fields" => Self::CampaignFields,
+            "outcomecodes" => Self::OutcomeCodes,
+            _ => return None,
+        };
+        let on = if method == Self::OutcomeCodes {
+            Script::Database
+        } else {
+            Script::Ecnow
+        };
+        (on == script).then_some(method)
+    }
+
+    /// The method's name, and the element of each row of an XML write payload.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Records => "ecnow_records",
+            Self::Datasets => "ecnow_datasets",
+            Self::CampaignTables => "campaign_tables",
+            Self::CampaignFields => "campaign_fields",
+            Self::OutcomeCodes => "outcomecodes",
+        }
+    }
+
+    /// The element of each row of an XML read answer: `ecnow_record` as the vendor's article
+    /// shows; the others by the same rule **(inferred)**.
+    fn xml_item(self) -> &'static str {
+        match self {
+            Self::Records => "ecnow_record",
+            Self::Datasets => "ecnow_dataset",
+            Self::CampaignTables => "campaign_table",
+            Self::CampaignFields => "campaign_field",
+            Self::OutcomeCodes => "outcomecode",
+        }
+    }
+
+    /// Whether it takes `create` and `update`.
+    fn writable(self) -> bool {
+        matches!(self, Self::Records | Self::Datasets)
+    }
+}
 
 /// The write actions of `ecnow.php`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,8 +217,8 @@ struct Inner {
 }
 
 impl Emulator {
-    /// An emulator with the account seeded: datasets `100`, `200`, `300` (expired) and five
-    /// records in `100` from id `550000`.
+    /// An emulator with the account seeded: datasets `100`, `200`, `300` (expired), `400`
+    /// (on hold) and five records in `100` from id `550000`.
     pub fn new(config: EmulatorConfig) -> Self {
         let today = chrono::Local::now().date_naive();
         Self {
@@ -153,7 +235,8 @@ impl Emulator {
         }
     }
 
-    /// Registers `token.php` and `ecnow.php`, by `GET` and `POST`, at `/` and at `//` (a base
+    /// Registers `token.php`, `ecnow.php` and `database.php`, by `GET` and `POST`, at `/` and
+    /// at `//` (a base
     /// URL ending in `/` joined with a client's own `/`, which the vendor's web server serves).
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let token = self.clone();
@@ -161,11 +244,14 @@ impl Emulator {
             let emulator = token.clone();
             async move { emulator.token_php(&req, &body).await }
         };
-        let ecnow = self.clone();
-        let ecnow_php = move |req: HttpRequest, body: web::Bytes| {
-            let emulator = ecnow.clone();
-            async move { emulator.ecnow_php(&req, &body).await }
+        let script = |script: Script| {
+            let emulator = self.clone();
+            move |req: HttpRequest, body: web::Bytes| {
+                let emulator = emulator.clone();
+                async move { emulator.api_php(script, &req, &body).await }
+            }
         };
+        let (ecnow_php, database_php) = (script(Script::Ecnow), script(Script::Database));
         for root in SCRIPT_ROOTS {
             cfg.service(
                 web::resource(format!("{root}token.php"))
@@ -178,6 +264,12 @@ impl Emulator {
                     .app_data(web::PayloadConfig::new(MAX_PAYLOAD_BYTES))
                     .route(web::get().to(ecnow_php.clone()))
                     .route(web::post().to(ecnow_php.clone())),
+            )
+            .service(
+                web::resource(format!("{root}database.php"))
+                    .app_data(web::PayloadConfig::new(MAX_PAYLOAD_BYTES))
+                    .route(web::get().to(database_php.clone()))
+                    .route(web::post().to(database_php.clone())),
             );
         }
     }
@@ -325,24 +417,26 @@ impl Emulator {
         token_answer(&token, expire, format)
     }
 
-    async fn ecnow_php(&self, req: &HttpRequest, body: &web::Bytes) -> HttpResponse {
+    /// `ecnow.php` or `database.php`: the token, then the method, the action and the format.
+    async fn api_php(&self, script: Script, req: &HttpRequest, body: &web::Bytes) -> HttpResponse {
         let request = wire::read_request(req.query_string(), content_type(req), body).await;
         let (args, body) = (&request.args, request.payload);
         let method = args.get("method");
         let action = args.get("action");
         let counters = &self.inner.counters;
-        let counter = match (method, action) {
-            (Some("ecnow_records"), Some("create")) => &counters.create,
-            (Some("ecnow_records"), Some("read")) => &counters.read,
-            (Some("ecnow_records"), Some("update")) => &counters.update,
+        let counter = match (script, method, action) {
+            (Script::Ecnow, Some("ecnow_records"), Some("create")) => &counters.create,
+            (Script::Ecnow, Some("ecnow_records"), Some("read")) => &counters.read,
+            (Script::Ecnow, Some("ecnow_records"), Some("update")) => &counters.update,
             _ => &counters.other,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
+            script = script.name(),
             method = method.unwrap_or(""),
             action = action.unwrap_or(""),
             bytes = body.len(),
-            "emulator: ecnow.php"
+            "emulator: call"
         );
         let format = Format::from_arg(args.get("format"));
         if let Some(response) = self.delay(format.unwrap_or(Format::Json)).await {
@@ -359,97 +453,74 @@ impl Emulator {
             TokenState::Expired => return answer(shown, expired_token().write(shown)),
             TokenState::Unknown => return failure("Invalid token"),
         }
-        if let (Some("ecnow_datasets"), Some("read"), Some(format)) = (method, action, format) {
-            return answer(format, self.table_datasets(args.get("table"), format));
-        }
-        if method != Some("ecnow_records") {
+        let Some(method) = Method::of(script, method) else {
             return failure("Bad argument: method");
-        }
-        if !matches!(action, Some("create" | "read" | "update")) {
-            return failure("Bad argument: action");
-        }
+        };
+        let write_action = match action {
+            Some("read") => None,
+            Some("create") if method.writable() => Some(Write::Create),
+            Some("update") if method.writable() => Some(Write::Update),
+            _ => return failure("Bad argument: action"),
+        };
         let Some(format) = format else {
             return failure("Bad argument: format");
         };
-        if action == Some("read") {
-            return answer(format, self.read_records(args, format));
-        }
+        let Some(write_action) = write_action else {
+            return answer(format, self.read_method(method, args, format));
+        };
         if !matches!(args.get("raw"), Some("1" | "true")) {
             return failure("No file uploaded. Missing 'easycall' section?");
         }
         let rows = match format {
             Format::Json => wire::parse_json_rows(body),
-            Format::Xml => wire::parse_xml_rows(body),
+            Format::Xml => wire::parse_xml_rows(body, method.name()),
         };
         let rows = match rows {
             Ok(rows) => rows,
             Err(error) => return failure(error.message()),
         };
-        let write_action = match action {
-            Some("create") => Write::Create,
-            _ => Write::Update,
+        let body = if method == Method::Datasets {
+            self.write_datasets(write_action, &rows, format)
+        } else {
+            self.write_records(write_action, args.non_empty("id"), &rows, format)
         };
-        let body = self.write_records(write_action, args.non_empty("id"), &rows, format);
         answer(format, body)
     }
 
-    /// An `ecnow_datasets` read: rows `{dataset, qid, d_status}` of the datasets of `table`
-    /// (of every table without one).
-    fn table_datasets(&self, table: Option<&str>, format: Format) -> String {
-        let rows: Vec<_> = self
-            .fixtures()
-            .datasets
-            .into_iter()
-            .filter(|dataset| table.is_none_or(|table| dataset.campaign == table))
-            .map(|dataset| {
-                let state = if dataset.status == "expired" {
-                    "EXPIRED"
-                } else {
-                    "LIVE"
-                };
-                (dataset.id, state)
-            })
-            .collect();
-        match format {
-            Format::Json => serde_json::json!({
-                "success": true,
-                "total": rows.len(),
-                "list": rows
-                    .iter()
-                    .map(|(id, state)| serde_json::json!({
-                        "dataset": id.to_string(), "qid": "0", "d_status": state,
-                    }))
-                    .collect::<Vec<_>>(),
-            })
-            .to_string(),
-            Format::Xml => {
-                let list: String = rows
-                    .iter()
-                    .map(|(id, state)| {
-                        format!(
-                            "<ecnow_dataset><dataset>{id}</dataset><qid>0</qid>\
-                             <d_status>{state}</d_status></ecnow_dataset>"
-                        )
-                    })
-                    .collect();
-                format!(
-                    "<result><success>1</success><total>{}</total><list>{list}</list></result>\n",
-                    rows.len()
-                )
-            }
+    /// A `read` of any method: records, or a configuration list.
+    fn read_method(&self, method: Method, args: &Args<'_>, format: Format) -> String {
+        let store = read(&self.inner.store);
+        let rows = match method {
+            Method::Records => return read_records(&store, args, format),
+            Method::Datasets => store.read_datasets(args),
+            Method::CampaignTables => Ok(store.read_campaign_tables()),
+            Method::CampaignFields => store.read_campaign_fields(args),
+            Method::OutcomeCodes => store::read_outcome_codes(args),
+        };
+        match rows {
+            Ok(rows) => wire::write_read_answer(format, method.xml_item(), rows.len(), &rows),
+            Err(error) => Envelope::failure(&error).write(format),
         }
     }
 
-    fn read_records(&self, args: &Args<'_>, format: Format) -> String {
-        let query = match ReadQuery::parse(args) {
-            Ok(query) => query,
-            Err(error) => return Envelope::failure(&error).write(format),
+    fn write_datasets(&self, action: Write, rows: &[Row], format: Format) -> String {
+        let outcome = {
+            let mut store = write(&self.inner.store);
+            match action {
+                Write::Create => store.create_datasets(rows),
+                Write::Update => store.update_datasets(rows),
+            }
         };
-        let store = read(&self.inner.store);
-        match store.read(&query) {
-            Ok(found) => wire::write_read_answer(format, found.total, &found.rows),
-            Err(error) => Envelope::failure(&error).write(format),
+        Envelope {
+            success: true,
+            account_id: Some(ACCOUNT_ID),
+            total: Some(outcome.total),
+            bad: Some(outcome.bad),
+            key: (action == Write::Create).then_some(outcome.key),
+            error: outcome.error.as_deref(),
+            ..Envelope::default()
         }
+        .write(format)
     }
 
     fn write_records(
@@ -479,6 +550,20 @@ impl Emulator {
             ..Envelope::default()
         }
         .write(format)
+    }
+}
+
+/// An `ecnow_records` read against `store`.
+fn read_records(store: &Store, args: &Args<'_>, format: Format) -> String {
+    let query = match ReadQuery::parse(args) {
+        Ok(query) => query,
+        Err(error) => return Envelope::failure(&error).write(format),
+    };
+    match store.read(&query) {
+        Ok(found) => {
+            wire::write_read_answer(format, Method::Records.xml_item(), found.total, &found.rows)
+        }
+        Err(error) => Envelope::failure(&error).write(format),
     }
 }
 

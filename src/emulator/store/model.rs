@@ -231,7 +231,23 @@ impl Record {
     }
 
     pub(super) fn is_live(&self) -> bool {
-        self.field(Field::ProcessType) != COMPLETE
+        !matches!(self.field(Field::ProcessType), COMPLETE | EXPIRED)
+    }
+
+    /// Brings `ProcessType` in line with the record's dataset: `HOLD: ` before a waiting
+    /// state while the dataset is on hold, none while it is live, `EXPIRED` for anything
+    /// not complete once it has expired.
+    pub(super) fn follow_dataset(&mut self, status: DatasetStatus) {
+        let now = self.field(Field::ProcessType);
+        let next = match (status, now) {
+            (DatasetStatus::Hold, NEW_PROSPECT) => HOLD_NEW_PROSPECT,
+            (DatasetStatus::Hold, NEEDS_MORE_WORK) => HOLD_NEEDS_MORE_WORK,
+            (DatasetStatus::Live, HOLD_NEW_PROSPECT) => NEW_PROSPECT,
+            (DatasetStatus::Live, HOLD_NEEDS_MORE_WORK) => NEEDS_MORE_WORK,
+            (DatasetStatus::Expired, now) if now != COMPLETE => EXPIRED,
+            _ => return,
+        };
+        self.set(Field::ProcessType, next);
     }
 
     pub(super) fn has_phone(&self, phone: &str) -> bool {
@@ -283,12 +299,71 @@ impl Table {
     }
 }
 
-/// A dataset: which table it lives in and whether it is expired.
-#[derive(Clone, Copy, Debug)]
+/// Whether a dataset's records are dialled (`d_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DatasetStatus {
+    /// `HOLD`: nothing is dialled.
+    Hold,
+    /// `LIVE`: records dial when agents of its queues are waiting.
+    Live,
+    /// `EXPIRED`: final; nothing is dialled, created or reopened.
+    Expired,
+}
+
+impl DatasetStatus {
+    /// Reads a `d_status` or `state` value, in any letter case.
+    pub(super) fn from_arg(value: &str) -> Option<Self> {
+        [Self::Hold, Self::Live, Self::Expired]
+            .into_iter()
+            .find(|s| s.upstream().eq_ignore_ascii_case(value.trim()))
+    }
+
+    /// The upstream's word: `HOLD`, `LIVE`, `EXPIRED`.
+    pub(super) fn upstream(self) -> &'static str {
+        match self {
+            Self::Hold => "HOLD",
+            Self::Live => "LIVE",
+            Self::Expired => "EXPIRED",
+        }
+    }
+
+    /// The gateway's word: `hold`, `live`, `expired`.
+    pub(super) fn gateway(self) -> &'static str {
+        match self {
+            Self::Hold => "hold",
+            Self::Live => "live",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// A dataset: which table it lives in, its queue, status and the rest of its row.
+#[derive(Clone, Debug)]
 pub(super) struct Dataset {
     pub(super) id: u64,
     pub(super) table: usize,
-    pub(super) expired: bool,
+    /// Queue id (`qid`); `0` is none.
+    pub(super) qid: u64,
+    pub(super) status: DatasetStatus,
+    /// `d_priority`, 0 to [`MAX_PRIORITY`](super::datasets::MAX_PRIORITY).
+    pub(super) priority: u8,
+    pub(super) description: String,
+    pub(super) notes: String,
+}
+
+impl Dataset {
+    /// A dataset with the upstream's create defaults: no queue, `HOLD`, priority 0, no notes.
+    pub(super) fn new(id: u64, table: usize) -> Self {
+        Self {
+            id,
+            table,
+            qid: 0,
+            status: DatasetStatus::Hold,
+            priority: 0,
+            description: String::new(),
+            notes: String::new(),
+        }
+    }
 }
 
 /// Every table, dataset and record of the emulated account.
@@ -308,20 +383,22 @@ impl Store {
             .iter()
             .map(|d| crate::emulator::DatasetFixture {
                 id: d.id,
-                status: if d.expired { "expired" } else { "live" },
+                status: d.status.gateway(),
                 campaign: self.tables[d.table].name.clone(),
                 records: self.records_in_dataset(d.id),
             })
             .collect();
-        let codes: std::collections::BTreeSet<u64> = self
-            .records
-            .values()
-            .filter_map(|r| r.field(Field::OutcomeCode).parse().ok())
-            .collect();
         crate::emulator::Fixtures {
             datasets,
             campaigns: self.tables.iter().map(|t| t.name.clone()).collect(),
-            outcome_codes: codes.iter().map(u64::to_string).collect(),
+            outcome_codes: super::outcomes::OUTCOME_CODES
+                .iter()
+                .map(|o| crate::emulator::OutcomeFixture {
+                    code: o.code,
+                    description: o.description,
+                    complete: o.complete,
+                })
+                .collect(),
         }
     }
 

@@ -4,30 +4,19 @@ use std::collections::BTreeMap;
 
 use chrono::{Days, NaiveDate};
 
-use super::model::{DATE_FORMAT, Dataset, FIRST_RECORD_ID, Store, Table};
+use super::model::{DATE_FORMAT, Dataset, DatasetStatus, FIRST_RECORD_ID, Store, Table};
 use crate::emulator::wire::Row;
 
 impl Store {
-    /// The account as the emulator starts it: three datasets and five records in `100`.
+    /// The account as the emulator starts it: four datasets and five records in `100`.
     pub(in crate::emulator) fn seeded(today: NaiveDate) -> Self {
         let mut store = Self {
             tables: vec![Table::new("sandbox_campaign"), Table::new("other_campaign")],
             datasets: vec![
-                Dataset {
-                    id: 100,
-                    table: 0,
-                    expired: false,
-                },
-                Dataset {
-                    id: 200,
-                    table: 0,
-                    expired: false,
-                },
-                Dataset {
-                    id: 300,
-                    table: 1,
-                    expired: true,
-                },
+                seeded_dataset(100, 0, DatasetStatus::Live, "Sandbox prospects"),
+                seeded_dataset(200, 0, DatasetStatus::Live, "Sandbox spare"),
+                seeded_dataset(300, 1, DatasetStatus::Expired, "Last year's list"),
+                seeded_dataset(400, 0, DatasetStatus::Hold, "Sandbox on hold"),
             ],
             records: BTreeMap::new(),
             next_id: FIRST_RECORD_ID,
@@ -91,5 +80,24 @@ impl Store {
             store.create(&[Row(fields)], today);
         }
         store
+    }
+}
+
+/// The queue the seeded datasets of `sandbox_campaign` dial from.
+const SANDBOX_QUEUE: u64 = 75_674_454;
+/// The queue of `other_campaign`.
+const OTHER_QUEUE: u64 = 75_674_455;
+
+fn seeded_dataset(id: u64, table: usize, status: DatasetStatus, description: &str) -> Dataset {
+    Dataset {
+        qid: if table == 0 {
+            SANDBOX_QUEUE
+        } else {
+            OTHER_QUEUE
+        },
+        status,
+        description: description.to_owned(),
+        notes: "Loaded by the emulator".to_owned(),
+        ..Dataset::new(id, table)
     }
 }

@@ -5,15 +5,18 @@
 use chrono::NaiveDate;
 
 use super::model::{
-    COMPLETE, Column, DATE_FORMAT, DATETIME_FORMAT, Field, Kind, NEEDS_MORE_WORK, Record, Store,
-    Table, ZERO_DATE, ZERO_DATETIME, parse_datetime,
+    COMPLETE, Column, DATE_FORMAT, DATETIME_FORMAT, DatasetStatus, Field, Kind, NEEDS_MORE_WORK,
+    Record, Store, Table, ZERO_DATE, ZERO_DATETIME, parse_datetime,
 };
+use super::outcomes::outcome_is_complete;
 use crate::emulator::wire::Row;
 
 /// `info` after a write that leaves the record on the dialer.
 const LIVE_INFO: &str = "Record is LIVE on the dialer.";
 /// `info` after a write that leaves the record with a complete outcome.
 const NOT_LIVE_INFO: &str = "Record is NOT live on the dialer due having a complete outcome.";
+/// `info` after a write that leaves the record in a dataset on hold **(inferred wording)**.
+const HELD_INFO: &str = "Record is NOT live on the dialer due to the dataset being on HOLD.";
 /// The fields of which a created record needs one.
 const PHONE_FIELDS: [&str; 3] = ["homephone", "mobilephone", "workphone"];
 /// The fields that route a write to its record, never written to it.
@@ -104,45 +107,9 @@ impl Record {
     }
 }
 
-/// An outcome code of the emulated account and its `complete` flag.
-struct OutcomeCode {
-    code: &'static str,
-    /// Whether the outcome takes the record off the dialer (`complete` `Y`).
-    complete: bool,
-}
-
-/// The emulated account's outcome codes (the full outcome-code API is not emulated). A code
-/// not listed here is accepted as an account-specific code that does not complete.
-const OUTCOME_CODES: [OutcomeCode; 5] = [
-    // New Prospect: what a fresh record carries.
-    OutcomeCode {
-        code: "100",
-        complete: false,
-    },
-    // Sale: the seeded COMPLETE record's outcome.
-    OutcomeCode {
-        code: "200",
-        complete: true,
-    },
-    // Not Interested.
-    OutcomeCode {
-        code: "201",
-        complete: true,
-    },
-    // Call Back.
-    OutcomeCode {
-        code: "300",
-        complete: false,
-    },
-    // Appointment Booked: an account-specific code, as real accounts number them.
-    OutcomeCode {
-        code: "510456",
-        complete: true,
-    },
-];
-
-fn outcome_is_complete(code: &str) -> bool {
-    OUTCOME_CODES.iter().any(|o| o.code == code && o.complete)
+/// Whether a write row sets `ProcessType` itself (the dataset's status then moves nothing).
+fn names_process_type(row: &Row) -> bool {
+    row.get(Field::ProcessType.name()).is_some()
 }
 
 fn non_empty(value: &str) -> Option<String> {
@@ -172,17 +139,26 @@ pub(in crate::emulator) struct WriteOutcome {
     pub(in crate::emulator) error: Option<String>,
     /// Whether the last record written stays on the dialer.
     pub(in crate::emulator) live: bool,
+    /// Whether the last record written is in a dataset on hold.
+    pub(in crate::emulator) held: bool,
 }
 
 impl WriteOutcome {
-    fn refuse(&mut self, error: String) {
+    /// Counts a refused row and keeps its error.
+    pub(super) fn refuse(&mut self, error: String) {
         self.bad += 1;
         self.error = Some(error);
     }
 
     /// The `info` text for the last record written.
     pub(in crate::emulator) fn info(&self) -> &'static str {
-        if self.live { LIVE_INFO } else { NOT_LIVE_INFO }
+        if !self.live {
+            NOT_LIVE_INFO
+        } else if self.held {
+            HELD_INFO
+        } else {
+            LIVE_INFO
+        }
     }
 }
 
@@ -201,11 +177,11 @@ impl Store {
                         outcome.refuse(format!("Dataset [{text}] does not exist."));
                         continue;
                     }
-                    Some(d) if d.expired => {
+                    Some(d) if d.status == DatasetStatus::Expired => {
                         outcome.refuse(format!("Dataset [{}] is expired.", d.id));
                         continue;
                     }
-                    Some(d) => *d,
+                    Some(d) => (d.id, d.table, d.status),
                 },
             };
             let has_phone = PHONE_FIELDS
@@ -215,14 +191,19 @@ impl Store {
                 outcome.refuse("No phone number provided.".to_owned());
                 continue;
             }
-            let mut record = Record::new(self.next_id, dataset.id, today);
-            if let Err(error) = record.apply(&mut self.tables[dataset.table], row) {
+            let (dataset_id, table, status) = dataset;
+            let mut record = Record::new(self.next_id, dataset_id, today);
+            if let Err(error) = record.apply(&mut self.tables[table], row) {
                 outcome.refuse(error);
                 continue;
+            }
+            if !names_process_type(row) {
+                record.follow_dataset(status);
             }
             outcome.total += 1;
             outcome.key = record.id;
             outcome.live = record.is_live();
+            outcome.held = status == DatasetStatus::Hold;
             self.records.insert(record.id, record);
             self.next_id += 1;
         }
@@ -263,10 +244,11 @@ impl Store {
                 outcome.refuse(format!("Record id [{id_text}] does not exist."));
                 continue;
             };
-            let table_index = self
+            let (table_index, status) = self
                 .records
                 .get(&id)
-                .map_or(0, |r| self.table_of(r.dataset));
+                .and_then(|r| self.dataset(r.dataset))
+                .map_or((0, DatasetStatus::Live), |d| (d.table, d.status));
             let Some(record) = self.records.get_mut(&id) else {
                 continue;
             };
@@ -275,8 +257,13 @@ impl Store {
                 outcome.refuse(error);
                 continue;
             }
+            let wrote_outcome = row.get(Field::OutcomeCode.name()).is_some();
+            if wrote_outcome && !names_process_type(row) {
+                changed.follow_dataset(status);
+            }
             outcome.total += 1;
             outcome.live = changed.is_live();
+            outcome.held = status == DatasetStatus::Hold;
             *record = changed;
         }
         outcome

@@ -3,8 +3,10 @@
 //! This file holds the harness; the tests are grouped by what they drive: `tokens` (token.php,
 //! the token check, faults and counters, the script paths), `writes` (create and update),
 //! `reads` (the read filters), `php_client` (arguments and payloads as the vendor's PHP wrapper
-//! sends them).
+//! sends them), `config` (datasets, campaign tables and fields, outcome codes, dialler fields,
+//! fixtures).
 
+mod config;
 mod php_client;
 mod reads;
 mod tokens;

@@ -28,6 +28,7 @@ fn payload_parsers_keep_field_order_and_cast_scalars() {
     assert_eq!(parse_json_rows(b"[1]"), Err(PayloadError::Malformed));
     let xml = parse_xml_rows(
         b"<easycall><ecnow_records><a>1</a></ecnow_records><ecnow_records><b/></ecnow_records></easycall>",
+        "ecnow_records",
     )
     .expect("rows");
     assert_eq!(xml.len(), 2);
@@ -40,7 +41,10 @@ fn payload_parsers_keep_field_order_and_cast_scalars() {
         b"<easycall>text</easycall>",
         b"<easycall/><easycall/>",
     ] {
-        assert_eq!(parse_xml_rows(bad), Err(PayloadError::Malformed));
+        assert_eq!(
+            parse_xml_rows(bad, "ecnow_records"),
+            Err(PayloadError::Malformed)
+        );
     }
 }
 

@@ -139,7 +139,7 @@ async fn ecnow_checks_the_token_then_method_then_action() {
     let token = sandbox.token().await;
     let method = sandbox
         .get(&format!(
-            "ecnow.php?token={token}&method=ecnow_agents&action=read"
+            "ecnow.php?token={token}&method=ecnow_queues&action=read"
         ))
         .await
         .json();
@@ -197,7 +197,7 @@ async fn injected_faults_hit_the_next_calls_in_order() {
         ))
         .await;
     assert_eq!(xml.status, 200);
-    assert!(parse_xml_rows(xml.body.as_bytes()).is_err());
+    assert!(parse_xml_rows(xml.body.as_bytes(), "ecnow_records").is_err());
     assert!(!xml.body.contains("</result>"));
 
     sandbox

@@ -154,9 +154,23 @@ pub(in crate::emulator) trait ReadRow {
     fn visit_columns<'r>(&'r self, visit: &mut dyn FnMut(&'r str, Cell<'r>));
 }
 
-/// Writes a read answer: `success`, `total` (every match) and `list` (the rows kept).
+/// A read row of named text columns (the rows of the configuration reads).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(in crate::emulator) struct TextRow(pub(in crate::emulator) Vec<(&'static str, String)>);
+
+impl ReadRow for TextRow {
+    fn visit_columns<'r>(&'r self, visit: &mut dyn FnMut(&'r str, Cell<'r>)) {
+        for (name, value) in &self.0 {
+            visit(name, Cell::Text(value));
+        }
+    }
+}
+
+/// Writes a read answer: `success`, `total` (every match) and `list` (the rows kept); in XML
+/// each row is an `<item>` element (`ecnow_record` for records, as the vendor's article shows).
 pub(in crate::emulator) fn write_read_answer(
     format: Format,
+    item: &str,
     total: usize,
     rows: &[impl ReadRow],
 ) -> String {
@@ -198,7 +212,7 @@ pub(in crate::emulator) fn write_read_answer(
             } else {
                 out.push_str("<list>");
                 for record in rows {
-                    out.push_str("<ecnow_record>");
+                    let _ = write!(out, "<{item}>");
                     record.visit_columns(&mut |name, cell| match cell {
                         Cell::Text("") => {
                             let _ = write!(out, "<{name} />");
@@ -215,7 +229,7 @@ pub(in crate::emulator) fn write_read_answer(
                             let _ = write!(out, "<{name}></{name}>");
                         }
                     });
-                    out.push_str("</ecnow_record>");
+                    let _ = write!(out, "</{item}>");
                 }
                 out.push_str("</list>");
             }

@@ -23,7 +23,7 @@ mod answer;
 mod args;
 mod payload;
 
-pub(super) use answer::{Cell, Envelope, Format, ReadRow, write_read_answer};
+pub(super) use answer::{Cell, Envelope, Format, ReadRow, TextRow, write_read_answer};
 pub(super) use args::{Args, read_request};
 #[cfg(test)]
 pub(super) use payload::PayloadError;

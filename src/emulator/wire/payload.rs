@@ -127,12 +127,15 @@ pub(in crate::emulator) fn parse_json_rows(body: &[u8]) -> Result<Vec<Row>, Payl
     serde_json::from_slice(body).map_err(|_| PayloadError::Malformed)
 }
 
-/// Reads an XML payload: `<easycall>` holding one `<ecnow_records>` element per record,
-/// each holding one element per field. Entities are never expanded: a document type
+/// Reads an XML payload: `<easycall>` holding one `<item>` element (the method's name, e.g.
+/// `ecnow_records`) per row, each holding one element per field. Entities are never expanded: a document type
 /// declaration, or any reference other than the five predefined ones and character
 /// references, refuses the payload.
-pub(in crate::emulator) fn parse_xml_rows(body: &[u8]) -> Result<Vec<Row>, PayloadError> {
-    parse_xml(body).ok_or(PayloadError::Malformed)
+pub(in crate::emulator) fn parse_xml_rows(
+    body: &[u8],
+    item: &str,
+) -> Result<Vec<Row>, PayloadError> {
+    parse_xml(body, item.as_bytes()).ok_or(PayloadError::Malformed)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -144,7 +147,7 @@ enum XmlState {
     AfterRoot,
 }
 
-fn parse_xml(body: &[u8]) -> Option<Vec<Row>> {
+fn parse_xml(body: &[u8], item: &[u8]) -> Option<Vec<Row>> {
     let text = std::str::from_utf8(body).ok()?;
     let mut reader = Reader::from_str(text);
     let mut state = XmlState::BeforeRoot;
@@ -162,10 +165,10 @@ fn parse_xml(body: &[u8]) -> Option<Vec<Row>> {
             (Event::Empty(e), XmlState::BeforeRoot) if e.name().as_ref() == b"easycall" => {
                 state = XmlState::AfterRoot;
             }
-            (Event::Start(e), XmlState::InRoot) if e.name().as_ref() == b"ecnow_records" => {
+            (Event::Start(e), XmlState::InRoot) if e.name().as_ref() == item => {
                 state = XmlState::InRecord;
             }
-            (Event::Empty(e), XmlState::InRoot) if e.name().as_ref() == b"ecnow_records" => {
+            (Event::Empty(e), XmlState::InRoot) if e.name().as_ref() == item => {
                 rows.push(Row::default());
             }
             (Event::Start(e), XmlState::InRecord) => {
