@@ -21,11 +21,7 @@ use crate::telemetry::LogFormat;
 use crate::upstream::breaker::BreakerSettings;
 use crate::upstream::{UpstreamSettings, WireFormat};
 
-/// The default request body limit: 1 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
-
-/// The default deadline for a request body to arrive whole, in milliseconds.
-pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+pub use crate::api::{DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT_MS};
 
 /// The longest configurable body deadline, in milliseconds.
 const MAX_BODY_TIMEOUT_MS: u64 = 600_000;
@@ -68,10 +64,7 @@ pub struct RateLimit {
     pub burst: NonZeroU32,
 }
 
-/// A setting that cannot be used; the message names it and never holds a secret's value.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub use crate::error::ConfigError;
 
 /// Every problem of one configuration, one [`ConfigError`] per setting, in argument order.
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use actix_web::{ResponseError, web};
 use url::Url;
 
 use crate::api::RouteTable;
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 use crate::error::Error;
 
 /// The setting that lists the origins.

@@ -11,12 +11,20 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// `Retry-After` of `upstream_auth_failed`, in seconds: `token.php` is asked again at most once
+/// per this interval while it refuses the credentials.
+pub const RETRY_AFTER_AUTH_FAILED_SECS: u64 = 10;
 /// `Retry-After` of an answer about something unavailable (ContactNow, the shared store, a
 /// draining gateway), in seconds.
 pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
 /// `Retry-After` of an answer about something busy for a moment (every upstream slot, a key in
 /// flight), in seconds.
 pub const RETRY_AFTER_BUSY_SECS: u64 = 1;
+
+/// A setting that cannot be used; the message names it and never holds a secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
 
 /// One invalid input field, as listed in a problem body's `errors`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -134,7 +142,7 @@ pub enum Error {
     UpstreamUnavailable(String),
     /// ContactNow refused the gateway's API credentials: an operator must act, nothing the caller
     /// sends can change it. The refusal is remembered and `token.php` asked again at most once
-    /// per [`crate::upstream::AUTH_RETRY_INTERVAL`]. The string (the upstream's words) is for
+    /// per [`RETRY_AFTER_AUTH_FAILED_SECS`]. The string (the upstream's words) is for
     /// the log.
     #[error("upstream refused the API credentials: {0}")]
     UpstreamAuthFailed(String),
@@ -428,7 +436,7 @@ impl ResponseError for Error {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE_SECS));
             }
             Self::UpstreamAuthFailed(_) => {
-                let retry_after = crate::upstream::AUTH_RETRY_INTERVAL.as_secs();
+                let retry_after = RETRY_AFTER_AUTH_FAILED_SECS;
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             Self::TooManyRequests { retry_after }

@@ -59,6 +59,12 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(health::metrics);
 }
 
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The default deadline for a request body to arrive whole, in milliseconds.
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
+
 /// Request limits shared by the handlers.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -80,8 +86,8 @@ impl FromRequest for JsonBody {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limits = request.app_data::<web::Data<Limits>>().map_or(
             Limits {
-                body_bytes: crate::config::DEFAULT_BODY_LIMIT,
-                body_timeout: Duration::from_millis(crate::config::DEFAULT_BODY_TIMEOUT_MS),
+                body_bytes: DEFAULT_BODY_LIMIT,
+                body_timeout: Duration::from_millis(DEFAULT_BODY_TIMEOUT_MS),
             },
             |limits| *limits.get_ref(),
         );

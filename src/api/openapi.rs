@@ -62,7 +62,7 @@ fn sample_error(status: &str) -> Option<Error> {
         "404" => Error::NotFound("Record id [999999] does not exist.".into()),
         "409" => Error::KeyInFlight,
         "413" => Error::PayloadTooLarge {
-            limit: crate::config::DEFAULT_BODY_LIMIT,
+            limit: super::DEFAULT_BODY_LIMIT,
         },
         "415" => Error::UnsupportedMediaType,
         "422" => Error::Validation(vec![FieldError::new(

@@ -28,8 +28,8 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::config::ConfigError;
 use crate::domain::DatasetId;
+use crate::error::ConfigError;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::upstream::ContactNowClient;

@@ -20,7 +20,8 @@ use crate::error::Error;
 
 /// How long a refusal of the API credentials is remembered: `token.php` is asked again at most
 /// once per this interval while it refuses them.
-pub const AUTH_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+pub const AUTH_RETRY_INTERVAL: Duration =
+    Duration::from_secs(crate::error::RETRY_AFTER_AUTH_FAILED_SECS);
 
 /// An upstream token. Its value is never printed: `Debug` shows a placeholder.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,11 +1,10 @@
 //! The answer envelope shared by `token.php` and `ecnow.php`, and its JSON reader.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::row::{Row, RowKey};
+use super::row::{Fields, Row, RowKey};
 use super::{WireFormat, bad_answer, parse_flag};
 use crate::error::Error;
 
@@ -84,13 +83,6 @@ impl Envelope {
                 .transpose()?,
         })
     }
-}
-
-/// The top-level scalars (by lower-case name) and the list of an answer.
-#[derive(Default)]
-pub(super) struct Fields {
-    pub(super) scalars: BTreeMap<String, Option<String>>,
-    pub(super) list: Option<Vec<Row>>,
 }
 
 fn json_fields(body: &[u8]) -> Result<Fields, Error> {

@@ -1,6 +1,7 @@
 //! Read rows: their column names, resolved while parsing, and the rows → [`Record`] mapping
 //! that follows from the column table.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -10,6 +11,13 @@ use serde::de::{Deserialize, Deserializer, Visitor};
 use super::{bad_answer, parse_flag};
 use crate::domain::{CellReader, Column, ColumnKind, Record};
 use crate::error::Error;
+
+/// The top-level scalars (by lower-case name) and the list of an answer.
+#[derive(Default)]
+pub(super) struct Fields {
+    pub(super) scalars: BTreeMap<String, Option<String>>,
+    pub(super) list: Option<Vec<Row>>,
+}
 
 /// One row of a read: its columns in the order sent, values as the upstream spells them.
 pub type Row = Vec<(RowKey, Option<String>)>;

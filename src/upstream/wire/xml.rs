@@ -3,8 +3,7 @@
 use quick_xml::events::Event;
 
 use super::bad_answer;
-use super::envelope::Fields;
-use super::row::{Row, RowKey};
+use super::row::{Fields, Row, RowKey};
 use crate::error::Error;
 
 /// The top-level scalars and the list of an XML answer.
