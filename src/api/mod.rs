@@ -20,24 +20,20 @@ pub mod openapi;
 pub mod records;
 pub mod responses;
 
-use std::cell::RefCell;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::Payload;
-use actix_web::http::{Method, StatusCode, header};
-use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use regex::Regex;
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::Error;
+use body_guard::HeldError;
 
 /// Registers every documented route.
 pub fn routes(config: &mut ServiceConfig) {
@@ -120,15 +116,17 @@ impl FromRequest for JsonBody {
                 }
                 Ok(body)
             };
+            // A refused body's answer holds its payload: actix-http then closes the connection
+            // instead of draining the rest of a chunked body.
             let outcome = tokio::time::timeout(limits.body_timeout, read).await;
             let body = match outcome {
                 Ok(Ok(body)) => body,
-                Ok(Err(error)) => return Err(UnreadBody::refuse(error, payload)),
+                Ok(Err(error)) => return Err(HeldError::refuse(error, Some(payload))),
                 Err(_) => {
                     let error = Error::BodyTimeout {
                         limit: limits.body_timeout,
                     };
-                    return Err(UnreadBody::refuse(error, payload));
+                    return Err(HeldError::refuse(error, Some(payload)));
                 }
             };
             serde_json::from_slice(&body).map(JsonBody).map_err(|e| {
@@ -139,76 +137,6 @@ impl FromRequest for JsonBody {
                 .into()
             })
         })
-    }
-}
-
-/// A body refused before it was read to its end. Its answer holds the request payload until the
-/// answer is written: actix-http then closes the connection, where a dropped payload would have it
-/// drain the rest of a chunked body for as long as the caller keeps sending.
-struct UnreadBody {
-    error: Error,
-    payload: RefCell<Option<Payload>>,
-}
-
-impl UnreadBody {
-    fn refuse(error: Error, payload: Payload) -> actix_web::Error {
-        Self {
-            error,
-            payload: RefCell::new(Some(payload)),
-        }
-        .into()
-    }
-}
-
-impl fmt::Debug for UnreadBody {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.error, formatter)
-    }
-}
-
-impl fmt::Display for UnreadBody {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.error, formatter)
-    }
-}
-
-impl ResponseError for UnreadBody {
-    fn status_code(&self) -> StatusCode {
-        self.error.status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let response = self.error.error_response();
-        match self.payload.borrow_mut().take() {
-            Some(payload) => response.map_body(|_, body| {
-                BoxBody::new(HoldingPayload {
-                    body,
-                    _payload: payload,
-                })
-            }),
-            None => response,
-        }
-    }
-}
-
-/// An answer's body that keeps the request's unread payload alive until it is dropped.
-struct HoldingPayload {
-    body: BoxBody,
-    _payload: Payload,
-}
-
-impl MessageBody for HoldingPayload {
-    type Error = Box<dyn std::error::Error>;
-
-    fn size(&self) -> BodySize {
-        self.body.size()
-    }
-
-    fn poll_next(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_next(context)
     }
 }
 
