@@ -93,6 +93,33 @@ fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
     }
 }
 
+/// The largest JWKS document read.
+pub(crate) const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// The JWKS document at `url`, unparsed: a successful answer of at most [`MAX_JWKS_BYTES`]. The
+/// error names no URL.
+pub(crate) async fn fetch_jwks_document(
+    http: &reqwest::Client,
+    url: url::Url,
+) -> Result<web::Bytes, String> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if bytes.len() > MAX_JWKS_BYTES {
+        return Err("document larger than 1 MiB".into());
+    }
+    Ok(bytes)
+}
+
 impl Jwks {
     fn new(url: url::Url) -> Result<Self, String> {
         let http = reqwest::Client::builder()
@@ -126,22 +153,7 @@ impl Jwks {
         }
         *last_fetch = Some(Instant::now());
         let fetched = async {
-            let response = self
-                .http
-                .get(self.url.clone())
-                .send()
-                .await
-                .map_err(|e| e.without_url().to_string())?;
-            if !response.status().is_success() {
-                return Err(format!("HTTP {}", response.status()));
-            }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| e.without_url().to_string())?;
-            if bytes.len() > 1024 * 1024 {
-                return Err("document larger than 1 MiB".into());
-            }
+            let bytes = fetch_jwks_document(&self.http, self.url.clone()).await?;
             serde_json::from_slice::<JwkSet>(&bytes).map_err(|e| e.to_string())
         }
         .await;
