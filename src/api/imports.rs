@@ -157,12 +157,7 @@ pub async fn create_import(
         .ok_or(Error::UnsupportedImportType)?;
     let imports = imports.into_inner();
     let max_bytes = imports.settings().max_bytes;
-    let declared_too_large = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|length| length > max_bytes);
-    if declared_too_large {
+    if super::declares_more_than(&request, max_bytes) {
         return Err(Error::PayloadTooLarge { limit: max_bytes });
     }
     let replay = async |id: &str| match imports.find(&caller.sub, id).await? {

@@ -92,11 +92,7 @@ impl FromRequest for JsonBody {
                 mime == "application/json"
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
-        let declared_too_large = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
-            .is_some_and(|length| length > limit);
+        let declared_too_large = declares_more_than(request, limit);
         let mut payload = payload.take();
         Box::pin(async move {
             let read = async {
@@ -138,6 +134,16 @@ impl FromRequest for JsonBody {
             })
         })
     }
+}
+
+/// Whether the request's `Content-Length` declares more than `limit` bytes (a missing or
+/// unreadable one declares nothing: the body is then counted as it is read).
+fn declares_more_than(request: &HttpRequest, limit: usize) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|length| length > limit)
 }
 
 /// The documented paths and their methods, to tell an unknown route (404) from a known route
