@@ -19,9 +19,6 @@ use crate::upstream::{ContactNowClient, TokenProbe};
 /// How long the JWKS fetch and the Redis `PING` may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The largest JWKS document read, as the gateway itself reads it.
-const MAX_JWKS_BYTES: usize = 1024 * 1024;
-
 /// What one check found.
 enum Outcome {
     /// Passed, with what was seen.
@@ -255,21 +252,7 @@ async fn jwks_fetch(url: url::Url) -> Outcome {
             .timeout(PROBE_TIMEOUT)
             .build()
             .map_err(|e| e.without_url().to_string())?;
-        let response = http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        if !response.status().is_success() {
-            return Err(format!("HTTP {}", response.status()));
-        }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| e.without_url().to_string())?;
-        if bytes.len() > MAX_JWKS_BYTES {
-            return Err("document larger than 1 MiB".into());
-        }
+        let bytes = crate::auth::fetch_jwks_document(&http, url).await?;
         serde_json::from_slice::<jsonwebtoken::jwk::JwkSet>(&bytes)
             .map_err(|e| format!("not a JWKS document: {e}"))
     };

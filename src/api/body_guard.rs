@@ -24,14 +24,14 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::Stream;
 
 /// The request payload, shared by the handlers (which read it) and the answer (which holds it).
-type SharedPayload = Rc<RefCell<Payload>>;
+pub type SharedPayload = Rc<RefCell<Payload>>;
 
 /// Gives the handlers a view of the request's payload and keeps the payload itself alive in the
 /// answer, so that a body not read to its end closes the connection instead of being drained.
 pub async fn hold_unread_body(
     mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<HoldingPayload>, actix_web::Error> {
+) -> Result<ServiceResponse<HoldingPayload<SharedPayload>>, actix_web::Error> {
     let held = match request.take_payload() {
         Payload::None => None,
         payload => {
@@ -49,33 +49,44 @@ pub async fn hold_unread_body(
                 body,
                 _payload: held,
             })),
-        Err(error) => Err(HeldError {
-            error,
-            payload: RefCell::new(held),
-        }
-        .into()),
+        Err(error) => Err(HeldError::refuse(error, held)),
     }
 }
 
-/// An error answered by a service inside this middleware, its answer holding the payload too.
-struct HeldError {
+/// A refusal whose answer holds the request's payload (if any) until the answer is written, so
+/// that a payload not read to its end closes the connection instead of being drained.
+pub(crate) struct HeldError<P> {
     error: actix_web::Error,
-    payload: RefCell<Option<SharedPayload>>,
+    payload: RefCell<Option<P>>,
 }
 
-impl fmt::Debug for HeldError {
+impl<P: Unpin + 'static> HeldError<P> {
+    /// `error`, its answer holding `payload` (if any).
+    pub(crate) fn refuse(
+        error: impl Into<actix_web::Error>,
+        payload: Option<P>,
+    ) -> actix_web::Error {
+        Self {
+            error: error.into(),
+            payload: RefCell::new(payload),
+        }
+        .into()
+    }
+}
+
+impl<P> fmt::Debug for HeldError<P> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.error, formatter)
     }
 }
 
-impl fmt::Display for HeldError {
+impl<P> fmt::Display for HeldError<P> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.error, formatter)
     }
 }
 
-impl ResponseError for HeldError {
+impl<P: Unpin + 'static> ResponseError for HeldError<P> {
     fn status_code(&self) -> StatusCode {
         self.error.as_response_error().status_code()
     }
@@ -103,12 +114,12 @@ impl Stream for PayloadView {
 }
 
 /// An answer's body that keeps the request's payload (if it had one) alive until it is dropped.
-pub struct HoldingPayload {
+pub struct HoldingPayload<P> {
     body: BoxBody,
-    _payload: Option<SharedPayload>,
+    _payload: Option<P>,
 }
 
-impl MessageBody for HoldingPayload {
+impl<P: Unpin> MessageBody for HoldingPayload<P> {
     type Error = Box<dyn std::error::Error>;
 
     fn size(&self) -> BodySize {

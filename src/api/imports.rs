@@ -9,6 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use futures_util::StreamExt;
 
 use super::Limits;
+use super::records::{granted_parent, refuse_query};
 use crate::auth::{Caller, Scope};
 use crate::domain::DatasetId;
 use crate::error::{Error, Problem};
@@ -46,17 +47,6 @@ fn start_row(request: &HttpRequest) -> Result<u64, Error> {
         .ok()
         .filter(|row| *row >= 1)
         .ok_or_else(|| Error::bad_field("start_row", "an integer from 1"))
-}
-
-/// Refuses any query on routes that take none.
-fn no_query(request: &HttpRequest) -> Result<(), Error> {
-    match request.query_string() {
-        "" => Ok(()),
-        _ => Err(Error::bad_field(
-            "query",
-            "this route takes no query parameters",
-        )),
-    }
 }
 
 fn accepted(import: &Import, replayed: bool) -> HttpResponse {
@@ -157,9 +147,7 @@ pub async fn create_import(
     imports: web::Data<Imports>,
     limits: web::Data<Limits>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Write)?;
-    let dataset = DatasetId::parse("dataset", &dataset)?;
-    caller.require_dataset(dataset)?;
+    let dataset: DatasetId = granted_parent(&caller, Scope::Write, &dataset)?;
     let start_row = start_row(&request)?;
     let format = request
         .headers()
@@ -169,12 +157,7 @@ pub async fn create_import(
         .ok_or(Error::UnsupportedImportType)?;
     let imports = imports.into_inner();
     let max_bytes = imports.settings().max_bytes;
-    let declared_too_large = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|length| length > max_bytes);
-    if declared_too_large {
+    if super::declares_more_than(&request, max_bytes) {
         return Err(Error::PayloadTooLarge { limit: max_bytes });
     }
     let replay = async |id: &str| match imports.find(&caller.sub, id).await? {
@@ -366,10 +349,21 @@ pub async fn get_import(
     request: HttpRequest,
     imports: web::Data<Imports>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Read)?;
-    no_query(&request)?;
-    let import = owned(&caller, imports.find(&caller.sub, &id).await?, &id)?;
+    let import = find_owned(&caller, Scope::Read, &request, &imports, &id).await?;
     Ok(HttpResponse::Ok().json(import))
+}
+
+/// The caller's import `id`, checked in this order: `scope`, the absence of a query, ownership.
+async fn find_owned(
+    caller: &Caller,
+    scope: Scope,
+    request: &HttpRequest,
+    imports: &Imports,
+    id: &str,
+) -> Result<Import, Error> {
+    caller.require(scope)?;
+    refuse_query(request)?;
+    owned(caller, imports.find(&caller.sub, id).await?, id)
 }
 
 /// The import if the caller may see it: its own, of a dataset its token still grants.
@@ -404,9 +398,7 @@ pub async fn get_import_errors(
     request: HttpRequest,
     imports: web::Data<Imports>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Read)?;
-    no_query(&request)?;
-    owned(&caller, imports.find(&caller.sub, &id).await?, &id)?;
+    find_owned(&caller, Scope::Read, &request, &imports, &id).await?;
     let errors = imports
         .find_errors(&caller.sub, &id)
         .await?
@@ -437,9 +429,7 @@ pub async fn cancel_import(
     request: HttpRequest,
     imports: web::Data<Imports>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Write)?;
-    no_query(&request)?;
-    owned(&caller, imports.find(&caller.sub, &id).await?, &id)?;
+    find_owned(&caller, Scope::Write, &request, &imports, &id).await?;
     let import = owned(&caller, imports.cancel(&caller.sub, &id).await?, &id)?;
     Ok(HttpResponse::build(StatusCode::OK).json(import))
 }

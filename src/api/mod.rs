@@ -20,24 +20,20 @@ pub mod openapi;
 pub mod records;
 pub mod responses;
 
-use std::cell::RefCell;
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::Payload;
-use actix_web::http::{Method, StatusCode, header};
-use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use regex::Regex;
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::Error;
+use body_guard::HeldError;
 
 /// Registers every documented route.
 pub fn routes(config: &mut ServiceConfig) {
@@ -102,11 +98,7 @@ impl FromRequest for JsonBody {
                 mime == "application/json"
                     || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
-        let declared_too_large = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
-            .is_some_and(|length| length > limit);
+        let declared_too_large = declares_more_than(request, limit);
         let mut payload = payload.take();
         Box::pin(async move {
             let read = async {
@@ -126,15 +118,17 @@ impl FromRequest for JsonBody {
                 }
                 Ok(body)
             };
+            // A refused body's answer holds its payload: actix-http then closes the connection
+            // instead of draining the rest of a chunked body.
             let outcome = tokio::time::timeout(limits.body_timeout, read).await;
             let body = match outcome {
                 Ok(Ok(body)) => body,
-                Ok(Err(error)) => return Err(UnreadBody::refuse(error, payload)),
+                Ok(Err(error)) => return Err(HeldError::refuse(error, Some(payload))),
                 Err(_) => {
                     let error = Error::BodyTimeout {
                         limit: limits.body_timeout,
                     };
-                    return Err(UnreadBody::refuse(error, payload));
+                    return Err(HeldError::refuse(error, Some(payload)));
                 }
             };
             serde_json::from_slice(&body).map(JsonBody).map_err(|e| {
@@ -148,74 +142,14 @@ impl FromRequest for JsonBody {
     }
 }
 
-/// A body refused before it was read to its end. Its answer holds the request payload until the
-/// answer is written: actix-http then closes the connection, where a dropped payload would have it
-/// drain the rest of a chunked body for as long as the caller keeps sending.
-struct UnreadBody {
-    error: Error,
-    payload: RefCell<Option<Payload>>,
-}
-
-impl UnreadBody {
-    fn refuse(error: Error, payload: Payload) -> actix_web::Error {
-        Self {
-            error,
-            payload: RefCell::new(Some(payload)),
-        }
-        .into()
-    }
-}
-
-impl fmt::Debug for UnreadBody {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.error, formatter)
-    }
-}
-
-impl fmt::Display for UnreadBody {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.error, formatter)
-    }
-}
-
-impl ResponseError for UnreadBody {
-    fn status_code(&self) -> StatusCode {
-        self.error.status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let response = self.error.error_response();
-        match self.payload.borrow_mut().take() {
-            Some(payload) => response.map_body(|_, body| {
-                BoxBody::new(HoldingPayload {
-                    body,
-                    _payload: payload,
-                })
-            }),
-            None => response,
-        }
-    }
-}
-
-/// An answer's body that keeps the request's unread payload alive until it is dropped.
-struct HoldingPayload {
-    body: BoxBody,
-    _payload: Payload,
-}
-
-impl MessageBody for HoldingPayload {
-    type Error = Box<dyn std::error::Error>;
-
-    fn size(&self) -> BodySize {
-        self.body.size()
-    }
-
-    fn poll_next(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
-        Pin::new(&mut self.get_mut().body).poll_next(context)
-    }
+/// Whether the request's `Content-Length` declares more than `limit` bytes (a missing or
+/// unreadable one declares nothing: the body is then counted as it is read).
+fn declares_more_than(request: &HttpRequest, limit: usize) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|length| length > limit)
 }
 
 /// The documented paths and their methods, to tell an unknown route (404) from a known route

@@ -44,6 +44,44 @@ fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
     }
 }
 
+/// The largest JWKS document read.
+pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// The JWKS document at `url`, unparsed: a successful answer of at most [`MAX_JWKS_BYTES`],
+/// refused as soon as more arrives (it is never read whole first). The error names no URL.
+pub(crate) async fn fetch_jwks_document(
+    http: &reqwest::Client,
+    url: url::Url,
+) -> Result<Vec<u8>, String> {
+    let mut response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    let too_large = || "document larger than 1 MiB".to_string();
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_JWKS_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| e.without_url().to_string())?
+    {
+        if bytes.len() + chunk.len() > MAX_JWKS_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 impl Jwks {
     pub(super) fn new(url: url::Url) -> Result<Self, String> {
         let http = reqwest::Client::builder()
@@ -77,22 +115,7 @@ impl Jwks {
         }
         *last_fetch = Some(Instant::now());
         let fetched = async {
-            let response = self
-                .http
-                .get(self.url.clone())
-                .send()
-                .await
-                .map_err(|e| e.without_url().to_string())?;
-            if !response.status().is_success() {
-                return Err(format!("HTTP {}", response.status()));
-            }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| e.without_url().to_string())?;
-            if bytes.len() > 1024 * 1024 {
-                return Err("document larger than 1 MiB".into());
-            }
+            let bytes = fetch_jwks_document(&self.http, self.url.clone()).await?;
             serde_json::from_slice::<JwkSet>(&bytes).map_err(|e| e.to_string())
         }
         .await;

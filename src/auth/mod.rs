@@ -33,7 +33,8 @@ use std::sync::Arc;
 use crate::domain::{DatasetId, TableName};
 use crate::error::Error;
 
-pub use jwks::{JWKS_REFETCH_INTERVAL, JWKS_REFRESH_INTERVAL, Jwks};
+pub(crate) use jwks::fetch_jwks_document;
+pub use jwks::{JWKS_REFETCH_INTERVAL, JWKS_REFRESH_INTERVAL, Jwks, MAX_JWKS_BYTES};
 pub use limiter::CallerLimiter;
 pub use mint::{TokenRequest, mint};
 pub use verify::{Authenticator, VERIFIED_TTL};

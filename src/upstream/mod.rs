@@ -371,14 +371,20 @@ impl ContactNowClient {
         token
     }
 
-    #[tracing::instrument(name = "upstream token", skip_all)]
-    async fn fetch_token(&self) -> Result<(String, i64), Error> {
+    /// The `token.php` request for the configured credentials (its query carries the API key).
+    fn token_request_url(&self) -> Url {
         let mut url = self.token_url.clone();
         url.query_pairs_mut()
             .append_pair("action", "get")
             .append_pair("username", &self.username)
             .append_pair("password", self.api_key.expose_secret())
             .append_pair("format", self.format.as_str());
+        url
+    }
+
+    #[tracing::instrument(name = "upstream token", skip_all)]
+    async fn fetch_token(&self) -> Result<(String, i64), Error> {
+        let url = self.token_request_url();
         let body = match self.send_judged(self.http.get(url)).await {
             Ok(body) => body,
             // token.php takes nothing but the credentials: an HTTP 401/403 refuses them, and is

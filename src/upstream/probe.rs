@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
-
 use super::ContactNowClient;
 use super::wire::Envelope;
 use crate::error::Error;
@@ -25,12 +23,7 @@ impl ContactNowClient {
     /// Asks `token.php` for a token with the configured credentials; a refusal is
     /// [`Error::UpstreamAuthFailed`].
     pub async fn probe_token(&self) -> Result<TokenProbe, Error> {
-        let mut url = self.token_url.clone();
-        url.query_pairs_mut()
-            .append_pair("action", "get")
-            .append_pair("username", &self.username)
-            .append_pair("password", self.api_key.expose_secret())
-            .append_pair("format", self.format.as_str());
+        let url = self.token_request_url();
         let envelope = Envelope::parse(self.format, &self.send(self.http.get(url)).await?)?;
         match (envelope.success, envelope.token, envelope.expire) {
             (true, Some(token), Some(expire)) => Ok(TokenProbe {

@@ -228,6 +228,21 @@ pub fn token_for(scope: &str, datasets: Option<Vec<u64>>, tables: Option<Vec<&st
     .unwrap()
 }
 
+/// A read-and-write token on everything, of caller `sub`.
+pub fn token_of(sub: &str) -> String {
+    mint(
+        &SecretString::from(JWT_SECRET),
+        &TokenRequest {
+            sub: sub.into(),
+            scope: "records:read records:write".into(),
+            datasets: None,
+            tables: None,
+            ttl: Duration::from_secs(600),
+        },
+    )
+    .unwrap()
+}
+
 /// A token with read and write on everything.
 pub fn full_token() -> String {
     token_for("records:read records:write", None, None)

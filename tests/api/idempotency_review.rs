@@ -12,11 +12,11 @@ use tokio::io::AsyncWriteExt;
 use wiremock::matchers::path;
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::helpers::token_of;
 use crate::helpers::{
     AppOptions, TestApp, full_token, json_of, problem_of, spawn_app_with, spawn_app_with_mock,
     start_redis,
 };
-use crate::quotas::token_of;
 use crate::redteam_edge::raw_connection;
 use crate::review::answer_withholding_proxy;
 

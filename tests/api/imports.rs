@@ -3,32 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use ecnow_gateway::auth::{TokenRequest, mint};
 use ecnow_gateway::imports::ImportSettings;
-use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::helpers::{
-    AppOptions, JWT_SECRET, TestApp, captured_logs, full_token, json_of, problem_of, spawn_app,
-    spawn_app_with, token_for,
+    AppOptions, TestApp, captured_logs, full_token, json_of, problem_of, spawn_app, spawn_app_with,
+    token_for, token_of,
 };
 
 const CSV: &str = "text/csv";
 const NDJSON: &str = "application/x-ndjson";
-
-fn token_of(sub: &str) -> String {
-    mint(
-        &SecretString::from(JWT_SECRET),
-        &TokenRequest {
-            sub: sub.into(),
-            scope: "records:read records:write".into(),
-            datasets: None,
-            tables: None,
-            ttl: Duration::from_secs(600),
-        },
-    )
-    .unwrap()
-}
 
 async fn upload_as(
     app: &TestApp,

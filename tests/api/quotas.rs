@@ -4,29 +4,12 @@
 
 use std::time::Duration;
 
-use ecnow_gateway::auth::{TokenRequest, mint};
 use ecnow_gateway::idempotency::IdempotencySettings;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    AppOptions, JWT_SECRET, TestApp, json_of, problem_of, spawn_app_with, start_redis,
+    AppOptions, TestApp, json_of, problem_of, spawn_app_with, start_redis, token_of,
 };
-
-/// A read-and-write token of caller `sub`.
-pub(crate) fn token_of(sub: &str) -> String {
-    mint(
-        &SecretString::from(JWT_SECRET),
-        &TokenRequest {
-            sub: sub.into(),
-            scope: "records:read records:write".into(),
-            datasets: None,
-            tables: None,
-            ttl: Duration::from_secs(600),
-        },
-    )
-    .unwrap()
-}
 
 /// A keyed create by `sub` of a record whose phone is derived from `key`.
 async fn create(app: &TestApp, sub: &str, key: &str) -> reqwest::Response {

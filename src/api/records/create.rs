@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::schemas::{BatchResult, CreateBody, CreatedRecord};
-use super::{IDEMPOTENCY_KEY_DESCRIPTION, refuse_query};
+use super::{IDEMPOTENCY_KEY_DESCRIPTION, granted_parent, refuse_query};
 use crate::api::JsonBody;
 use crate::api::responses::*;
 use crate::auth::{Caller, Scope};
@@ -58,9 +58,7 @@ pub async fn create_records(
     client: web::Data<ContactNowClient>,
     idempotency: web::Data<Idempotency>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Write)?;
-    let dataset = DatasetId::parse("dataset", &dataset)?;
-    caller.require_dataset(dataset)?;
+    let dataset: DatasetId = granted_parent(&caller, Scope::Write, &dataset)?;
     refuse_query(&request)?;
     let create = NewRecord::parse_body(&body.0)?;
     let print = || fingerprint("POST", request.path(), &body.0);

@@ -43,6 +43,62 @@ pub(super) fn refuse_query(request: &HttpRequest) -> Result<(), Error> {
     }
 }
 
+/// The parent a record route names in its first path segment: a dataset or a campaign table.
+pub(super) trait Parent: Sized {
+    /// The parent in `segment`, or a `400` naming the path parameter.
+    fn parse_segment(segment: &str) -> Result<Self, Error>;
+    /// `Ok` when `caller`'s token grants this parent, else `403`.
+    fn require_granted(&self, caller: &Caller) -> Result<(), Error>;
+}
+
+impl Parent for DatasetId {
+    fn parse_segment(segment: &str) -> Result<Self, Error> {
+        DatasetId::parse("dataset", segment)
+    }
+
+    fn require_granted(&self, caller: &Caller) -> Result<(), Error> {
+        caller.require_dataset(*self)
+    }
+}
+
+impl Parent for TableName {
+    fn parse_segment(segment: &str) -> Result<Self, Error> {
+        TableName::parse("table", segment)
+    }
+
+    fn require_granted(&self, caller: &Caller) -> Result<(), Error> {
+        caller.require_table(self)
+    }
+}
+
+/// The parent of a collection route, checked in this order: `scope`, the path, the grant.
+pub(super) fn granted_parent<P: Parent>(
+    caller: &Caller,
+    scope: Scope,
+    segment: &str,
+) -> Result<P, Error> {
+    caller.require(scope)?;
+    let parent = P::parse_segment(segment)?;
+    parent.require_granted(caller)?;
+    Ok(parent)
+}
+
+/// The parent and record of a `/{parent}/records/{id}` route, checked in this order: `scope`,
+/// the path (parent, then id), the grant, the absence of a query.
+fn granted_record<P: Parent>(
+    caller: &Caller,
+    scope: Scope,
+    path: &(String, String),
+    request: &HttpRequest,
+) -> Result<(P, RecordId), Error> {
+    caller.require(scope)?;
+    let parent = P::parse_segment(&path.0)?;
+    let id = RecordId::parse("id", &path.1)?;
+    parent.require_granted(caller)?;
+    refuse_query(request)?;
+    Ok((parent, id))
+}
+
 /// Read the records of a dataset.
 ///
 /// Filters combine with AND. `search[<field>]` takes a gateway field name (`last_name`) or a
@@ -72,9 +128,7 @@ pub async fn list_dataset_records(
     request: HttpRequest,
     client: web::Data<ContactNowClient>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Read)?;
-    let dataset = DatasetId::parse("dataset", &dataset)?;
-    caller.require_dataset(dataset)?;
+    let dataset: DatasetId = granted_parent(&caller, Scope::Read, &dataset)?;
     let filter = ReadFilter::parse_query(request.query_string())?;
     list(
         &client,
@@ -114,11 +168,7 @@ pub async fn get_dataset_record(
     request: HttpRequest,
     client: web::Data<ContactNowClient>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Read)?;
-    let dataset = DatasetId::parse("dataset", &path.0)?;
-    let id = RecordId::parse("id", &path.1)?;
-    caller.require_dataset(dataset)?;
-    refuse_query(&request)?;
+    let (dataset, id) = granted_record(&caller, Scope::Read, &path, &request)?;
     let record = find(&client, &Source::Dataset(dataset), id, UncheckedTable::Show).await?;
     Ok(HttpResponse::Ok().json(record))
 }
@@ -163,11 +213,7 @@ pub async fn update_dataset_record(
     client: web::Data<ContactNowClient>,
     idempotency: web::Data<Idempotency>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Write)?;
-    let dataset = DatasetId::parse("dataset", &path.0)?;
-    let id = RecordId::parse("id", &path.1)?;
-    caller.require_dataset(dataset)?;
-    refuse_query(&request)?;
+    let (dataset, id) = granted_record(&caller, Scope::Write, &path, &request)?;
     let patch = RecordPatch::parse_body(&body.0, BodyTarget::FromPath)?;
     let print = || fingerprint("PATCH", request.path(), &body.0);
     let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
@@ -262,9 +308,7 @@ pub async fn list_campaign_records(
     request: HttpRequest,
     client: web::Data<ContactNowClient>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Read)?;
-    let table = TableName::parse("table", &table)?;
-    caller.require_table(&table)?;
+    let table: TableName = granted_parent(&caller, Scope::Read, &table)?;
     let filter = ReadFilter::parse_query(request.query_string())?;
     list(
         &client,
@@ -303,11 +347,7 @@ pub async fn get_campaign_record(
     request: HttpRequest,
     client: web::Data<ContactNowClient>,
 ) -> Result<HttpResponse, Error> {
-    caller.require(Scope::Read)?;
-    let table = TableName::parse("table", &path.0)?;
-    let id = RecordId::parse("id", &path.1)?;
-    caller.require_table(&table)?;
-    refuse_query(&request)?;
+    let (table, id) = granted_record(&caller, Scope::Read, &path, &request)?;
     let record = find(&client, &Source::Table(table), id, unchecked_table(&caller)).await?;
     Ok(HttpResponse::Ok().json(record))
 }
