@@ -35,6 +35,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid, field):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -120,6 +126,7 @@ def main():
             body = csv_path.read_bytes()
         upload_bytes = len(body)
         rss_before = rss_kib(gateway.pid, "VmRSS")
+        cpu_before = cpu_seconds(gateway.pid)
         started = time.time()
         status, created = request(
             gateway_port, "POST", "/datasets/100/imports", token, body, {"Content-Type": "text/csv"}
@@ -136,6 +143,7 @@ def main():
             time.sleep(0.2)
         ended = time.time()
         peak = rss_kib(gateway.pid, "VmHWM")
+        cpu_used = cpu_seconds(gateway.pid) - cpu_before
     finally:
         gateway.terminate()
         emulator.terminate()
@@ -161,6 +169,8 @@ def main():
         "rss_before_kib": rss_before,
         "rss_peak_kib": peak,
         "rss_added_mib": round((peak - rss_before) / 1024, 1),
+        "gateway_cpu_s": round(cpu_used, 3),
+        "gateway_cpu_us_per_row": round(cpu_used / max(rows, 1) * 1e6, 2),
     }
     out = ROOT / "target/bench/imports.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -173,6 +183,7 @@ def main():
     if result["ceiling_rows_per_s"]:
         print(f"{'ceiling (chunk x conc / lat)':<28}{round(ceiling)}  ({result['share_of_ceiling']:.0%})")
     print(f"{'RSS before / peak':<28}{rss_before // 1024} MiB / {peak // 1024} MiB (+{result['rss_added_mib']} MiB)")
+    print(f"{'gateway CPU':<28}{result['gateway_cpu_s']} s ({result['gateway_cpu_us_per_row']} µs per row, upload to end)")
     print(f"written to {out}")
 
 
