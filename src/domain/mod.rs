@@ -25,5 +25,5 @@ pub use column::{Access, CellReader, Column, ColumnKind};
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;
-pub use value::{CustomFieldName, Phone};
+pub use value::{CustomFieldName, Phone, WriteValue};
 pub use write::{BodyTarget, CreateRequest, NewRecord, RecordPatch, UpdateTarget};
