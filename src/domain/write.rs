@@ -511,6 +511,52 @@ mod tests {
     }
 
     #[test]
+    fn dialler_fields_are_typed_and_agent_specific_needs_an_agent() {
+        let body = json!({"mobile_phone": "0712345678", "outcome_code": 510456,
+                          "callback_at": "2026-12-01T10:00:00", "callback_same_time": false,
+                          "agent_ref": "1001", "agent_specific": true, "notes_append": "x"});
+        let request = NewRecord::parse_body(&body).unwrap();
+        let record = &request.records()[0];
+        assert_eq!(record.notes_append(), Some("x"));
+        let values: BTreeMap<Column, &WriteValue> = record.values().collect();
+        assert_eq!(values[&Column::OutcomeCode], &WriteValue::Code(510456));
+        assert_eq!(values[&Column::CallbackSameTime], &WriteValue::Flag(false));
+        assert_eq!(values[&Column::AgentRef], &WriteValue::Text("1001".into()));
+        let lone = json!({"mobile_phone": "0712345678", "agent_specific": true});
+        assert_eq!(
+            fields(NewRecord::parse_body(&lone).unwrap_err()),
+            ["agent_specific"]
+        );
+
+        let from_record =
+            RecordPatch::parse_body(&json!({"agent_specific": true}), BodyTarget::FromPath)
+                .unwrap();
+        assert!(from_record.needs_record_agent());
+        let given = json!({"agent_specific": true, "agent_ref": "7"});
+        assert!(
+            !RecordPatch::parse_body(&given, BodyTarget::FromPath)
+                .unwrap()
+                .needs_record_agent()
+        );
+        let cleared = json!({"agent_specific": true, "agent_ref": null});
+        assert_eq!(
+            fields(RecordPatch::parse_body(&cleared, BodyTarget::FromPath).unwrap_err()),
+            ["agent_specific"]
+        );
+        let off = json!({"agent_specific": false, "agent_ref": null, "callback_at": null});
+        let patch = RecordPatch::parse_body(&off, BodyTarget::FromPath).unwrap();
+        assert!(!patch.needs_record_agent());
+        assert_eq!(
+            patch.changes().collect::<Vec<_>>(),
+            [
+                (Column::CallbackAt, None),
+                (Column::AgentRef, None),
+                (Column::AgentSpecific, Some(&WriteValue::Flag(false)))
+            ]
+        );
+    }
+
+    #[test]
     fn patches_need_a_target_on_the_bare_route_and_something_to_change() {
         let patch = RecordPatch::parse_body(
             &json!({"dataset": "100", "notes": null}),
