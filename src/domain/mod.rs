@@ -10,7 +10,8 @@
 //! - [`column`]: the column table: [`Column`] (one line per column: names, kind, access) and
 //!   the [`Record`] struct that follows from it.
 //! - [`record`]: [`Record`]'s example.
-//! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, and their bounds.
+//! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, [`WriteValue`] (a
+//!   written value typed by its column's kind), and their bounds.
 //! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
 

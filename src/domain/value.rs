@@ -1,5 +1,6 @@
-//! The values inside writes and reads: phones, custom column names, and text the wire can
-//! carry, with the bounds and patterns the OpenAPI document states for them.
+//! The values inside writes and reads: phones, custom column names, text the wire can carry,
+//! and the dialler fields' values ([`WriteValue`]: outcome codes, callback times, agent
+//! references, flags), with the bounds and patterns the OpenAPI document states for them.
 
 use std::fmt;
 

@@ -175,8 +175,10 @@ pub async fn get_dataset_record(
 
 /// Update a record of a dataset.
 ///
-/// Any writable field (`null` clears it), `custom`, and `notes_append`. The body may not name
-/// another dataset.
+/// Any writable field (`null` clears it), the dialler fields (`outcome_code`, `callback_at`,
+/// `agent_ref`, …) included, `custom`, and `notes_append`. The body may not name another
+/// dataset. `agent_specific: true` without an `agent_ref` reads the record first: `422` when it
+/// has no agent.
 #[utoipa::path(
     tag = "records",
     params(
@@ -225,7 +227,8 @@ pub async fn update_dataset_record(
 /// Update a record, naming its dataset or campaign table in the body.
 ///
 /// The body carries exactly one of `dataset` / `table`, and any writable field (`null` clears
-/// it), `custom`, and `notes_append`.
+/// it), the dialler fields included, `custom`, and `notes_append`. `agent_specific: true`
+/// without an `agent_ref` reads the record first: `422` when it has no agent.
 #[utoipa::path(
     tag = "records",
     params(

@@ -143,6 +143,42 @@ impl Serialize for WireRow<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BodyTarget;
+    use serde_json::json;
+
+    #[test]
+    fn dialler_values_and_clears_are_spelled_the_upstreams_way_in_both_formats() {
+        let body = json!({"callback_at": null, "agent_ref": null, "agent_specific": false,
+                          "callback_same_time": true, "outcome_code": 200,
+                          "callback_notes": null});
+        let patch = RecordPatch::parse_body(&body, BodyTarget::FromPath).unwrap();
+        let id = RecordId::parse("id", "7").unwrap();
+        let target = UpdateTarget::Dataset(DatasetId::try_from(100).unwrap());
+        let json = update_payload(id, &target, &patch, WireFormat::Json);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"[{"id":"7","dataset":"100","outcomecode":"200","callback":"0000-00-00 00:00:00","call_back_notes":"","call_back_sametime":"1","agentref":"0","agent_specific":"0"}]"#
+        );
+        let xml = String::from_utf8(update_payload(id, &target, &patch, WireFormat::Xml)).unwrap();
+        assert!(
+            xml.contains("<callback>0000-00-00 00:00:00</callback>")
+                && xml.contains("<agentref>0</agentref>")
+                && xml.contains("<call_back_sametime>1</call_back_sametime>"),
+            "{xml}"
+        );
+        let record = json!({"mobile_phone": "0712345678", "callback_at": "2026-12-01T10:00:00"});
+        let request = NewRecord::parse_body(&record).unwrap();
+        let created = create_payload(
+            DatasetId::try_from(100).unwrap(),
+            request.records(),
+            WireFormat::Xml,
+        );
+        assert!(
+            String::from_utf8(created)
+                .unwrap()
+                .contains("<callback>2026-12-01 10:00:00</callback>")
+        );
+    }
 
     #[test]
     fn payloads_keep_order_and_escape_values() {
