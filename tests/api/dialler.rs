@@ -1,11 +1,15 @@
 //! The dialler fields of a record (`outcome_code`, `callback_at`, `callback_notes`,
 //! `callback_same_time`, `agent_ref`, `agent_specific`, `notes_append`) on create and update:
-//! round trips against the emulator, refusals before the upstream, and the exact wire payload.
+//! round trips against the emulator, refusals before the upstream, the exact wire payload, and
+//! CSV imports.
+
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ecnow_requests, json_of, mount_ecnow, mount_token, problem_of, spawn_app, spawn_app_with_mock,
+    ecnow_requests, full_token, json_of, mount_ecnow, mount_token, problem_of, spawn_app,
+    spawn_app_with_mock,
 };
 
 /// The emulator's outcome code whose `complete` is true.
@@ -262,4 +266,56 @@ async fn dialler_fields_go_upstream_by_their_write_names_and_the_upstreams_value
         sent[1].1,
         r#"[{"id":"550447","dataset":"100","outcomecode":"510456","callback":"0000-00-00 00:00:00","call_back_notes":"","call_back_sametime":"0","agentref":"0","agent_specific":"0"}]"#
     );
+}
+
+#[tokio::test]
+async fn a_csv_import_takes_the_dialler_columns() {
+    let app = spawn_app().await;
+    let csv = "mobile_phone,callback_at,agent_ref,agent_specific,callback_same_time,outcome_code\n\
+               07999000111,2026-12-01T10:00:00,1001,true,1,300\n\
+               07999000222,,,0,false,\n\
+               07999000333,,,true,,\n";
+    let response = app
+        .http
+        .post(app.url("/datasets/100/imports"))
+        .bearer_auth(full_token())
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    json_of(response, 202).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let import = loop {
+        let import = json_of(app.get(&location).await, 200).await;
+        if !["validating", "sending"].contains(&import["state"].as_str().unwrap()) {
+            break import;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the import never ended: {import}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (import["created"].as_u64(), import["invalid"].as_u64()),
+        (Some(2), Some(1)),
+        "{import}"
+    );
+    let errors = json_of(app.get(&format!("{location}/errors")).await, 200).await;
+    assert_eq!(errors["errors"][0]["row"], 3, "{errors}");
+    assert_eq!(errors["errors"][0]["field"], "agent_specific", "{errors}");
+
+    let page = json_of(
+        app.get("/datasets/100/records?phone=07999000111").await,
+        200,
+    )
+    .await;
+    let record = &page["records"][0];
+    assert_eq!(record["callback_at"], "2026-12-01T10:00:00", "{page}");
+    assert_eq!(record["agent_ref"], "1001", "{page}");
+    assert_eq!(record["agent_specific"], true, "{page}");
+    assert_eq!(record["callback_same_time"], true, "{page}");
+    assert_eq!(record["outcome_code"], 300, "{page}");
 }
