@@ -217,7 +217,7 @@ columns! {
     /// Free notes.
     Notes            notes:              Option<String>        = "notes",              "notes",              Notes,     Writable;
     /// Outcome code of the last call.
-    OutcomeCode      outcome_code:       Option<u32>           = "outcomecode",        "outcomecode",        Code,      ReadOnly;
+    OutcomeCode      outcome_code:       Option<u32>           = "outcomecode",        "outcomecode",        Code,      Writable;
     /// Process type (`New Prospect`, `COMPLETE`, …).
     ProcessType      process_type:       Option<String>        = "ProcessType",        "processtype",        Text,      ReadOnly;
     /// When the record was last processed (ISO 8601, no offset: the account's local time).
@@ -225,15 +225,15 @@ columns! {
     ProcessDate      process_date:       Option<NaiveDateTime> = "ProcessDate",        "processdate",        DateTime,  ReadOnly;
     /// Callback time, if one is set (ISO 8601, no offset).
     #[schema(value_type = Option<String>, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$", example = "2019-02-01T10:15:00")]
-    CallbackAt       callback_at:        Option<NaiveDateTime> = "callback",           "callback",           DateTime,  ReadOnly;
+    CallbackAt       callback_at:        Option<NaiveDateTime> = "callback",           "callback",           DateTime,  Writable;
     /// Notes for the callback.
-    CallbackNotes    callback_notes:     Option<String>        = "Call_Back_Notes",    "call_back_notes",    Text,      ReadOnly;
+    CallbackNotes    callback_notes:     Option<String>        = "Call_Back_Notes",    "call_back_notes",    Text,      Writable;
     /// Whether the callback is at the same time of day.
-    CallbackSameTime callback_same_time: bool                  = "Call_Back_Sametime", "call_back_sametime", Flag,      ReadOnly;
+    CallbackSameTime callback_same_time: bool                  = "Call_Back_Sametime", "call_back_sametime", Flag,      Writable;
     /// Reference of the agent the record is tied to.
-    AgentRef         agent_ref:          Option<String>        = "AgentRef",           "agentref",           Reference, ReadOnly;
+    AgentRef         agent_ref:          Option<String>        = "AgentRef",           "agentref",           Reference, Writable;
     /// Whether only that agent may take the record.
-    AgentSpecific    agent_specific:     bool                  = "Agent_Specific",     "agent_specific",     Flag,      ReadOnly;
+    AgentSpecific    agent_specific:     bool                  = "Agent_Specific",     "agent_specific",     Flag,      Writable;
     /// Day the record was loaded.
     LoadDate         load_date:          Option<NaiveDate>     = "loaddate",           "loaddate",           Date,      ReadOnly;
     /// File or feed the record came from.
@@ -281,12 +281,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_writable_columns_are_the_fourteen_of_the_spec() {
+    fn names_round_trip_and_writable_columns_are_the_twenty_of_the_spec() {
         for column in Column::ALL {
             assert_eq!(Column::from_name(column.name()), Some(column));
         }
-        assert_eq!(Column::writable().count(), 14);
-        assert!(!Column::OutcomeCode.is_writable());
+        assert_eq!(Column::writable().count(), 20);
+        assert!(Column::OutcomeCode.is_writable());
+        assert!(!Column::ProcessType.is_writable());
     }
 
     #[test]
@@ -321,7 +322,13 @@ mod tests {
                 "address5",
                 "address6",
                 "postcode",
-                "notes"
+                "notes",
+                "outcome_code",
+                "callback_at",
+                "callback_notes",
+                "callback_same_time",
+                "agent_ref",
+                "agent_specific"
             ]
         );
         let phones: Vec<Column> = Column::ALL.into_iter().filter(|c| c.is_phone()).collect();

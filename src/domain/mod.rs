@@ -10,7 +10,8 @@
 //! - [`column`]: the column table: [`Column`] (one line per column: names, kind, access) and
 //!   the [`Record`] struct that follows from it.
 //! - [`record`]: [`Record`]'s example.
-//! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, and their bounds.
+//! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, [`WriteValue`] (a
+//!   written value typed by its column's kind), and their bounds.
 //! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
 
@@ -25,5 +26,5 @@ pub use column::{Access, CellReader, Column, ColumnKind};
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;
-pub use value::{CustomFieldName, Phone};
+pub use value::{CustomFieldName, Phone, WriteValue};
 pub use write::{BodyTarget, CreateRequest, NewRecord, RecordPatch, UpdateTarget};

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 
 pub use super::column::Record;
 
 impl Record {
-    /// The record of the vendor article's read example, as the gateway answers it (the
-    /// OpenAPI examples of `Record` and of record pages).
+    /// The record of the vendor article's read example, as the gateway answers it, with a
+    /// callback booked for its agent (the OpenAPI examples of `Record` and of record pages).
     pub fn example() -> serde_json::Value {
         let text = |value: &str| Some(value.to_owned());
         let record = Record {
@@ -21,6 +21,11 @@ impl Record {
             mobile_phone: text("07123456789"),
             outcome_code: Some(100),
             process_type: text("New Prospect"),
+            callback_at: NaiveDateTime::parse_from_str("2019-02-01T10:15:00", "%Y-%m-%dT%H:%M:%S")
+                .ok(),
+            callback_notes: text("Asked for a call after ten"),
+            agent_ref: text("1001"),
+            agent_specific: true,
             load_date: NaiveDate::from_ymd_opt(2019, 1, 7),
             source_file: text("api_data_100.dat"),
             custom: BTreeMap::from([

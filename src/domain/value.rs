@@ -1,7 +1,10 @@
-//! The values inside writes and reads: phones, custom column names, and text the wire can
-//! carry, with the bounds and patterns the OpenAPI document states for them.
+//! The values inside writes and reads: phones, custom column names, text the wire can carry,
+//! and the dialler fields' values ([`WriteValue`]: outcome codes, callback times, agent
+//! references, flags), with the bounds and patterns the OpenAPI document states for them.
 
 use std::fmt;
+
+use chrono::NaiveDateTime;
 
 use super::Column;
 
@@ -21,6 +24,70 @@ pub const PHONE_PATTERN: &str = "^[ +()\\-]*[0-9][0-9 +()\\-]*$";
 pub const MAX_CUSTOM_NAME_CHARS: usize = 64;
 /// What [`CustomFieldName::parse`] takes, as a pattern (reserved names aside).
 pub const CUSTOM_NAME_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_]{0,63}$";
+
+/// The smallest outcome code a write takes.
+pub const MIN_OUTCOME_CODE: u32 = 1;
+/// The largest outcome code a write takes (nine digits, as reads filter them).
+pub const MAX_OUTCOME_CODE: u32 = 999_999_999;
+/// What a written `callback_at` looks like: `YYYY-MM-DDTHH:MM:SS`, the account's local time.
+pub const CALLBACK_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$";
+/// The most digits of an `agent_ref`.
+pub const MAX_AGENT_REF_DIGITS: usize = 20;
+/// What a written `agent_ref` looks like: digits, not all zeros (the upstream's `0` is "nobody",
+/// written as `null`); [`MAX_AGENT_REF_DIGITS`] at most.
+pub const AGENT_REF_PATTERN: &str = "^0*[1-9][0-9]*$";
+
+/// A value written to a standard column, typed by the column's kind; only the upstream client
+/// spells it the upstream's way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteValue {
+    /// Text, a phone or an agent reference, as given.
+    Text(String),
+    /// An outcome code, [`MIN_OUTCOME_CODE`] to [`MAX_OUTCOME_CODE`].
+    Code(u32),
+    /// A datetime in the account's local time.
+    DateTime(NaiveDateTime),
+    /// A flag.
+    Flag(bool),
+}
+
+/// Parses an outcome code: a JSON integer from [`MIN_OUTCOME_CODE`] to [`MAX_OUTCOME_CODE`].
+pub fn outcome_code(value: &serde_json::Value) -> Result<u32, String> {
+    value
+        .as_u64()
+        .and_then(|code| u32::try_from(code).ok())
+        .filter(|code| (MIN_OUTCOME_CODE..=MAX_OUTCOME_CODE).contains(code))
+        .ok_or_else(|| format!("must be an integer from {MIN_OUTCOME_CODE} to {MAX_OUTCOME_CODE}"))
+}
+
+/// Parses a callback time: `YYYY-MM-DDTHH:MM:SS` ([`CALLBACK_PATTERN`]), a real date and time.
+pub fn callback_time(value: &str) -> Result<NaiveDateTime, String> {
+    let shaped = value.len() == 19
+        && value.bytes().enumerate().all(|(index, byte)| match index {
+            4 | 7 => byte == b'-',
+            10 => byte == b'T',
+            13 | 16 => byte == b':',
+            _ => byte.is_ascii_digit(),
+        });
+    shaped
+        .then(|| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S").ok())
+        .flatten()
+        .ok_or_else(|| {
+            "must be a date and time as YYYY-MM-DDTHH:MM:SS (the account's local time)".into()
+        })
+}
+
+/// Parses an agent reference: 1 to [`MAX_AGENT_REF_DIGITS`] digits, not all zeros.
+pub fn agent_ref(value: &str) -> Result<String, String> {
+    let digits = !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit());
+    if digits && value.len() <= MAX_AGENT_REF_DIGITS && value.bytes().any(|b| b != b'0') {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "must be the agent's id: 1 to {MAX_AGENT_REF_DIGITS} digits, not all zeros (null for no agent)"
+        ))
+    }
+}
 
 /// Names that a custom column may not take besides the columns' own (see
 /// [`is_reserved_name`]), in any letter case: the gateway's body fields and the protocol's

@@ -4,7 +4,10 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 use super::ids::table_name_rule;
-use super::value::{CustomFieldName, MAX_NOTES, MAX_TEXT, NOT_WIRE_TEXT, Phone, is_wire_text};
+use super::value::{
+    CustomFieldName, MAX_NOTES, MAX_TEXT, NOT_WIRE_TEXT, Phone, WriteValue, agent_ref,
+    callback_time, is_wire_text, outcome_code,
+};
 use super::{Column, ColumnKind, DatasetId, TableName};
 use crate::error::{Error, FieldError};
 
@@ -30,19 +33,27 @@ impl CreateRequest {
     }
 }
 
-/// A record to create: writable standard columns and custom columns, with at least one phone.
+/// The message of an `agent_specific: true` without an agent to be specific to.
+const AGENT_SPECIFIC_NEEDS_AGENT: &str = "`agent_specific: true` needs an `agent_ref`";
+
+/// A record to create: writable standard columns, custom columns and notes to append, with at
+/// least one phone, and an `agent_ref` when `agent_specific` is true.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewRecord {
-    values: BTreeMap<Column, String>,
+    values: BTreeMap<Column, WriteValue>,
     custom: BTreeMap<CustomFieldName, String>,
+    notes_append: Option<String>,
 }
 
 impl NewRecord {
     /// The standard values, in upstream write order (absent fields are not listed).
-    pub fn values(&self) -> impl Iterator<Item = (Column, &str)> {
-        self.values
-            .iter()
-            .map(|(column, value)| (*column, value.as_str()))
+    pub fn values(&self) -> impl Iterator<Item = (Column, &WriteValue)> {
+        self.values.iter().map(|(column, value)| (*column, value))
+    }
+
+    /// Text to append to the notes.
+    pub fn notes_append(&self) -> Option<&str> {
+        self.notes_append.as_deref()
     }
 
     /// The custom values.
@@ -97,6 +108,7 @@ impl NewRecord {
         let mut errors = Vec::new();
         let mut values = BTreeMap::new();
         let mut custom = BTreeMap::new();
+        let mut notes_append = None;
         let mut phone_given = false;
         for (name, value) in object {
             let field = || format!("{prefix}{name}");
@@ -106,6 +118,13 @@ impl NewRecord {
                         custom.insert(name, value);
                     }
                 });
+                continue;
+            }
+            if name == "notes_append" {
+                match text(value, MAX_NOTES) {
+                    Ok(text) => notes_append = text,
+                    Err(message) => errors.push(FieldError::new(field(), message)),
+                }
                 continue;
             }
             match Column::from_name(name).filter(|column| column.is_writable()) {
@@ -132,8 +151,19 @@ impl NewRecord {
                 "at least one phone (mobile_phone, home_phone or work_phone) is required",
             ));
         }
+        let agent_specific = values.get(&Column::AgentSpecific) == Some(&WriteValue::Flag(true));
+        if agent_specific && !values.contains_key(&Column::AgentRef) {
+            errors.push(FieldError::new(
+                format!("{prefix}agent_specific"),
+                AGENT_SPECIFIC_NEEDS_AGENT,
+            ));
+        }
         if errors.is_empty() {
-            Ok(Self { values, custom })
+            Ok(Self {
+                values,
+                custom,
+                notes_append,
+            })
         } else {
             Err(errors)
         }
@@ -163,18 +193,34 @@ pub enum BodyTarget {
 /// `PATCH /records/{id}`, the dataset or table the record is in.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RecordPatch {
-    changes: BTreeMap<Column, Option<String>>,
+    changes: BTreeMap<Column, Option<WriteValue>>,
     custom: BTreeMap<CustomFieldName, Option<String>>,
     notes_append: Option<String>,
     target: Option<UpdateTarget>,
+    needs_record_agent: bool,
 }
 
 impl RecordPatch {
     /// The standard columns to change, in write order; `None` clears the value.
-    pub fn changes(&self) -> impl Iterator<Item = (Column, Option<&str>)> {
+    pub fn changes(&self) -> impl Iterator<Item = (Column, Option<&WriteValue>)> {
         self.changes
             .iter()
-            .map(|(column, value)| (*column, value.as_deref()))
+            .map(|(column, value)| (*column, value.as_ref()))
+    }
+
+    /// Whether the patch sets `agent_specific: true` without an `agent_ref`: it may be sent only
+    /// when the record already has an agent (see [`RecordPatch::record_agent_missing`]).
+    pub fn needs_record_agent(&self) -> bool {
+        self.needs_record_agent
+    }
+
+    /// The refusal of a patch that [`RecordPatch::needs_record_agent`] for a record without an
+    /// agent.
+    pub fn record_agent_missing(id: impl std::fmt::Display) -> Error {
+        Error::Validation(vec![FieldError::new(
+            "agent_specific",
+            format!("{AGENT_SPECIFIC_NEEDS_AGENT}: record {id} has none; send `agent_ref` along"),
+        )])
     }
 
     /// The custom columns to change; `None` clears the value.
@@ -243,6 +289,16 @@ impl RecordPatch {
                 },
             }
         }
+        if patch.changes.get(&Column::AgentSpecific) == Some(&Some(WriteValue::Flag(true))) {
+            match patch.changes.get(&Column::AgentRef) {
+                Some(Some(_)) => {}
+                Some(None) => errors.push(FieldError::new(
+                    "agent_specific",
+                    format!("{AGENT_SPECIFIC_NEEDS_AGENT}; it cannot be true while `agent_ref` is cleared"),
+                )),
+                None => patch.needs_record_agent = true,
+            }
+        }
         if names_target {
             match targets.len() {
                 1 => patch.target = targets.pop(),
@@ -306,22 +362,42 @@ fn text(value: &Value, max: usize) -> Result<Option<String>, String> {
     }
 }
 
-fn parse_value(column: Column, value: &Value) -> Result<Option<String>, String> {
+/// A standard column's value, checked by the column's kind; `null` (and `""` for text) is no
+/// value.
+fn parse_value(column: Column, value: &Value) -> Result<Option<WriteValue>, String> {
+    if value.is_null() {
+        return Ok(None);
+    }
     if column.is_phone() && value.as_str() == Some("") {
         // A phone is a number or `null` (no value / clear), never an empty string.
         return Err("a phone must be 6 to 20 characters long (use null for none)".into());
     }
-    let max = match column.kind() {
-        ColumnKind::Notes => MAX_NOTES,
-        _ => MAX_TEXT,
+    let string = || {
+        value
+            .as_str()
+            .ok_or_else(|| String::from("must be a string"))
     };
-    let text = text(value, max)?;
-    match text {
-        Some(number) if column.is_phone() => {
-            Phone::parse(&number).map(|phone| Some(phone.into_string()))
+    let value = match column.kind() {
+        ColumnKind::Code => WriteValue::Code(outcome_code(value)?),
+        ColumnKind::DateTime => WriteValue::DateTime(callback_time(string()?)?),
+        ColumnKind::Reference => WriteValue::Text(agent_ref(string()?)?),
+        ColumnKind::Flag => {
+            WriteValue::Flag(value.as_bool().ok_or("must be true or false (or null)")?)
         }
-        other => Ok(other),
-    }
+        ColumnKind::Phone => match text(value, MAX_TEXT)? {
+            Some(number) => WriteValue::Text(Phone::parse(&number)?.into_string()),
+            None => return Ok(None),
+        },
+        ColumnKind::Notes => match text(value, MAX_NOTES)? {
+            Some(text) => WriteValue::Text(text),
+            None => return Ok(None),
+        },
+        ColumnKind::Text | ColumnKind::Key | ColumnKind::Date => match text(value, MAX_TEXT)? {
+            Some(text) => WriteValue::Text(text),
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(value))
 }
 
 fn parse_custom(
@@ -431,6 +507,52 @@ mod tests {
         assert_eq!(
             fields(NewRecord::parse_body(&body).unwrap_err()),
             ["[1].mobile_phone"]
+        );
+    }
+
+    #[test]
+    fn dialler_fields_are_typed_and_agent_specific_needs_an_agent() {
+        let body = json!({"mobile_phone": "0712345678", "outcome_code": 510456,
+                          "callback_at": "2026-12-01T10:00:00", "callback_same_time": false,
+                          "agent_ref": "1001", "agent_specific": true, "notes_append": "x"});
+        let request = NewRecord::parse_body(&body).unwrap();
+        let record = &request.records()[0];
+        assert_eq!(record.notes_append(), Some("x"));
+        let values: BTreeMap<Column, &WriteValue> = record.values().collect();
+        assert_eq!(values[&Column::OutcomeCode], &WriteValue::Code(510456));
+        assert_eq!(values[&Column::CallbackSameTime], &WriteValue::Flag(false));
+        assert_eq!(values[&Column::AgentRef], &WriteValue::Text("1001".into()));
+        let lone = json!({"mobile_phone": "0712345678", "agent_specific": true});
+        assert_eq!(
+            fields(NewRecord::parse_body(&lone).unwrap_err()),
+            ["agent_specific"]
+        );
+
+        let from_record =
+            RecordPatch::parse_body(&json!({"agent_specific": true}), BodyTarget::FromPath)
+                .unwrap();
+        assert!(from_record.needs_record_agent());
+        let given = json!({"agent_specific": true, "agent_ref": "7"});
+        assert!(
+            !RecordPatch::parse_body(&given, BodyTarget::FromPath)
+                .unwrap()
+                .needs_record_agent()
+        );
+        let cleared = json!({"agent_specific": true, "agent_ref": null});
+        assert_eq!(
+            fields(RecordPatch::parse_body(&cleared, BodyTarget::FromPath).unwrap_err()),
+            ["agent_specific"]
+        );
+        let off = json!({"agent_specific": false, "agent_ref": null, "callback_at": null});
+        let patch = RecordPatch::parse_body(&off, BodyTarget::FromPath).unwrap();
+        assert!(!patch.needs_record_agent());
+        assert_eq!(
+            patch.changes().collect::<Vec<_>>(),
+            [
+                (Column::CallbackAt, None),
+                (Column::AgentRef, None),
+                (Column::AgentSpecific, Some(&WriteValue::Flag(false)))
+            ]
         );
     }
 

@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod containment;
 mod cors;
+mod dialler;
 mod doctor;
 mod faults;
 mod hardening;

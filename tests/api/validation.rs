@@ -36,9 +36,15 @@ async fn invalid_writes_are_refused_before_the_upstream() {
         ),
         (
             "/datasets/100/records",
-            json!({"mobile_phone": "07123456789", "outcome_code": 5}),
+            json!({"mobile_phone": "07123456789", "outcome_code": 0}),
             422,
             "outcome_code",
+        ),
+        (
+            "/datasets/100/records",
+            json!({"mobile_phone": "07123456789", "process_type": "COMPLETE"}),
+            422,
+            "process_type",
         ),
         (
             "/datasets/100/records",

@@ -10,7 +10,8 @@ use crate::domain::filter::{
 };
 use crate::domain::ids::{MAX_ID, TABLE_NAME_PATTERN};
 use crate::domain::value::{
-    CUSTOM_NAME_PATTERN, MAX_NOTES, MAX_PHONE_CHARS, MAX_TEXT, MIN_PHONE_CHARS, PHONE_PATTERN,
+    AGENT_REF_PATTERN, CALLBACK_PATTERN, CUSTOM_NAME_PATTERN, MAX_AGENT_REF_DIGITS, MAX_NOTES,
+    MAX_OUTCOME_CODE, MAX_PHONE_CHARS, MAX_TEXT, MIN_OUTCOME_CODE, MIN_PHONE_CHARS, PHONE_PATTERN,
     WIRE_TEXT_PATTERN,
 };
 use crate::domain::write::MAX_BATCH;
@@ -68,16 +69,58 @@ enum Body {
     Update,
 }
 
+/// The dialler fields' meaning, as the document describes them.
+fn dialler_description(column: Column) -> Option<&'static str> {
+    Some(match column {
+        Column::OutcomeCode => {
+            "Outcome code of the record. One whose `complete` is true takes the record off the \
+             dialler (the answer's `live` is false)."
+        }
+        Column::CallbackAt => {
+            "When the dialler should call back, in the account's local time (no offset); \
+             null clears the callback."
+        }
+        Column::CallbackNotes => "A note for the agent taking the callback.",
+        Column::CallbackSameTime => "Whether the callback redials at the same time of day.",
+        Column::AgentRef => "The id of the agent the record is assigned to; null: nobody.",
+        Column::AgentSpecific => {
+            "Whether only that agent may take the record; `true` needs an `agent_ref`, in the \
+             body or already on the record."
+        }
+        _ => return None,
+    })
+}
+
 /// The writable fields of a record body (`null` is no value on creates, a clear on updates),
-/// by the column table: each column's kind gives its rules.
+/// by the column table: each column's kind gives its rules. Both bodies take `notes_append`.
 fn fields(body: Body) -> serde_json::Map<String, Value> {
     let mut properties = serde_json::Map::new();
     for column in Column::writable() {
-        let schema = match column.kind() {
+        let mut schema = match column.kind() {
             ColumnKind::Phone => phone(Null::Allowed),
             ColumnKind::Notes => text(MAX_NOTES, Null::Allowed),
+            ColumnKind::Code => json!({
+                "type": ["integer", "null"],
+                "minimum": MIN_OUTCOME_CODE,
+                "maximum": MAX_OUTCOME_CODE,
+            }),
+            ColumnKind::DateTime => json!({
+                "type": string_type(Null::Allowed),
+                "pattern": CALLBACK_PATTERN,
+                "example": "2026-12-01T10:00:00",
+            }),
+            ColumnKind::Reference => json!({
+                "type": string_type(Null::Allowed),
+                "minLength": 1,
+                "maxLength": MAX_AGENT_REF_DIGITS,
+                "pattern": AGENT_REF_PATTERN,
+            }),
+            ColumnKind::Flag => json!({"type": ["boolean", "null"]}),
             _ => text(MAX_TEXT, Null::Allowed),
         };
+        if let Some(description) = dialler_description(column) {
+            schema["description"] = json!(description);
+        }
         properties.insert(column.name().into(), schema);
     }
     let custom_values = match body {
@@ -85,7 +128,23 @@ fn fields(body: Body) -> serde_json::Map<String, Value> {
         Body::Update => Null::Allowed,
     };
     properties.insert("custom".into(), custom(custom_values));
+    properties.insert("notes_append".into(), text(MAX_NOTES, Null::Allowed));
     properties
+}
+
+/// `agent_specific: true` needs an `agent_ref` that is a string (on a create always; on an
+/// update the record's own agent may do, so only a cleared one is refused).
+fn agent_specific_rule(body: Body) -> Value {
+    let agent = match body {
+        Body::Create => {
+            json!({"required": ["agent_ref"], "properties": {"agent_ref": {"type": "string"}}})
+        }
+        Body::Update => json!({"properties": {"agent_ref": {"type": "string"}}}),
+    };
+    json!({
+        "if": {"required": ["agent_specific"], "properties": {"agent_specific": {"const": true}}},
+        "then": agent,
+    })
 }
 
 fn record_schema(
@@ -119,6 +178,8 @@ pub fn tighten(doc: &mut Value) {
                 .filter(|column| column.is_phone())
                 .map(|column| (column.name().to_owned(), json!({"type": "null"})))
                 .collect::<serde_json::Map<_, _>>()},
+            "if": agent_specific_rule(Body::Create)["if"],
+            "then": agent_specific_rule(Body::Create)["then"],
             "example": example,
         }),
     );
@@ -129,12 +190,17 @@ pub fn tighten(doc: &mut Value) {
             {"type": "array", "items": {"$ref": "#/components/schemas/NewRecordBody"}, "minItems": 1, "maxItems": MAX_BATCH},
         ],
     });
-    let mut patch_fields = fields(Body::Update);
-    patch_fields.insert("notes_append".into(), text(MAX_NOTES, Null::Allowed));
+    let patch_fields = fields(Body::Update);
+    let update_rule = agent_specific_rule(Body::Update);
     schemas["DatasetRecordPatchBody"] = record_schema(
         "Changes to a record: any writable field (null clears it), notes_append, custom.",
         patch_fields.clone(),
-        json!({"example": {"last_name": "Bloggs", "notes_append": "Called back"}}),
+        json!({
+            "if": update_rule["if"],
+            "then": update_rule["then"],
+            "example": {"outcome_code": 300, "callback_at": "2026-12-01T10:00:00",
+                        "agent_ref": "1001", "notes_append": "Called back"},
+        }),
     );
     let mut targeted = patch_fields;
     targeted.insert(
@@ -150,6 +216,8 @@ pub fn tighten(doc: &mut Value) {
         targeted,
         json!({
             "oneOf": [{"required": ["dataset"]}, {"required": ["table"]}],
+            "if": update_rule["if"],
+            "then": update_rule["then"],
             "example": {"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"},
         }),
     );

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::domain::value::is_wire_text;
 use crate::domain::{
-    BodyTarget, CustomFieldName, DatasetId, NewRecord, Phone, ReadFilter, RecordId, RecordPatch,
-    TableName,
+    BodyTarget, Column, ColumnKind, CustomFieldName, DatasetId, NewRecord, Phone, ReadFilter,
+    RecordId, RecordPatch, TableName,
 };
 
 fn number(value: &Value) -> usize {
@@ -36,15 +36,23 @@ fn record_fields_take_exactly_the_documented_lengths_and_patterns() {
     let doc = crate::api::openapi::document();
     let schemas = &doc["components"]["schemas"];
     let create = schemas["NewRecordBody"]["properties"].as_object().unwrap();
-    let patch = schemas["DatasetRecordPatchBody"]["properties"].clone();
-    for (name, schema) in create.iter().chain(
-        patch
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(name, _)| *name == "notes_append"),
-    ) {
-        if name == "custom" {
+    assert!(
+        create
+            .keys()
+            .eq(schemas["DatasetRecordPatchBody"]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()),
+        "creates and updates take the same fields"
+    );
+    for (name, schema) in create {
+        let dialler = Column::from_name(name).is_some_and(|column| {
+            matches!(
+                column.kind(),
+                ColumnKind::Code | ColumnKind::DateTime | ColumnKind::Reference | ColumnKind::Flag
+            )
+        });
+        if name == "custom" || dialler {
             continue;
         }
         let is_phone = schema.get("minLength").is_some();
@@ -59,10 +67,7 @@ fn record_fields_take_exactly_the_documented_lengths_and_patterns() {
             record[name.as_str()] = json!(value);
             let patched =
                 RecordPatch::parse_body(&json!({name.as_str(): value}), BodyTarget::FromPath);
-            let created = match name.as_str() {
-                "notes_append" => patched.is_ok(),
-                _ => NewRecord::parse_body(&record).is_ok(),
-            };
+            let created = NewRecord::parse_body(&record).is_ok();
             assert_eq!(created, patched.is_ok(), "{name}");
             patched.is_ok()
         };
@@ -114,6 +119,86 @@ fn record_fields_take_exactly_the_documented_lengths_and_patterns() {
             "{name}"
         );
     }
+}
+
+/// Whether a create with `field: value` (and a phone) and an update with it are accepted; they
+/// must agree.
+fn dialler_value_accepted(field: &str, value: Value) -> bool {
+    let created = NewRecord::parse_body(&json!({"mobile_phone": "07123456789", field: value}));
+    let patched = RecordPatch::parse_body(&json!({field: value}), BodyTarget::FromPath);
+    assert_eq!(created.is_ok(), patched.is_ok(), "{field}: {value}");
+    patched.is_ok()
+}
+
+#[test]
+fn dialler_fields_take_exactly_the_documented_types_bounds_and_patterns() {
+    let doc = crate::api::openapi::document();
+    let fields = &doc["components"]["schemas"]["NewRecordBody"]["properties"];
+    let outcome = &fields["outcome_code"];
+    assert_eq!(outcome["type"], json!(["integer", "null"]));
+    let (min, max) = (
+        outcome["minimum"].as_u64().unwrap(),
+        outcome["maximum"].as_u64().unwrap(),
+    );
+    for (code, valid) in [(min, true), (min - 1, false), (max, true), (max + 1, false)] {
+        assert_eq!(
+            dialler_value_accepted("outcome_code", json!(code)),
+            valid,
+            "{code}"
+        );
+    }
+    for refused in [json!("200"), json!(200.5), json!(true)] {
+        assert!(!dialler_value_accepted("outcome_code", refused));
+    }
+    for flag in ["callback_same_time", "agent_specific"] {
+        assert_eq!(fields[flag]["type"], json!(["boolean", "null"]), "{flag}");
+        assert!(dialler_value_accepted(flag, json!(false)));
+        assert!(!dialler_value_accepted(flag, json!("1")), "{flag}");
+    }
+    let callback = pattern(&fields["callback_at"]);
+    for example in [
+        "2026-12-01T10:00:00",
+        "2026-12-01 10:00:00",
+        "2026-12-01T10:00",
+        "2026-12-01T10:00:00Z",
+        "2026-1-01T10:00:00",
+        "x026-12-01T10:00:00",
+    ] {
+        assert_eq!(
+            callback.is_match(example),
+            dialler_value_accepted("callback_at", json!(example)),
+            "callback_at {example}"
+        );
+    }
+    // The pattern says the shape; a date that does not exist is refused too.
+    assert!(!dialler_value_accepted(
+        "callback_at",
+        json!("2026-02-30T10:00:00")
+    ));
+    let agent = &fields["agent_ref"];
+    let documented = pattern(agent);
+    let longest = number(&agent["maxLength"]);
+    assert_eq!(number(&agent["minLength"]), 1);
+    for example in [
+        "1".into(),
+        "1001".into(),
+        "0".into(),
+        "000".into(),
+        "007".into(),
+        "a1".into(),
+        "1 2".into(),
+        String::new(),
+        "9".repeat(longest),
+        "9".repeat(longest + 1),
+    ] {
+        let documented = documented.is_match(&example) && example.len() <= longest;
+        assert_eq!(
+            documented,
+            dialler_value_accepted("agent_ref", json!(example)),
+            "agent_ref {example:?}"
+        );
+    }
+    assert!(!dialler_value_accepted("agent_ref", json!(1001)));
 }
 
 #[test]

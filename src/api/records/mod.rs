@@ -175,8 +175,10 @@ pub async fn get_dataset_record(
 
 /// Update a record of a dataset.
 ///
-/// Any writable field (`null` clears it), `custom`, and `notes_append`. The body may not name
-/// another dataset.
+/// Any writable field (`null` clears it), the dialler fields (`outcome_code`, `callback_at`,
+/// `agent_ref`, …) included, `custom`, and `notes_append`. The body may not name another
+/// dataset. `agent_specific: true` without an `agent_ref` reads the record first: `422` when it
+/// has no agent.
 #[utoipa::path(
     tag = "records",
     params(
@@ -225,7 +227,8 @@ pub async fn update_dataset_record(
 /// Update a record, naming its dataset or campaign table in the body.
 ///
 /// The body carries exactly one of `dataset` / `table`, and any writable field (`null` clears
-/// it), `custom`, and `notes_append`.
+/// it), the dialler fields included, `custom`, and `notes_append`. `agent_specific: true`
+/// without an `agent_ref` reads the record first: `422` when it has no agent.
 #[utoipa::path(
     tag = "records",
     params(
@@ -401,19 +404,23 @@ async fn update(
     target: UpdateTarget,
     patch: &RecordPatch,
 ) -> Result<Reply, Error> {
-    if caller.is_limited() {
-        // A limited caller may only change what it may see: check where the record really is.
+    // A limited caller may only change what it may see, and `agent_specific: true` without an
+    // `agent_ref` only a record that has an agent: both read the record first.
+    if caller.is_limited() || patch.needs_record_agent() {
         let source = match &target {
             UpdateTarget::Dataset(dataset) => Source::Dataset(*dataset),
             UpdateTarget::Table(table) => Source::Table(table.clone()),
         };
-        // The record must be of the dataset, or of a dataset of the table, named: a table whose
-        // datasets ContactNow will not list lets nothing through.
-        let record = find(client, &source, id, UncheckedTable::Refuse).await?;
+        // The record must be of the dataset, or of a dataset of the table, named: for a limited
+        // caller, a table whose datasets ContactNow will not list lets nothing through.
+        let record = find(client, &source, id, unchecked_table(caller)).await?;
         if let UpdateTarget::Dataset(dataset) = target
             && record.dataset_id != dataset.get()
         {
             return Err(Error::NotFound(format!("record {id} does not exist here")));
+        }
+        if patch.needs_record_agent() && record.agent_ref.is_none() {
+            return Err(RecordPatch::record_agent_missing(id));
         }
     }
     let outcome = client.update(id, &target, patch).await?;

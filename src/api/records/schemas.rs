@@ -137,12 +137,15 @@ pub struct ReadQuery {
     pub limit: Option<u32>,
 }
 
-/// The create body's record. Only a name and an example here: its schema (writable fields, at
-/// least one phone, no unknown fields) is written in `constraints`, beside the other rules the
+/// The create body's record. Only a name and an example here: its schema (writable fields with
+/// the dialler fields, at least one phone, `agent_specific: true` only with an `agent_ref`, no
+/// unknown fields) is written in `constraints`, beside the other rules the
 /// derive cannot express, and mirrors `NewRecord::parse`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"title": "Mr", "first_name": "Joe", "last_name": "Blogs",
-    "mobile_phone": "07123456789", "custom": {"company_name": "Company Name"}}))]
+    "mobile_phone": "07123456789", "callback_at": "2026-12-01T10:00:00",
+    "callback_notes": "Asked for a call after ten", "agent_ref": "1001", "agent_specific": true,
+    "custom": {"company_name": "Company Name"}}))]
 pub struct NewRecordBody {}
 
 /// A create body: one record, or an array of 1 to 1000.
@@ -155,7 +158,8 @@ pub enum CreateBody {
     Many(Vec<NewRecordBody>),
 }
 
-/// An update body: any writable field (`null` clears it), `notes_append`, and on
+/// An update body: any writable field, dialler fields included (`null` clears it),
+/// `notes_append`, and on
 /// `PATCH /records/{id}` exactly one of `dataset` / `table`. Its schema is written in
 /// `constraints` and mirrors `RecordPatch::parse_body`.
 #[derive(Debug, Serialize, ToSchema)]

@@ -4,12 +4,43 @@ use std::borrow::Cow;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use super::WireFormat;
-use crate::domain::{DatasetId, NewRecord, RecordId, RecordPatch, UpdateTarget};
+use super::{WireFormat, wire_datetime};
+use crate::domain::{
+    Column, ColumnKind, DatasetId, NewRecord, RecordId, RecordPatch, UpdateTarget, WriteValue,
+};
+
+/// What the upstream stores for "no callback".
+const NO_DATETIME: &str = "0000-00-00 00:00:00";
+/// What the upstream stores for "no agent" (and a flag that is off).
+const NO_REFERENCE: &str = "0";
+/// A flag that is on.
+const FLAG_ON: &str = "1";
+
+/// A written value the upstream's way: text as given, datetimes as `YYYY-MM-DD HH:MM:SS`,
+/// flags as `1`/`0`.
+fn wire_value(value: &WriteValue) -> Cow<'_, str> {
+    match value {
+        WriteValue::Text(text) => text.as_str().into(),
+        WriteValue::Code(code) => code.to_string().into(),
+        WriteValue::DateTime(at) => wire_datetime(at).into(),
+        WriteValue::Flag(true) => FLAG_ON.into(),
+        WriteValue::Flag(false) => NO_REFERENCE.into(),
+    }
+}
+
+/// What clears `column` upstream: the zero datetime, `0` for no agent and an unset flag, `""`
+/// for the rest.
+fn wire_cleared(column: Column) -> &'static str {
+    match column.kind() {
+        ColumnKind::DateTime => NO_DATETIME,
+        ColumnKind::Reference | ColumnKind::Flag => NO_REFERENCE,
+        _ => "",
+    }
+}
 
 /// The payload of an `update` of record `id`: `id`, the dataset or table, the changed
-/// standard columns by their write names (a cleared one as `""`), the custom columns, then
-/// `notes_append`.
+/// standard columns by their write names (a cleared one as [`wire_cleared`] says), the custom
+/// columns, then `notes_append`.
 pub fn update_payload(
     id: RecordId,
     target: &UpdateTarget,
@@ -21,11 +52,12 @@ pub fn update_payload(
         UpdateTarget::Dataset(dataset) => row.push(("dataset".into(), dataset.to_string().into())),
         UpdateTarget::Table(table) => row.push(("table".into(), table.as_str().into())),
     }
-    row.extend(
-        patch
-            .changes()
-            .map(|(c, v)| (c.write_name().into(), v.unwrap_or("").into())),
-    );
+    row.extend(patch.changes().map(|(c, v)| {
+        (
+            c.write_name().into(),
+            v.map_or(wire_cleared(c).into(), wire_value),
+        )
+    }));
     row.extend(
         patch
             .custom()
@@ -38,7 +70,7 @@ pub fn update_payload(
 }
 
 /// The payload of a `create`: one row per record, `dataset` first, then the standard columns by
-/// their write names in order, then the custom columns.
+/// their write names in order, then the custom columns, then `notes_append`.
 pub fn create_payload(dataset: DatasetId, records: &[NewRecord], format: WireFormat) -> Vec<u8> {
     let dataset = dataset.to_string();
     let rows: Vec<WireRow<'_>> = records
@@ -48,9 +80,12 @@ pub fn create_payload(dataset: DatasetId, records: &[NewRecord], format: WireFor
             row.extend(
                 record
                     .values()
-                    .map(|(c, v)| (c.write_name().into(), v.into())),
+                    .map(|(c, v)| (c.write_name().into(), wire_value(v))),
             );
             row.extend(record.custom().map(|(n, v)| (n.as_str().into(), v.into())));
+            if let Some(notes) = record.notes_append() {
+                row.push(("notes_append".into(), notes.into()));
+            }
             WireRow(row)
         })
         .collect();
@@ -108,6 +143,42 @@ impl Serialize for WireRow<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::BodyTarget;
+    use serde_json::json;
+
+    #[test]
+    fn dialler_values_and_clears_are_spelled_the_upstreams_way_in_both_formats() {
+        let body = json!({"callback_at": null, "agent_ref": null, "agent_specific": false,
+                          "callback_same_time": true, "outcome_code": 200,
+                          "callback_notes": null});
+        let patch = RecordPatch::parse_body(&body, BodyTarget::FromPath).unwrap();
+        let id = RecordId::parse("id", "7").unwrap();
+        let target = UpdateTarget::Dataset(DatasetId::try_from(100).unwrap());
+        let json = update_payload(id, &target, &patch, WireFormat::Json);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"[{"id":"7","dataset":"100","outcomecode":"200","callback":"0000-00-00 00:00:00","call_back_notes":"","call_back_sametime":"1","agentref":"0","agent_specific":"0"}]"#
+        );
+        let xml = String::from_utf8(update_payload(id, &target, &patch, WireFormat::Xml)).unwrap();
+        assert!(
+            xml.contains("<callback>0000-00-00 00:00:00</callback>")
+                && xml.contains("<agentref>0</agentref>")
+                && xml.contains("<call_back_sametime>1</call_back_sametime>"),
+            "{xml}"
+        );
+        let record = json!({"mobile_phone": "0712345678", "callback_at": "2026-12-01T10:00:00"});
+        let request = NewRecord::parse_body(&record).unwrap();
+        let created = create_payload(
+            DatasetId::try_from(100).unwrap(),
+            request.records(),
+            WireFormat::Xml,
+        );
+        assert!(
+            String::from_utf8(created)
+                .unwrap()
+                .contains("<callback>2026-12-01 10:00:00</callback>")
+        );
+    }
 
     #[test]
     fn payloads_keep_order_and_escape_values() {
