@@ -10,26 +10,68 @@ carries a *well-formed* key in a *positive* test case gets a fresh one. Negative
 unchanged: malformed keys (a bare `null`, an unquoted token) must still be refused with 400, and
 touching a negative case would make Schemathesis re-validate it as positive and stop leaving out
 a header that the case is meant to omit (a "missing Authorization" case would then be sent with
-the CLI's token and reported as ST203). Every check stays enabled; nothing else is altered.
+the CLI's token and reported as ST203). Every check stays enabled.
+
+Two more, for what a JSON Schema cannot say:
+- `from` / `to` of a read: the pattern bounds month, day, hour and minute, but not the calendar
+  (2019-02-30 matches it, and the gateway rightly refuses it with 400). In positive cases a day
+  past the end of its month is moved to the month's last day; negative cases are untouched.
+- Import uploads (`text/csv`, `application/x-ndjson`) are files, not JSON values: Schemathesis
+  has no serializer for them, so they are drawn from small real uploads (valid rows, an invalid
+  row, quoted commas and newlines) instead.
 """
 
+import calendar
 import re
 import uuid
 
 import schemathesis
+from hypothesis import strategies as st
 
 # RFC 8941 sf-string: a quoted string of printable ASCII, `"` and `\` escaped; 1 to 255
 # characters inside the quotes (the gateway's limit).
 _SF_STRING = re.compile(r'^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}"$')
 
 
+_DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(.*)$")
+
+_CSV_UPLOADS = [
+    b"first_name,last_name,mobile_phone\r\nJoe,Blogs,07123456789\r\n",
+    b'\xef\xbb\xbffirst_name,last_name,mobile_phone,notes\nAda,"Lovelace, Countess",07700900123,"line 1\nline 2"\n',
+    b"first_name,mobile_phone\nNoPhone,\nGrace,+44 7700 900456\n",
+]
+_NDJSON_UPLOADS = [
+    b'{"first_name":"Joe","last_name":"Blogs","mobile_phone":"07123456789"}\n',
+    b'{"first_name":"Ada","mobile_phone":"07700900123"}\n{"first_name":"NoPhone"}\n',
+]
+schemathesis.openapi.media_type("text/csv", st.sampled_from(_CSV_UPLOADS))
+schemathesis.openapi.media_type("application/x-ndjson", st.sampled_from(_NDJSON_UPLOADS))
+
+
+def _real_date(value):
+    """`value` with a day past the end of its month moved to the month's last day."""
+    match = _DATE.match(value) if isinstance(value, str) else None
+    if not match:
+        return value
+    year, month, day, rest = int(match[1]), int(match[2]), int(match[3]), match[4]
+    if not 1 <= month <= 12:
+        return value
+    last = calendar.monthrange(year, month)[1] if year >= 1 else 28
+    return f"{match[1]}-{match[2]}-{min(day, last):02d}{rest}"
+
+
 @schemathesis.hook
 def before_call(context, case, **kwargs):
-    headers = case.headers
-    if not headers:
-        return
     meta = case.meta
     if meta is None or meta.generation.mode.is_negative:
+        return
+    query = case.query
+    if query:
+        for name in ("from", "to"):
+            if name in query:
+                query[name] = _real_date(query[name])
+    headers = case.headers
+    if not headers:
         return
     for name in list(headers):
         if name.lower() != "idempotency-key":

@@ -18,7 +18,7 @@ pub const AGENT_PATTERN: &str = "^[A-Za-z0-9_.\\-]{1,64}$";
 pub const OUTCOMES_PATTERN: &str = "^[0-9]{1,9}(,[0-9]{1,9})*$";
 /// What `from` and `to` take, as a pattern: an ISO 8601 date, or a datetime to the minute or
 /// second, without offset.
-pub const TIME_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?)?$";
+pub const TIME_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?$";
 /// The most `search[…]` parameters one read may carry.
 pub const MAX_SEARCHES: usize = 20;
 /// The longest `search[…]` value, in characters.
