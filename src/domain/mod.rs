@@ -13,8 +13,10 @@
 //! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, and their bounds.
 //! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
+//! - [`dataset`]: [`dataset::Dataset`], campaign tables and fields, outcome codes.
 
 pub mod column;
+pub mod dataset;
 pub mod filter;
 pub mod ids;
 pub mod record;
