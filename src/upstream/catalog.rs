@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use moka::future::Cache;
 
-use super::metadata::{DatasetRead, Listing, MetadataList, TableDatasets, WireDataset, cached};
+use super::metadata::{DatasetRead, Listing, MetadataList, TableDatasets, cached};
 use super::wire::{Row, RowKey, bad_answer};
 use super::{Action, ContactNowClient, Script, query};
 use crate::domain::dataset::{
@@ -135,10 +135,7 @@ impl ContactNowClient {
         .await
     }
 
-    async fn dataset_read(
-        &self,
-        read: DatasetRead,
-    ) -> Result<Arc<Listing<Vec<WireDataset>>>, Error> {
+    async fn dataset_read(&self, read: DatasetRead) -> Result<Arc<Listing<Vec<Dataset>>>, Error> {
         let fetch = async {
             let mut args: Vec<(Cow<'static, str>, String)> = Vec::new();
             match &read {

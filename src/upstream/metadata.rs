@@ -112,7 +112,8 @@ pub const MAX_CACHED_LISTINGS: u64 = 10_000;
 /// campaign tables, each table's fields, the outcome codes. Every entry lives `ttl`.
 pub(crate) struct MetadataCache {
     tables: Cache<TableName, Arc<TableDatasets>>,
-    pub(super) datasets: Cache<DatasetRead, Arc<Listing<Vec<WireDataset>>>>,
+    /// Datasets as their rows show them: `campaign` is `None` here, added from `tables`.
+    pub(super) datasets: Cache<DatasetRead, Arc<Listing<Vec<Dataset>>>>,
     pub(super) campaign_tables: Cache<(), Arc<Listing<Vec<TableName>>>>,
     pub(super) fields: Cache<TableName, Arc<Listing<Vec<CampaignField>>>>,
     pub(super) outcome_codes: Cache<(), Arc<Listing<Vec<OutcomeCode>>>>,
@@ -126,9 +127,6 @@ pub(super) enum DatasetRead {
     /// `state`, `table`, `qid`.
     List(DatasetQuery),
 }
-
-/// A dataset as one `ecnow_datasets` row shows it: everything but its campaign table.
-pub(super) type WireDataset = Dataset;
 
 fn cache<K, V>(ttl: Duration, capacity: u64) -> Cache<K, V>
 where
