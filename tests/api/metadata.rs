@@ -331,3 +331,30 @@ async fn hostile_metadata_values_are_502_and_a_refused_list_is_502() {
     problem_of(app.get("/campaigns").await, 502).await;
     problem_of(app.get("/campaigns").await, 502).await;
 }
+
+#[tokio::test]
+async fn refusals_by_scope_or_dataset_grant_reach_no_upstream() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    let dataset_only = token_for("records:read", Some(vec![100]), None);
+    problem_of(get_as(&app, "/datasets/200", &dataset_only).await, 403).await;
+    let fields = "/campaigns/sandbox_campaign/fields";
+    problem_of(get_as(&app, fields, &dataset_only).await, 403).await;
+    let write_only = token_for("records:write", None, None);
+    for path in [
+        "/datasets",
+        "/datasets/100",
+        "/campaigns",
+        fields,
+        "/outcome-codes",
+    ] {
+        problem_of(get_as(&app, path, &write_only).await, 403).await;
+    }
+    let calls = app.emulator().calls();
+    assert_eq!((calls.token_get, calls.other), (0, 0), "{calls:?}");
+    json_of(app.get("/outcome-codes").await, 200).await;
+    assert_eq!(
+        app.emulator().calls().other,
+        1,
+        "the counter sees metadata reads"
+    );
+}
