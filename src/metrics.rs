@@ -50,6 +50,8 @@ pub struct Metrics {
     upstream_foreign_rows: IntCounter,
     metadata_fetches: IntCounterVec,
     metadata_cache_hits: IntCounter,
+    metadata_list_fetches: IntCounterVec,
+    metadata_list_cache_hits: IntCounterVec,
     idempotency_keys: IntGauge,
     idempotency_refusals: IntCounterVec,
     imports: IntGaugeVec,
@@ -210,6 +212,18 @@ impl Metrics {
                 )
                 .expect("valid counter"),
             ),
+            metadata_list_fetches: counter(
+                "metadata_list_fetches_total",
+                "Upstream reads of datasets, campaign tables, campaign fields and outcome codes, \
+                 by list and outcome (ok, refused, error)",
+                &["list", "outcome"],
+            ),
+            metadata_list_cache_hits: counter(
+                "metadata_list_cache_hits_total",
+                "Requests served with a cached dataset, campaign table, campaign field or \
+                 outcome code list, by list",
+                &["list"],
+            ),
             idempotency_keys: registered(
                 &registry,
                 IntGauge::new(
@@ -254,6 +268,16 @@ impl Metrics {
             metrics
                 .metadata_fetches
                 .with_label_values(&[outcome.label()]);
+        }
+        for list in crate::upstream::metadata::MetadataList::ALL {
+            metrics
+                .metadata_list_cache_hits
+                .with_label_values(&[list.label()]);
+            for outcome in MetadataOutcome::ALL {
+                metrics
+                    .metadata_list_fetches
+                    .with_label_values(&[list.label(), outcome.label()]);
+            }
         }
         metrics
     }
@@ -344,6 +368,24 @@ impl Metrics {
     /// Counts a table read served with a cached dataset list.
     pub fn metadata_cache_hit(&self) {
         self.metadata_cache_hits.inc();
+    }
+
+    /// Counts an upstream read of a metadata list.
+    pub fn metadata_list_fetch(
+        &self,
+        list: crate::upstream::metadata::MetadataList,
+        outcome: MetadataOutcome,
+    ) {
+        self.metadata_list_fetches
+            .with_label_values(&[list.label(), outcome.label()])
+            .inc();
+    }
+
+    /// Counts a request served with a cached metadata list.
+    pub fn metadata_list_cache_hit(&self, list: crate::upstream::metadata::MetadataList) {
+        self.metadata_list_cache_hits
+            .with_label_values(&[list.label()])
+            .inc();
     }
 
     /// Sets the number of live idempotency keys.

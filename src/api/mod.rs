@@ -2,6 +2,8 @@
 //!
 //! Layout:
 //! - [`records`]: the record resources of the contract.
+//! - [`datasets`], [`campaigns`], [`outcome_codes`]: the metadata reads (datasets, campaign
+//!   tables and fields, outcome codes).
 //! - [`body_guard`]: a body left unread closes the connection (every route).
 //! - [`imports`]: bulk imports (upload, follow, errors, cancel).
 //! - [`health`]: `/healthz` and `/readyz`.
@@ -12,11 +14,14 @@
 //! - here: [`JsonBody`] (the body extractor), [`RouteTable`] (404 or 405), [`routes`].
 
 pub mod body_guard;
+pub mod campaigns;
 mod constraints;
+pub mod datasets;
 pub mod health;
 pub mod imports;
 pub mod index;
 pub mod openapi;
+pub mod outcome_codes;
 pub mod records;
 pub mod responses;
 
@@ -45,6 +50,11 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(records::update_record)
         .service(records::list_campaign_records)
         .service(records::get_campaign_record)
+        .service(datasets::list_datasets)
+        .service(datasets::get_dataset)
+        .service(campaigns::list_campaigns)
+        .service(campaigns::list_campaign_fields)
+        .service(outcome_codes::list_outcome_codes)
         .service(index::index)
         .service(imports::create_import)
         .service(imports::get_import)

@@ -27,6 +27,8 @@ problem_responses! {
     BadRequestQuery = 400, "Malformed query";
     /// `401`.
     Unauthorized = 401, "No valid token";
+    /// `403` of a route that needs a scope only.
+    ForbiddenScope = 403, "Scope not granted";
     /// `403` of a dataset route.
     ForbiddenDataset = 403, "Scope or dataset not granted";
     /// `403` of a campaign route.
@@ -35,6 +37,8 @@ problem_responses! {
     ForbiddenTarget = 403, "Scope, dataset or table not granted";
     /// `404` of a create.
     DatasetNotFound = 404, "Dataset does not exist";
+    /// `404` of a campaign table.
+    TableNotFound = 404, "No such campaign table";
     /// `404` of a record of a dataset.
     RecordNotInDataset = 404, "No such record in the dataset";
     /// `404` of a record of a campaign table.

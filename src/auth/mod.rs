@@ -213,6 +213,11 @@ impl Caller {
         self.datasets.is_some() || self.tables.is_some()
     }
 
+    /// The campaign tables the token lists, when it lists any.
+    pub fn granted_tables(&self) -> Option<&[TableName]> {
+        self.tables.as_deref()
+    }
+
     /// Refuses a caller limited to other datasets.
     pub fn require_dataset(&self, dataset: DatasetId) -> Result<(), Error> {
         let allowed = !self.is_limited()

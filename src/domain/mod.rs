@@ -14,8 +14,10 @@
 //!   written value typed by its column's kind), and their bounds.
 //! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
+//! - [`dataset`]: [`dataset::Dataset`], campaign tables and fields, outcome codes.
 
 pub mod column;
+pub mod dataset;
 pub mod filter;
 pub mod ids;
 pub mod record;

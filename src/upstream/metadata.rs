@@ -1,5 +1,6 @@
-//! Campaign table metadata, cached in moka: the dataset ids of each campaign table, read from
-//! `ecnow_datasets` with `table=`.
+//! Account metadata, cached in moka: the dataset ids of each campaign table (read from
+//! `ecnow_datasets` with `table=`), dataset reads by filter or id, the campaign tables, each
+//! table's fields, and the outcome codes.
 //!
 //! A read row names its dataset but not its campaign table, so a table read is checked against
 //! this list. One fetch per table however many requests arrive at once (`try_get_with`
@@ -14,7 +15,8 @@ use std::time::Duration;
 use moka::future::Cache;
 
 use super::wire::{Row, RowKey, bad_answer};
-use crate::domain::TableName;
+use crate::domain::dataset::{CampaignField, Dataset, DatasetQuery, OutcomeCode};
+use crate::domain::{DatasetId, TableName};
 use crate::error::Error;
 
 /// The default of `GATEWAY_METADATA_TTL_SECONDS`: how long a table's dataset list is kept.
@@ -59,19 +61,116 @@ impl TableDatasets {
     }
 }
 
-/// The table → datasets cache of one client.
+/// How a metadata listing ended when ContactNow answered: its rows, or its refusal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listing<T> {
+    /// What ContactNow listed.
+    Known(T),
+    /// ContactNow refused the read (its error text): e.g. the API user lacks the method, or the
+    /// table does not exist.
+    Refused(String),
+}
+
+/// Which metadata list a fetch or cache hit is of (the `list` label of
+/// `ecnow_gateway_metadata_list_fetches_total` and `…_metadata_list_cache_hits_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetadataList {
+    /// `ecnow_datasets` reads (by filter or id).
+    Datasets,
+    /// `campaign_tables`.
+    CampaignTables,
+    /// `campaign_fields` of one table.
+    CampaignFields,
+    /// `database.php` `outcomecodes`.
+    OutcomeCodes,
+}
+
+impl MetadataList {
+    /// Every list, for exporting each label from the start.
+    pub const ALL: [Self; 4] = [
+        Self::Datasets,
+        Self::CampaignTables,
+        Self::CampaignFields,
+        Self::OutcomeCodes,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Datasets => "datasets",
+            Self::CampaignTables => "campaign_tables",
+            Self::CampaignFields => "campaign_fields",
+            Self::OutcomeCodes => "outcome_codes",
+        }
+    }
+}
+
+/// The most distinct entries kept per metadata list (the least used go first).
+pub const MAX_CACHED_LISTINGS: u64 = 10_000;
+
+/// The metadata caches of one client: each table's datasets, dataset reads by filter, the
+/// campaign tables, each table's fields, the outcome codes. Every entry lives `ttl`.
 pub(crate) struct MetadataCache {
     tables: Cache<TableName, Arc<TableDatasets>>,
+    /// Datasets as their rows show them: `campaign` is `None` here, added from `tables`.
+    pub(super) datasets: Cache<DatasetRead, Arc<Listing<Vec<Dataset>>>>,
+    pub(super) campaign_tables: Cache<(), Arc<Listing<Vec<TableName>>>>,
+    pub(super) fields: Cache<TableName, Arc<Listing<Vec<CampaignField>>>>,
+    pub(super) outcome_codes: Cache<(), Arc<Listing<Vec<OutcomeCode>>>>,
+}
+
+/// One `ecnow_datasets` read: by id, or by the list filters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum DatasetRead {
+    /// `dataset=`.
+    One(DatasetId),
+    /// `state`, `table`, `qid`.
+    List(DatasetQuery),
+}
+
+fn cache<K, V>(ttl: Duration, capacity: u64) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(ttl)
+        .build()
+}
+
+/// The value of `key` in `cache`: cached, or loaded by `fetch` (once for every concurrent
+/// caller; an error is not kept). The flag says whether `fetch` ran for this call.
+pub(super) async fn cached<K, V>(
+    cache: &Cache<K, Arc<V>>,
+    key: &K,
+    fetch: impl Future<Output = Result<V, Error>>,
+) -> Result<(Arc<V>, bool), Error>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    let fetched = std::sync::atomic::AtomicBool::new(false);
+    let load = async {
+        fetched.store(true, std::sync::atomic::Ordering::Relaxed);
+        fetch.await.map(Arc::new)
+    };
+    let value = cache
+        .try_get_with_by_ref(key, load)
+        .await
+        .map_err(|error: Arc<Error>| (*error).clone())?;
+    Ok((value, fetched.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
 impl MetadataCache {
-    /// An empty cache whose entries live `ttl`.
+    /// Empty caches whose entries live `ttl`.
     pub fn new(ttl: Duration) -> Self {
         Self {
-            tables: Cache::builder()
-                .max_capacity(MAX_CACHED_TABLES)
-                .time_to_live(ttl)
-                .build(),
+            tables: cache(ttl, MAX_CACHED_TABLES),
+            datasets: cache(ttl, MAX_CACHED_LISTINGS),
+            campaign_tables: cache(ttl, 1),
+            fields: cache(ttl, MAX_CACHED_LISTINGS),
+            outcome_codes: cache(ttl, 1),
         }
     }
 
@@ -82,17 +181,7 @@ impl MetadataCache {
         table: &TableName,
         fetch: impl Future<Output = Result<TableDatasets, Error>>,
     ) -> Result<(Arc<TableDatasets>, bool), Error> {
-        let fetched = std::sync::atomic::AtomicBool::new(false);
-        let load = async {
-            fetched.store(true, std::sync::atomic::Ordering::Relaxed);
-            fetch.await.map(Arc::new)
-        };
-        let datasets = self
-            .tables
-            .try_get_with_by_ref(table, load)
-            .await
-            .map_err(|error: Arc<Error>| (*error).clone())?;
-        Ok((datasets, fetched.load(std::sync::atomic::Ordering::Relaxed)))
+        cached(&self.tables, table, fetch).await
     }
 }
 

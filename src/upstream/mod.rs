@@ -11,6 +11,8 @@
 //!   datasets.
 //! - `transport`: one request through the breaker, read whole or refused.
 //! - here: [`ContactNowClient`] and the typed outcomes of its calls.
+//! - `catalog`: the metadata reads (datasets, campaign tables and fields, outcome codes),
+//!   parsed and cached.
 //! - [`sent`]: tells whoever runs a write (the idempotency layer) that it reached ContactNow;
 //!   this client imports none of its callers.
 //!
@@ -19,6 +21,7 @@
 //! stripped of them before they become an [`Error`].
 
 pub mod breaker;
+mod catalog;
 pub mod metadata;
 pub mod query;
 pub mod sent;
@@ -109,6 +112,15 @@ impl Action {
     }
 }
 
+/// The script an exchange calls.
+#[derive(Clone, Copy, Debug)]
+enum Script {
+    /// `ecnow.php`: records, datasets, campaign tables and fields.
+    Ecnow,
+    /// `database.php`: account configuration (outcome codes).
+    Database,
+}
+
 /// What one exchange produced.
 enum Answer {
     Envelope(Envelope),
@@ -122,6 +134,7 @@ pub struct ContactNowClient {
     http: reqwest::Client,
     token_url: Url,
     ecnow_url: Url,
+    database_url: Url,
     username: String,
     api_key: SecretString,
     format: WireFormat,
@@ -154,6 +167,7 @@ impl ContactNowClient {
             http,
             token_url: resolve("token.php")?,
             ecnow_url: resolve("ecnow.php")?,
+            database_url: resolve("database.php")?,
             username: settings.username.clone(),
             api_key: settings.api_key.clone(),
             format: settings.format,
@@ -340,7 +354,13 @@ impl ContactNowClient {
     async fn fetch_table_datasets(&self, table: &TableName) -> Result<TableDatasets, Error> {
         let args = [("table".into(), table.to_string())];
         match self
-            .exchange_answer(query::DATASETS_METHOD, Action::Read, &args, None)
+            .exchange_answer(
+                Script::Ecnow,
+                query::DATASETS_METHOD,
+                Action::Read,
+                &args,
+                None,
+            )
             .await?
         {
             Ok(envelope) => TableDatasets::from_rows(envelope.list),
@@ -428,7 +448,7 @@ impl ContactNowClient {
         args: &[(Cow<'_, str>, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Envelope, Error> {
-        self.exchange_answer(query::RECORDS_METHOD, action, args, body)
+        self.exchange_answer(Script::Ecnow, query::RECORDS_METHOD, action, args, body)
             .await?
             .map_err(|refusal| refusal_error(action, refusal))
     }
@@ -437,6 +457,7 @@ impl ContactNowClient {
     /// of an envelope with `success` false.
     async fn exchange_answer(
         &self,
+        script: Script,
         method: &str,
         action: Action,
         args: &[(Cow<'_, str>, String)],
@@ -444,7 +465,9 @@ impl ContactNowClient {
     ) -> Result<Result<Envelope, String>, Error> {
         let body = body.map(Bytes::from);
         let token = Box::pin(self.token()).await?;
-        match Box::pin(self.exchange_with(&token, method, action, args, body.clone())).await? {
+        match Box::pin(self.exchange_with(&token, script, method, action, args, body.clone()))
+            .await?
+        {
             Answer::Envelope(envelope) => return Ok(Ok(envelope)),
             Answer::Refused(refusal) => return Ok(Err(refusal)),
             Answer::TokenRejected => {
@@ -456,7 +479,7 @@ impl ContactNowClient {
             }
         }
         let token = Box::pin(self.token()).await?;
-        match Box::pin(self.exchange_with(&token, method, action, args, body)).await? {
+        match Box::pin(self.exchange_with(&token, script, method, action, args, body)).await? {
             Answer::Envelope(envelope) => Ok(Ok(envelope)),
             Answer::Refused(refusal) => Ok(Err(refusal)),
             Answer::TokenRejected => Err(Error::UpstreamUnavailable(
@@ -468,6 +491,7 @@ impl ContactNowClient {
     async fn exchange_with(
         &self,
         token: &Token,
+        script: Script,
         method: &str,
         action: Action,
         args: &[(Cow<'_, str>, String)],
@@ -478,8 +502,12 @@ impl ContactNowClient {
             self.metrics
                 .upstream_call(action.as_str(), "busy", queued.elapsed())
         })?;
+        let base = match script {
+            Script::Ecnow => &self.ecnow_url,
+            Script::Database => &self.database_url,
+        };
         let url = query::ecnow_url(
-            &self.ecnow_url,
+            base,
             token.expose(),
             method,
             action.as_str(),

@@ -41,7 +41,16 @@ pub const RECORDS_METHOD: &str = "ecnow_records";
 /// The `method` of dataset exchanges.
 pub const DATASETS_METHOD: &str = "ecnow_datasets";
 
-/// The URL of one `ecnow.php` call of `method`: the common arguments, then `args` in order.
+/// The `method` of campaign table reads.
+pub const CAMPAIGN_TABLES_METHOD: &str = "campaign_tables";
+
+/// The `method` of campaign field reads.
+pub const CAMPAIGN_FIELDS_METHOD: &str = "campaign_fields";
+
+/// The `method` of outcome code reads, on `database.php`.
+pub const OUTCOME_CODES_METHOD: &str = "outcomecodes";
+
+/// The URL of one `ecnow.php` (or, with its URL as `base`, `database.php`) call of `method`: the common arguments, then `args` in order.
 pub fn ecnow_url(
     base: &Url,
     token: &str,

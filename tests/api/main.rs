@@ -15,6 +15,7 @@ mod idempotency;
 mod idempotency_review;
 mod imports;
 mod logs;
+mod metadata;
 mod openapi;
 mod operations;
 mod quotas;
