@@ -45,8 +45,13 @@ fn start_row(request: &HttpRequest) -> Result<u64, Error> {
     value
         .parse::<u64>()
         .ok()
-        .filter(|row| *row >= 1)
-        .ok_or_else(|| Error::bad_field("start_row", "an integer from 1"))
+        .filter(|row| (1..=crate::domain::ids::MAX_ID).contains(row))
+        .ok_or_else(|| {
+            Error::bad_field(
+                "start_row",
+                format!("an integer from 1 to {}", crate::domain::ids::MAX_ID),
+            )
+        })
 }
 
 fn accepted(import: &Import, replayed: bool) -> HttpResponse {
@@ -110,7 +115,7 @@ async fn pump(
     tag = "imports",
     params(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, maximum = 9007199254740991_u64, example = 100),
-        ("start_row" = Option<u64>, Query, description = "The first data row to send (rows from 1); earlier rows are skipped. Use an interrupted import's `resume_from_row`.", minimum = 1, example = 1),
+        ("start_row" = Option<u64>, Query, description = "The first data row to send (rows from 1); earlier rows are skipped. Use an interrupted import's `resume_from_row`.", minimum = 1, maximum = 9007199254740991_u64, example = 1),
         ("Idempotency-Key" = Option<String>, Header, description = "A Structured Field string (`\"…\"`). A retry with the same key answers the import the first upload started (with `Idempotent-Replayed: true`) and sends nothing."),
     ),
     request_body(

@@ -30,7 +30,8 @@ pub const MIN_OUTCOME_CODE: u32 = 1;
 /// The largest outcome code a write takes (nine digits, as reads filter them).
 pub const MAX_OUTCOME_CODE: u32 = 999_999_999;
 /// What a written `callback_at` looks like: `YYYY-MM-DDTHH:MM:SS`, the account's local time.
-pub const CALLBACK_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$";
+pub const CALLBACK_PATTERN: &str =
+    "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$";
 /// The most digits of an `agent_ref`.
 pub const MAX_AGENT_REF_DIGITS: usize = 20;
 /// What a written `agent_ref` looks like: digits, not all zeros (the upstream's `0` is "nobody",
@@ -53,8 +54,15 @@ pub enum WriteValue {
 
 /// Parses an outcome code: a JSON integer from [`MIN_OUTCOME_CODE`] to [`MAX_OUTCOME_CODE`].
 pub fn outcome_code(value: &serde_json::Value) -> Result<u32, String> {
+    // JSON has one number type: `51218.0` is the integer 51218, as JSON Schema's `integer` says.
     value
         .as_u64()
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(MAX_OUTCOME_CODE))
+                .map(|f| f as u64)
+        })
         .and_then(|code| u32::try_from(code).ok())
         .filter(|code| (MIN_OUTCOME_CODE..=MAX_OUTCOME_CODE).contains(code))
         .ok_or_else(|| format!("must be an integer from {MIN_OUTCOME_CODE} to {MAX_OUTCOME_CODE}"))
@@ -217,6 +225,36 @@ pub fn is_wire_text(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outcome_code_is_a_json_integer_in_either_spelling() {
+        use serde_json::json;
+        assert_eq!(outcome_code(&json!(51218)), Ok(51218));
+        assert_eq!(outcome_code(&json!(51218.0)), Ok(51218));
+        for refused in [
+            json!(0),
+            json!(0.5),
+            json!(1e9),
+            json!(-1),
+            json!("200"),
+            json!(null),
+        ] {
+            assert!(outcome_code(&refused).is_err(), "{refused} is refused");
+        }
+    }
+
+    #[test]
+    fn the_callback_pattern_bounds_every_position() {
+        let pattern = regex::Regex::new(CALLBACK_PATTERN).unwrap();
+        assert!(pattern.is_match("2026-12-01T23:59:59"));
+        for refused in [
+            "6330-83-47T40:68:42",
+            "2026-12-00T10:00:00",
+            "2026-12-01T24:00:00",
+        ] {
+            assert!(!pattern.is_match(refused), "{refused}");
+        }
+    }
 
     #[test]
     fn every_name_of_a_column_is_reserved_in_any_case() {

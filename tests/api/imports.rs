@@ -822,3 +822,23 @@ async fn an_upload_the_caller_abandons_is_forgotten_and_frees_its_place() {
         json_of(response, 202).await;
     }
 }
+
+#[tokio::test]
+async fn a_start_row_past_the_documented_maximum_is_400_and_starts_nothing() {
+    let app = spawn_app().await;
+    let before = app.emulator().records_in_dataset(100);
+    for start_row in ["0", "9007199254740992", "18446744073709551616", "x"] {
+        let response = upload_as(
+            &app,
+            &full_token(),
+            &format!("/datasets/100/imports?start_row={start_row}"),
+            CSV,
+            "first_name,mobile_phone\nAnn,07123456780\n".into(),
+            None,
+        )
+        .await;
+        let problem = problem_of(response, 400).await;
+        assert_eq!(problem["errors"][0]["field"], "start_row", "{start_row}");
+    }
+    assert_eq!(app.emulator().records_in_dataset(100), before);
+}
