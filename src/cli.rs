@@ -114,13 +114,14 @@ struct EmulatorArgs {
   ecnow-gateway token                                          # read + write, every dataset, 12 h
   ecnow-gateway token --sub billing --scope records:read --datasets 100,200 --ttl 30m
   ecnow-gateway token --sub dialler --tables sandbox_campaign
+  ecnow-gateway token --sub ops --scope \"records:read datasets:write\"
 
 The secret comes from GATEWAY_JWT_HS256_SECRET (the same one the gateway verifies with).")]
 struct TokenArgs {
     /// The caller's identity (`sub`).
     #[arg(long, default_value = "dev")]
     sub: String,
-    /// Space-separated scopes.
+    /// Space-separated scopes: records:read, records:write, datasets:write.
     #[arg(long, default_value = "records:read records:write")]
     scope: String,
     /// Datasets to limit the token to, comma separated.

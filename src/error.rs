@@ -71,6 +71,9 @@ pub enum Error {
     /// Unknown route, record or dataset.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The resource's state forbids the change (e.g. an expired dataset); nothing was sent.
+    #[error("conflict: {0}")]
+    StateConflict(String),
     /// Known route, wrong method; carries the allowed methods.
     #[error("method not allowed")]
     MethodNotAllowed(Vec<String>),
@@ -212,6 +215,7 @@ impl Error {
             Self::Unauthenticated(_) => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::StateConflict(_) => "state_conflict",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::BodyTimeout { .. } => "request_timeout",
@@ -243,6 +247,7 @@ impl Error {
             Self::Unauthenticated(_) => "Not authenticated",
             Self::Forbidden(_) => "Not allowed",
             Self::NotFound(_) => "Not found",
+            Self::StateConflict(_) => "Conflicting state",
             Self::MethodNotAllowed(_) => "Method not allowed",
             Self::PayloadTooLarge { .. } => "Request body too large",
             Self::BodyTimeout { .. } => "Request body too slow",
@@ -281,7 +286,9 @@ impl Error {
             Self::Unauthenticated(reason) => {
                 format!("a valid bearer token is required ({reason})")
             }
-            Self::Forbidden(detail) | Self::NotFound(detail) => detail.clone(),
+            Self::Forbidden(detail) | Self::NotFound(detail) | Self::StateConflict(detail) => {
+                detail.clone()
+            }
             Self::MethodNotAllowed(allowed) => {
                 format!("this route allows {}", allowed.join(", "))
             }
@@ -391,6 +398,7 @@ impl ResponseError for Error {
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::StateConflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,

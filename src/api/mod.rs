@@ -52,6 +52,8 @@ pub fn routes(config: &mut ServiceConfig) {
         .service(records::get_campaign_record)
         .service(datasets::list_datasets)
         .service(datasets::get_dataset)
+        .service(datasets::create_dataset)
+        .service(datasets::update_dataset)
         .service(campaigns::list_campaigns)
         .service(campaigns::list_campaign_fields)
         .service(outcome_codes::list_outcome_codes)

@@ -14,7 +14,7 @@ use crate::error::{Error, FieldError, Problem};
     info(
         title = "ecnow-gateway",
         description = "Clean REST over the 8x8 ContactNow record API (`ecnow.php`). \
-Every resource needs `Authorization: Bearer <JWT>` with `records:read` and/or `records:write` in `scope`; \
+Every resource needs `Authorization: Bearer <JWT>` with `records:read`, `records:write` and/or `datasets:write` in `scope`; \
 errors are RFC 9457 problem details.",
         license(name = "MIT")
     ),

@@ -45,6 +45,8 @@ problem_responses! {
     RecordNotInTable = 404, "No such record in the table";
     /// `404` of a record by id.
     RecordNotFound = 404, "No such record";
+    /// `409` of a change to an expired dataset.
+    DatasetExpired = 409, "The dataset is expired and cannot change; nothing was sent";
     /// `408`.
     BodyTimeout = 408, "The body did not arrive whole within `GATEWAY_BODY_TIMEOUT_MS`; the connection is closed";
     /// `409`.

@@ -85,6 +85,8 @@ pub enum Scope {
     Read,
     /// `records:write`
     Write,
+    /// `datasets:write`: create datasets and change their status, priority and texts.
+    DatasetsWrite,
 }
 
 impl Scope {
@@ -93,6 +95,7 @@ impl Scope {
         match self {
             Scope::Read => "records:read",
             Scope::Write => "records:write",
+            Scope::DatasetsWrite => "datasets:write",
         }
     }
 }
@@ -138,6 +141,7 @@ pub struct Caller {
     pub sub: String,
     read: bool,
     write: bool,
+    datasets_write: bool,
     datasets: Option<Vec<DatasetId>>,
     tables: Option<Vec<TableName>>,
 }
@@ -181,6 +185,7 @@ impl Caller {
         Ok(Self {
             read: scopes.contains(&Scope::Read.name()),
             write: scopes.contains(&Scope::Write.name()),
+            datasets_write: scopes.contains(&Scope::DatasetsWrite.name()),
             sub: claims.sub,
             datasets,
             tables,
@@ -202,6 +207,7 @@ impl Caller {
         let granted = match scope {
             Scope::Read => self.read,
             Scope::Write => self.write,
+            Scope::DatasetsWrite => self.datasets_write,
         };
         granted
             .then_some(())

@@ -294,6 +294,7 @@ mod tests {
                 sub: "svc".into(),
                 read: true,
                 write: false,
+                datasets_write: false,
                 datasets: None,
                 tables: None,
             },

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ids::{MAX_ID, TableName};
-use crate::error::Error;
+use crate::error::{Error, FieldError};
 
 /// The highest dataset priority (dialled first within a campaign).
 pub const MAX_PRIORITY: u8 = 90;
@@ -220,6 +220,138 @@ impl DatasetQuery {
                 }
             }
             seen.push(key);
+        }
+        Ok(parsed)
+    }
+}
+
+/// The fields `POST /datasets` takes.
+const CREATE_FIELDS: [&str; 5] = ["queue_id", "description", "status", "priority", "notes"];
+/// The fields `PATCH /datasets/{dataset}` takes.
+const PATCH_FIELDS: [&str; 4] = ["status", "priority", "description", "notes"];
+
+/// The body of `POST /datasets`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"queue_id": 75674454, "description": "Spring renewals",
+    "status": "hold", "priority": 0, "notes": "Loaded by Importer 2.1"}))]
+pub struct NewDataset {
+    /// The queue the dataset dials from.
+    #[schema(minimum = 1, maximum = 9007199254740991_u64)]
+    pub queue_id: u64,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Dialling status, `hold` when absent (`expired` is refused: a new dataset could never
+    /// dial).
+    #[serde(default)]
+    #[schema(value_type = Option<DatasetStatus>, default = "hold")]
+    pub status: Option<DatasetStatus>,
+    /// Order within the campaign, 0 to 90 (90 first).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 90, default = 0)]
+    pub priority: Option<u8>,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// The body of `PATCH /datasets/{dataset}`: at least one field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "live", "priority": 50}))]
+pub struct DatasetPatch {
+    /// New dialling status.
+    #[serde(default)]
+    pub status: Option<DatasetStatus>,
+    /// New order within the campaign, 0 to 90 (90 first).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 90)]
+    pub priority: Option<u8>,
+    /// New description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Checks `body` is an object whose fields are all in `known` and of the right JSON type; each
+/// problem is one field error.
+fn check_fields(body: &serde_json::Value, known: &[&str]) -> Result<(), Error> {
+    let Some(object) = body.as_object() else {
+        return Err(Error::Validation(vec![FieldError::new(
+            "body",
+            "a JSON object",
+        )]));
+    };
+    let mut errors = Vec::new();
+    for (name, value) in object {
+        let problem = match name.as_str() {
+            _ if !known.contains(&name.as_str()) => Some(format!(
+                "unknown field: this route takes {}",
+                known.join(", ")
+            )),
+            "queue_id" => value
+                .as_u64()
+                .filter(|id| (1..=MAX_ID).contains(id))
+                .is_none()
+                .then(|| "a positive integer below 2^53".to_owned()),
+            "priority" => value
+                .as_u64()
+                .filter(|p| *p <= u64::from(MAX_PRIORITY))
+                .is_none()
+                .then(|| format!("an integer from 0 to {MAX_PRIORITY}")),
+            "status" => value
+                .as_str()
+                .filter(|text| DatasetStatus::ALL.iter().any(|s| s.name() == *text))
+                .is_none()
+                .then(|| "one of hold, live, expired".to_owned()),
+            _ => (!value.is_string()).then(|| "a string".to_owned()),
+        };
+        if let Some(message) = problem {
+            errors.push(FieldError::new(name.clone(), message));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+impl NewDataset {
+    /// Validates a `POST /datasets` body: `queue_id` required, known fields only.
+    pub fn parse_body(body: &serde_json::Value) -> Result<Self, Error> {
+        check_fields(body, &CREATE_FIELDS)?;
+        if body.get("queue_id").is_none() {
+            return Err(Error::Validation(vec![FieldError::new(
+                "queue_id", "required",
+            )]));
+        }
+        let parsed: Self = serde_json::from_value(body.clone())
+            .map_err(|error| Error::Validation(vec![FieldError::new("body", error.to_string())]))?;
+        if parsed.status == Some(DatasetStatus::Expired) {
+            return Err(Error::Validation(vec![FieldError::new(
+                "status",
+                "hold or live: a new dataset cannot be expired",
+            )]));
+        }
+        Ok(parsed)
+    }
+}
+
+impl DatasetPatch {
+    /// Validates a `PATCH /datasets/{dataset}` body: known fields only, at least one.
+    pub fn parse_body(body: &serde_json::Value) -> Result<Self, Error> {
+        check_fields(body, &PATCH_FIELDS)?;
+        let parsed: Self = serde_json::from_value(body.clone())
+            .map_err(|error| Error::Validation(vec![FieldError::new("body", error.to_string())]))?;
+        if parsed == Self::default() {
+            return Err(Error::Validation(vec![FieldError::new(
+                "body",
+                "nothing to change: give status, priority, description or notes",
+            )]));
         }
         Ok(parsed)
     }

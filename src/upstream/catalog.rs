@@ -14,10 +14,13 @@ use std::sync::Arc;
 use moka::future::Cache;
 
 use super::metadata::{DatasetRead, Listing, MetadataList, TableDatasets, cached};
-use super::wire::{Row, RowKey, bad_answer};
+use super::outcome::data_error;
+use super::wire::payload::WireRow;
+use super::wire::{Envelope, Row, RowKey, bad_answer};
 use super::{Action, ContactNowClient, Script, query};
 use crate::domain::dataset::{
-    CampaignField, Dataset, DatasetQuery, DatasetStatus, MAX_PRIORITY, OutcomeCode,
+    CampaignField, Dataset, DatasetPatch, DatasetQuery, DatasetStatus, MAX_PRIORITY, NewDataset,
+    OutcomeCode,
 };
 use crate::domain::{DatasetId, TableName};
 use crate::error::Error;
@@ -58,6 +61,99 @@ impl ContactNowClient {
         };
         let campaigns = self.dataset_campaigns().await?;
         Ok(with_campaigns(std::slice::from_ref(found), &campaigns).pop())
+    }
+
+    /// Creates a dataset with one `ecnow_datasets` `create` (status `HOLD` and priority `0`
+    /// unless given) and reads it back. Every cached dataset read is dropped first, so the
+    /// read-back and later lists are fresh.
+    #[tracing::instrument(name = "upstream dataset create", skip_all)]
+    pub async fn create_dataset(&self, new: &NewDataset) -> Result<Dataset, Error> {
+        let status = new.status.unwrap_or(DatasetStatus::Hold);
+        let mut row: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+            vec![("qid".into(), new.queue_id.to_string().into())];
+        if let Some(description) = &new.description {
+            row.push(("description".into(), description.as_str().into()));
+        }
+        row.push(("d_status".into(), status.name().to_ascii_uppercase().into()));
+        row.push((
+            "d_priority".into(),
+            new.priority.unwrap_or(0).to_string().into(),
+        ));
+        if let Some(notes) = &new.notes {
+            row.push(("notes".into(), notes.as_str().into()));
+        }
+        let body = WireRow::payload_of(&[WireRow(row)], query::DATASETS_METHOD, self.format);
+        let envelope = self.dataset_write(Action::Create, body).await?;
+        let id = envelope
+            .key
+            .filter(|key| *key > 0)
+            .and_then(|key| DatasetId::try_from(key).ok())
+            .ok_or_else(|| Error::UpstreamFailed("dataset create answered no key".into()))?;
+        self.dataset(id)
+            .await?
+            .ok_or_else(|| Error::UpstreamFailed(format!("created dataset {id} is not listed")))
+    }
+
+    /// Changes dataset `id` with one `ecnow_datasets` `update` (only the given fields) and reads
+    /// it back. Every cached dataset read is dropped first.
+    #[tracing::instrument(name = "upstream dataset update", skip_all, fields(dataset = %id))]
+    pub async fn update_dataset(
+        &self,
+        id: DatasetId,
+        patch: &DatasetPatch,
+    ) -> Result<Dataset, Error> {
+        let mut row: Vec<(Cow<'_, str>, Cow<'_, str>)> =
+            vec![("dataset".into(), id.to_string().into())];
+        if let Some(status) = patch.status {
+            row.push(("d_status".into(), status.name().to_ascii_uppercase().into()));
+        }
+        if let Some(priority) = patch.priority {
+            row.push(("d_priority".into(), priority.to_string().into()));
+        }
+        if let Some(description) = &patch.description {
+            row.push(("description".into(), description.as_str().into()));
+        }
+        if let Some(notes) = &patch.notes {
+            row.push(("notes".into(), notes.as_str().into()));
+        }
+        let body = WireRow::payload_of(&[WireRow(row)], query::DATASETS_METHOD, self.format);
+        self.dataset_write(Action::Update, body).await?;
+        self.dataset(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("Dataset [{id}] does not exist.")))
+    }
+
+    /// Dataset `id` read past the cache (the cached read is dropped first): for a check before
+    /// a write.
+    pub async fn fresh_dataset(&self, id: DatasetId) -> Result<Option<Dataset>, Error> {
+        self.tables.datasets.invalidate(&DatasetRead::One(id)).await;
+        self.dataset(id).await
+    }
+
+    /// One `ecnow_datasets` write; whatever it answers, every cached dataset read is dropped.
+    /// A refusal, or a row counted bad, is the caller's data refused (`404` for a dataset that
+    /// does not exist, else `422`).
+    async fn dataset_write(&self, action: Action, body: Vec<u8>) -> Result<Envelope, Error> {
+        let answer = self
+            .exchange_answer(
+                Script::Ecnow,
+                query::DATASETS_METHOD,
+                action,
+                &[],
+                Some(body),
+            )
+            .await;
+        self.tables.datasets.invalidate_all();
+        self.tables.tables.invalidate_all();
+        let envelope = answer?.map_err(data_error)?;
+        if envelope.bad.unwrap_or(0) > 0 || envelope.total == Some(0) {
+            return Err(data_error(
+                envelope
+                    .error
+                    .unwrap_or_else(|| "ContactNow refused the dataset".into()),
+            ));
+        }
+        Ok(envelope)
     }
 
     /// The campaign table of every dataset ContactNow places in one: the campaign tables, then

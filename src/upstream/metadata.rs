@@ -111,7 +111,7 @@ pub const MAX_CACHED_LISTINGS: u64 = 10_000;
 /// The metadata caches of one client: each table's datasets, dataset reads by filter, the
 /// campaign tables, each table's fields, the outcome codes. Every entry lives `ttl`.
 pub(crate) struct MetadataCache {
-    tables: Cache<TableName, Arc<TableDatasets>>,
+    pub(super) tables: Cache<TableName, Arc<TableDatasets>>,
     /// Datasets as their rows show them: `campaign` is `None` here, added from `tables`.
     pub(super) datasets: Cache<DatasetRead, Arc<Listing<Vec<Dataset>>>>,
     pub(super) campaign_tables: Cache<(), Arc<Listing<Vec<TableName>>>>,

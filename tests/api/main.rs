@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod containment;
 mod cors;
+mod datasets_write;
 mod dialler;
 mod doctor;
 mod faults;

@@ -29,7 +29,7 @@ use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerpr
 use crate::upstream::{ContactNowClient, UncheckedTable};
 
 /// The `Idempotency-Key` header of every write.
-pub(super) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
+pub(crate) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
 
 /// Every route without documented query parameters refuses any query (`400`), writes included:
 /// a `?dry_run=true` the gateway does not know must never turn into a real write.

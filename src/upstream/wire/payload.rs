@@ -97,20 +97,26 @@ pub fn create_payload(dataset: DatasetId, records: &[NewRecord], format: WireFor
 pub(crate) struct WireRow<'a>(pub Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl WireRow<'_> {
-    /// Renders rows as the payload of a `create` or `update` in `format`.
+    /// Renders rows as the payload of a records `create` or `update` in `format`.
     pub fn payload(rows: &[WireRow<'_>], format: WireFormat) -> Vec<u8> {
+        Self::payload_of(rows, "ecnow_records", format)
+    }
+
+    /// Renders rows as the payload of a `create` or `update` of `method` in `format` (XML
+    /// wraps each row in an element named after the method).
+    pub fn payload_of(rows: &[WireRow<'_>], method: &str, format: WireFormat) -> Vec<u8> {
         match format {
             WireFormat::Json => serde_json::to_vec(rows).expect("string maps always serialise"),
             WireFormat::Xml => {
                 let mut xml =
                     String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<easycall>");
                 for row in rows {
-                    xml.push_str("<ecnow_records>");
+                    xml.push_str(&format!("<{method}>"));
                     for (name, value) in &row.0 {
                         let value = xml_text(value);
                         xml.push_str(&format!("<{name}>{value}</{name}>"));
                     }
-                    xml.push_str("</ecnow_records>");
+                    xml.push_str(&format!("</{method}>"));
                 }
                 xml.push_str("</easycall>");
                 xml.into_bytes()
