@@ -241,38 +241,43 @@ pub struct NewDataset {
     pub queue_id: u64,
     /// Description.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub description: Option<String>,
     /// Dialling status, `hold` when absent (`expired` is refused: a new dataset could never
     /// dial).
     #[serde(default)]
-    #[schema(value_type = Option<DatasetStatus>, default = "hold")]
+    #[schema(value_type = DatasetStatus, default = "hold")]
     pub status: Option<DatasetStatus>,
     /// Order within the campaign, 0 to 90 (90 first).
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 90, default = 0)]
+    #[schema(value_type = u8, minimum = 0, maximum = 90, default = 0)]
     pub priority: Option<u8>,
     /// Notes.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub notes: Option<String>,
 }
 
 /// The body of `PATCH /datasets/{dataset}`: at least one field.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"status": "live", "priority": 50}))]
+#[schema(min_properties = 1, example = json!({"status": "live", "priority": 50}))]
 pub struct DatasetPatch {
     /// New dialling status.
     #[serde(default)]
+    #[schema(value_type = DatasetStatus)]
     pub status: Option<DatasetStatus>,
     /// New order within the campaign, 0 to 90 (90 first).
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 90)]
+    #[schema(value_type = u8, minimum = 0, maximum = 90)]
     pub priority: Option<u8>,
     /// New description.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub description: Option<String>,
     /// New notes.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub notes: Option<String>,
 }
 
