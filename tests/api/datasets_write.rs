@@ -325,3 +325,33 @@ async fn dataset_writes_send_the_exact_upstream_payloads() {
         json!([{"dataset": "351", "d_status": "LIVE", "d_priority": "90", "notes": "go"}])
     );
 }
+
+#[tokio::test]
+async fn a_dataset_create_retried_with_its_idempotency_key_creates_once() {
+    let app = spawn_app().await;
+    let token = dataset_writer();
+    let body = json!({"queue_id": 75674454, "description": "once"});
+    let mut locations = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .http
+            .post(app.url("/datasets"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "\"ds-once-1\"")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        locations.push(response.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(locations[0], locations[1]);
+    let list = json_of(app.get("/datasets").await, 200).await;
+    let named_once = list["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["description"] == "once")
+        .count();
+    assert_eq!(named_once, 1);
+}
