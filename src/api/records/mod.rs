@@ -20,13 +20,69 @@ pub use schemas::{
 use super::JsonBody;
 use super::responses::*;
 use crate::auth::{Caller, Scope};
+use crate::domain::dataset::DatasetStatus;
 use crate::domain::{
     BodyTarget, DatasetId, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
     UpdateTarget,
 };
+use crate::domain::{Column, WriteValue};
 use crate::error::Error;
+use crate::error::FieldError;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
-use crate::upstream::{ContactNowClient, UncheckedTable};
+use crate::upstream::{ContactNowClient, DatasetCheck, OutcomeCheck, UncheckedTable};
+
+/// What a records route is about to do with its dataset, for [`require_dataset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DatasetUse {
+    /// Create records in it: an `expired` dataset takes none.
+    Create,
+    /// Read or update its records.
+    Other,
+}
+
+/// `404` when ContactNow does not list `dataset` (after one fresh read), `422` when `purpose` is
+/// a create and the dataset is `expired`; nothing is sent for either. A refused dataset list
+/// lets everything through, to the upstream's own answer.
+pub(super) async fn require_dataset(
+    client: &ContactNowClient,
+    dataset: DatasetId,
+    purpose: DatasetUse,
+) -> Result<(), Error> {
+    match client.dataset_check(dataset).await? {
+        DatasetCheck::Unlisted => Err(Error::NotFound(format!("dataset {dataset} does not exist"))),
+        DatasetCheck::Listed(DatasetStatus::Expired) if purpose == DatasetUse::Create => {
+            Err(Error::Validation(vec![FieldError::new(
+                "dataset",
+                format!("dataset {dataset} is expired and takes no new records"),
+            )]))
+        }
+        DatasetCheck::Listed(_) | DatasetCheck::Unchecked => Ok(()),
+    }
+}
+
+/// `422` naming `field` when `code` is set and the readable outcome-code list does not name it.
+pub(super) async fn require_outcome(
+    client: &ContactNowClient,
+    field: String,
+    code: Option<u32>,
+) -> Result<(), Error> {
+    let Some(code) = code else { return Ok(()) };
+    match client.outcome_check(code).await? {
+        OutcomeCheck::Allowed => Ok(()),
+        OutcomeCheck::Unlisted => Err(Error::Validation(vec![FieldError::new(
+            field,
+            format!("outcome code {code} is not one of the account's outcome codes"),
+        )])),
+    }
+}
+
+/// The outcome code a write value sets, if it is one.
+pub(super) fn outcome_of(column: Column, value: Option<&WriteValue>) -> Option<u32> {
+    match (column, value) {
+        (Column::OutcomeCode, Some(WriteValue::Code(code))) => Some(*code),
+        _ => None,
+    }
+}
 
 /// The `Idempotency-Key` header of every write.
 pub(super) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
@@ -130,6 +186,7 @@ pub async fn list_dataset_records(
 ) -> Result<HttpResponse, Error> {
     let dataset: DatasetId = granted_parent(&caller, Scope::Read, &dataset)?;
     let filter = ReadFilter::parse_query(request.query_string())?;
+    require_dataset(&client, dataset, DatasetUse::Other).await?;
     list(
         &client,
         Source::Dataset(dataset),
@@ -169,6 +226,7 @@ pub async fn get_dataset_record(
     client: web::Data<ContactNowClient>,
 ) -> Result<HttpResponse, Error> {
     let (dataset, id) = granted_record(&caller, Scope::Read, &path, &request)?;
+    require_dataset(&client, dataset, DatasetUse::Other).await?;
     let record = find(&client, &Source::Dataset(dataset), id, UncheckedTable::Show).await?;
     Ok(HttpResponse::Ok().json(record))
 }
@@ -404,6 +462,13 @@ async fn update(
     target: UpdateTarget,
     patch: &RecordPatch,
 ) -> Result<Reply, Error> {
+    if let UpdateTarget::Dataset(dataset) = &target {
+        require_dataset(client, *dataset, DatasetUse::Other).await?;
+    }
+    let code = patch
+        .changes()
+        .find_map(|(column, value)| outcome_of(column, value));
+    require_outcome(client, "outcome_code".into(), code).await?;
     // A limited caller may only change what it may see, and `agent_specific: true` without an
     // `agent_ref` only a record that has an agent: both read the record first.
     if caller.is_limited() || patch.needs_record_agent() {
