@@ -242,3 +242,51 @@ async fn an_outcome_code_the_list_does_not_name_is_422_with_nothing_sent() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn prefer_return_representation_answers_the_record_as_read_back() {
+    let app = spawn_app().await;
+    let token = full_token();
+    let prefer = |path: &str, body: serde_json::Value| {
+        app.http
+            .patch(app.url(path))
+            .bearer_auth(&token)
+            .header("Prefer", "respond-async, return=representation")
+            .json(&body)
+            .send()
+    };
+    let answer = prefer(
+        "/datasets/100/records/550000",
+        json!({"last_name": "Bloggs"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        answer.headers()["preference-applied"],
+        "return=representation"
+    );
+    let record = json_of(answer, 200).await;
+    assert_eq!(
+        (record["id"].clone(), record["last_name"].clone()),
+        (json!(550000), json!("Bloggs"))
+    );
+    assert_eq!(record["dataset_id"], 100, "{record}");
+    let answer = prefer(
+        "/records/550001",
+        json!({"dataset": 100, "notes": "Prefers post"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        answer.headers()["preference-applied"],
+        "return=representation"
+    );
+    let record = json_of(answer, 200).await;
+    assert_eq!(record["notes"], "Prefers post", "{record}");
+    // Without the preference: the short answer, no header.
+    let answer = app
+        .patch("/records/550001", &json!({"dataset": 100, "notes": "x"}))
+        .await;
+    assert!(answer.headers().get("preference-applied").is_none());
+    assert!(json_of(answer, 200).await.get("notes").is_none());
+}

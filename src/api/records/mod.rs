@@ -31,6 +31,26 @@ use crate::error::FieldError;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
 use crate::upstream::{ContactNowClient, DatasetCheck, OutcomeCheck, UncheckedTable};
 
+/// The `Prefer` preference that answers an update with the record as read back (RFC 7240).
+pub(super) const RETURN_REPRESENTATION: &str = "return=representation";
+
+/// Whether `request` carries `Prefer: return=representation` (among any other preferences).
+fn prefers_representation(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get_all(actix_web::http::header::HeaderName::from_static("prefer"))
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| preference.split(';').next())
+        .any(|preference| {
+            preference
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .eq_ignore_ascii_case(RETURN_REPRESENTATION)
+        })
+}
+
 /// What a records route is about to do with its dataset, for [`require_dataset`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum DatasetUse {
@@ -86,6 +106,9 @@ pub(super) fn outcome_of(column: Column, value: Option<&WriteValue>) -> Option<u
 
 /// The `Idempotency-Key` header of every write.
 pub(super) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
+
+/// The `Prefer` header of the updates.
+pub(super) const PREFER_DESCRIPTION: &str = "`return=representation` answers the whole record as read back after the update (a `Record`), with `Preference-Applied: return=representation`.";
 
 /// Every route without documented query parameters refuses any query (`400`), writes included:
 /// a `?dry_run=true` the gateway does not know must never turn into a real write.
@@ -171,6 +194,7 @@ fn granted_record<P: Parent>(
         BadRequestRead,
         Unauthorized,
         ForbiddenDataset,
+        DatasetNotFound,
         BadGateway,
         UnavailableRead,
         GatewayTimeout,
@@ -243,10 +267,12 @@ pub async fn get_dataset_record(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
         ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
+        ("Prefer" = Option<String>, Header, description = PREFER_DESCRIPTION),
     ),
     request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
-        (status = 200, description = "Updated", body = UpdatedRecord),
+        (status = 200, description = "Updated; with `Prefer: return=representation`, the whole record as read back after the update (and `Preference-Applied: return=representation`)", body = UpdatedRecord,
+            headers(("Preference-Applied" = String, description = "`return=representation` when the answer is the record"))),
         BadRequestWrite,
         Unauthorized,
         ForbiddenDataset,
@@ -276,7 +302,9 @@ pub async fn update_dataset_record(
     let (dataset, id) = granted_record(&caller, Scope::Write, &path, &request)?;
     let patch = RecordPatch::parse_body(&body.0, BodyTarget::FromPath)?;
     let print = || fingerprint("PATCH", request.path(), &body.0);
-    let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
+    let target = UpdateTarget::Dataset(dataset);
+    let prefer = prefers_representation(&request);
+    let write = update(&caller, &client, id, target, &patch, prefer);
     idempotency
         .run(&caller.sub, key, WriteKind::Update, print, write)
         .await
@@ -292,10 +320,12 @@ pub async fn update_dataset_record(
     params(
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
         ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
+        ("Prefer" = Option<String>, Header, description = PREFER_DESCRIPTION),
     ),
     request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
-        (status = 200, description = "Updated", body = UpdatedRecord),
+        (status = 200, description = "Updated; with `Prefer: return=representation`, the whole record as read back after the update (and `Preference-Applied: return=representation`)", body = UpdatedRecord,
+            headers(("Preference-Applied" = String, description = "`return=representation` when the answer is the record"))),
         BadRequestWrite,
         Unauthorized,
         ForbiddenTarget,
@@ -335,7 +365,8 @@ pub async fn update_record(
         UpdateTarget::Table(table) => caller.require_table(table)?,
     }
     let print = || fingerprint("PATCH", request.path(), &body.0);
-    let write = update(&caller, &client, id, target, &patch);
+    let prefer = prefers_representation(&request);
+    let write = update(&caller, &client, id, target, &patch, prefer);
     idempotency
         .run(&caller.sub, key, WriteKind::Update, print, write)
         .await
@@ -461,6 +492,7 @@ async fn update(
     id: RecordId,
     target: UpdateTarget,
     patch: &RecordPatch,
+    representation: bool,
 ) -> Result<Reply, Error> {
     if let UpdateTarget::Dataset(dataset) = &target {
         require_dataset(client, *dataset, DatasetUse::Other).await?;
@@ -489,6 +521,16 @@ async fn update(
         }
     }
     let outcome = client.update(id, &target, patch).await?;
+    if representation {
+        let source = match &target {
+            UpdateTarget::Dataset(dataset) => Source::Dataset(*dataset),
+            UpdateTarget::Table(table) => Source::Table(table.clone()),
+        };
+        let record = find(client, &source, id, unchecked_table(caller)).await?;
+        return Ok(
+            Reply::json(StatusCode::OK, &record).with_preference_applied(RETURN_REPRESENTATION)
+        );
+    }
     let updated = UpdatedRecord {
         id: id.get(),
         live: outcome.live,
