@@ -301,7 +301,8 @@ impl Emulator {
             .store(nanos(latency), Ordering::Relaxed);
     }
 
-    /// Makes the next `next_calls` calls suffer `fault`, after any faults already queued.
+    /// Makes the next `next_calls` token or `ecnow_records` calls suffer `fault`, after any
+    /// faults already queued (metadata reads are never faulted).
     pub fn inject_fault(&self, fault: Fault, next_calls: u32) {
         self.inner.faults.push(fault, next_calls);
     }
@@ -338,9 +339,14 @@ impl Emulator {
             .map(|(token, _)| token.to_owned())
     }
 
-    /// Applies the next fault and the latency; answers for the call when the fault does.
-    async fn delay(&self, format: Format) -> Option<HttpResponse> {
-        let fault = self.inner.faults.take();
+    /// Applies the latency and, to a `faultable` call, the next fault; answers for the call
+    /// when the fault does.
+    async fn delay(&self, format: Format, faultable: bool) -> Option<HttpResponse> {
+        let fault = if faultable {
+            self.inner.faults.take()
+        } else {
+            None
+        };
         let mut wait = Duration::from_nanos(self.inner.latency_ns.load(Ordering::Relaxed));
         if let Some(Fault::Stall(stall)) = fault {
             wait = wait.saturating_add(stall);
@@ -372,7 +378,7 @@ impl Emulator {
         counter.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(action = action.unwrap_or(""), "emulator: token.php");
         let format = Format::from_arg(args.get("format"));
-        if let Some(response) = self.delay(format.unwrap_or(Format::Json)).await {
+        if let Some(response) = self.delay(format.unwrap_or(Format::Json), true).await {
             return response;
         }
         let Some(format) = format else {
@@ -439,7 +445,9 @@ impl Emulator {
             "emulator: call"
         );
         let format = Format::from_arg(args.get("format"));
-        if let Some(response) = self.delay(format.unwrap_or(Format::Json)).await {
+        // Injected faults hit the record calls (and tokens), never the metadata reads.
+        let faultable = method == Some("ecnow_records");
+        if let Some(response) = self.delay(format.unwrap_or(Format::Json), faultable).await {
             return response;
         }
         let shown = format.unwrap_or(Format::Json);

@@ -10,6 +10,9 @@ use crate::error::Error;
 /// The answer header that marks a replayed answer.
 pub const REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotent-replayed");
 
+/// The answer header naming the `Prefer` preference the answer honours (RFC 7240).
+pub const PREFERENCE_APPLIED_HEADER: HeaderName = HeaderName::from_static("preference-applied");
+
 /// A write's answer, as sent and as stored for replay.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
@@ -17,6 +20,9 @@ pub struct Reply {
     pub status: u16,
     /// `Location`, if any.
     pub location: Option<String>,
+    /// `Preference-Applied`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference_applied: Option<String>,
     /// `Content-Type`.
     pub content_type: String,
     /// The body.
@@ -29,6 +35,7 @@ impl Reply {
         Self {
             status: status.as_u16(),
             location: None,
+            preference_applied: None,
             content_type: "application/json".into(),
             body: serde_json::to_string(body).expect("answers serialise"),
         }
@@ -40,11 +47,18 @@ impl Reply {
         self
     }
 
+    /// With a `Preference-Applied` header naming `preference`.
+    pub fn with_preference_applied(mut self, preference: &str) -> Self {
+        self.preference_applied = Some(preference.into());
+        self
+    }
+
     /// The problem answer of `error`, as stored for replay.
     pub(super) fn problem(error: &Error) -> Self {
         Self {
             status: error.status_code().as_u16(),
             location: None,
+            preference_applied: None,
             content_type: "application/problem+json".into(),
             body: serde_json::to_string(&error.problem(&crate::request_id::current()))
                 .expect("problems serialise"),
@@ -77,6 +91,9 @@ impl Reply {
         response.insert_header((header::CONTENT_TYPE, self.content_type.as_str()));
         if let Some(location) = self.location {
             response.insert_header((header::LOCATION, location));
+        }
+        if let Some(preference) = self.preference_applied {
+            response.insert_header((PREFERENCE_APPLIED_HEADER, preference));
         }
         if let Some(extra) = extra {
             response.insert_header(extra);

@@ -41,7 +41,83 @@ impl<T> Listing<T> {
     }
 }
 
+/// What the cached metadata says of a records route's dataset, before anything is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatasetCheck {
+    /// ContactNow lists the dataset, in this state.
+    Listed(DatasetStatus),
+    /// ContactNow does not list the dataset, not even on a fresh read.
+    Unlisted,
+    /// ContactNow refused the dataset list: the upstream's own answer decides.
+    Unchecked,
+}
+
+/// What the outcome-code list says of a code, before anything is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeCheck {
+    /// The list names the code, or cannot be read.
+    Allowed,
+    /// The list is read and does not name the code.
+    Unlisted,
+}
+
 impl ContactNowClient {
+    /// Dataset `id` as the cached dataset list shows it; a dataset the list does not show is read
+    /// fresh (at most once per dataset per
+    /// [`FRESH_DATASET_READ_INTERVAL`](super::metadata::FRESH_DATASET_READ_INTERVAL)) before it
+    /// is called unlisted. A refused list leaves the dataset unchecked; a fault on the way is the
+    /// answer's fault (5xx).
+    pub async fn dataset_check(&self, id: DatasetId) -> Result<DatasetCheck, Error> {
+        let status_in = |listing: &Listing<Vec<Dataset>>| match listing {
+            Listing::Known(datasets) => Some(
+                datasets
+                    .iter()
+                    .find(|d| d.id == id.get())
+                    .map(|d| DatasetCheck::Listed(d.status)),
+            ),
+            Listing::Refused(_) => None,
+        };
+        let all = DatasetRead::List(DatasetQuery::default());
+        let listing = self.dataset_read(all).await?;
+        match status_in(&listing) {
+            None => return Ok(DatasetCheck::Unchecked),
+            Some(Some(listed)) => return Ok(listed),
+            Some(None) => {}
+        }
+        let fetch = async {
+            let args = [("dataset".into(), id.to_string())];
+            let rows = self
+                .metadata_rows(Script::Ecnow, query::DATASETS_METHOD, &args)
+                .await?;
+            parse_rows(rows, dataset)
+        };
+        let fresh = self
+            .listing(
+                MetadataList::Datasets,
+                &self.tables.fresh_datasets,
+                &id,
+                fetch,
+            )
+            .await?;
+        Ok(match status_in(&fresh) {
+            Some(Some(listed)) => listed,
+            Some(None) => DatasetCheck::Unlisted,
+            None => DatasetCheck::Unchecked,
+        })
+    }
+
+    /// Whether outcome `code` may be written: the (cached) outcome-code list names it, or that
+    /// list is refused, and then the upstream's own answer decides; a fault on the way is the
+    /// answer's fault (5xx).
+    pub async fn outcome_check(&self, code: u32) -> Result<OutcomeCheck, Error> {
+        Ok(match &*self.outcome_codes().await? {
+            Listing::Known(codes) if !codes.iter().any(|known| known.code == code) => {
+                OutcomeCheck::Unlisted
+            }
+            _ => OutcomeCheck::Allowed,
+        })
+    }
+
     /// The datasets `query` selects, each with its campaign table (when known).
     pub async fn datasets(&self, query: &DatasetQuery) -> Result<Vec<Dataset>, Error> {
         let listing = self.dataset_read(DatasetRead::List(query.clone())).await?;

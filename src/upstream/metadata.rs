@@ -117,7 +117,14 @@ pub(crate) struct MetadataCache {
     pub(super) campaign_tables: Cache<(), Arc<Listing<Vec<TableName>>>>,
     pub(super) fields: Cache<TableName, Arc<Listing<Vec<CampaignField>>>>,
     pub(super) outcome_codes: Cache<(), Arc<Listing<Vec<OutcomeCode>>>>,
+    /// The fresh reads of datasets the cached list does not show: at most one per dataset per
+    /// [`FRESH_DATASET_READ_INTERVAL`].
+    pub(super) fresh_datasets: Cache<DatasetId, Arc<Listing<Vec<Dataset>>>>,
 }
+
+/// How long the fresh read of a dataset the cached list does not show is kept: a records route
+/// reads such a dataset at most once per this interval before answering `404`.
+pub const FRESH_DATASET_READ_INTERVAL: Duration = Duration::from_secs(10);
 
 /// One `ecnow_datasets` read: by id, or by the list filters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -171,6 +178,7 @@ impl MetadataCache {
             campaign_tables: cache(ttl, 1),
             fields: cache(ttl, MAX_CACHED_LISTINGS),
             outcome_codes: cache(ttl, 1),
+            fresh_datasets: cache(FRESH_DATASET_READ_INTERVAL, MAX_CACHED_LISTINGS),
         }
     }
 

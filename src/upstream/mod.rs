@@ -49,6 +49,7 @@ use crate::domain::{
 use crate::error::Error;
 use crate::metrics::{MetadataOutcome, Metrics};
 use breaker::{Breaker, BreakerSettings};
+pub use catalog::{DatasetCheck, OutcomeCheck};
 use metadata::{MetadataCache, TableDatasets};
 pub use outcome::{CreateOutcome, Created, RecordPage, UpdateOutcome};
 use outcome::{data_error, is_live};

@@ -99,6 +99,15 @@ async fn the_upstream_concurrency_budget_holds_across_replicas() {
         ..AppOptions::default()
     })
     .await;
+    // Each replica's dataset list is cached first, so the race is between the record reads.
+    // (The one lease is returned in the background: a read right after another may be refused.)
+    for app in [&first, &second] {
+        while app.get(READ).await.status() != 200 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    first.emulator().reset_calls();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     first.emulator().set_latency(Duration::from_millis(800));
     let (a, b) = tokio::join!(first.get(READ), second.get(READ));
     // Whichever took the one lease ran; the other was refused at once, nothing sent.

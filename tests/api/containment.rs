@@ -179,6 +179,7 @@ async fn rows_of_another_dataset_are_never_shown_nor_let_an_update_through() {
     let row = |id: &str, dataset: &str| json!({"id": id, "datasetid": dataset, "FirstName": "Joe"});
     // A lying upstream: an `id` search overrides the dataset filter.
     Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_records"))
         .and(query_param("action", "read"))
         .and(query_param("id", "777"))
         .respond_with(
@@ -188,6 +189,7 @@ async fn rows_of_another_dataset_are_never_shown_nor_let_an_update_through() {
         .mount(app.mock())
         .await;
     Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_records"))
         .and(query_param("action", "read"))
         .and(query_param_is_missing("id"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ecnow_requests, full_token, json_of, mount_ecnow, mount_token, problem_of, spawn_app,
+    full_token, json_of, mount_ecnow, mount_token, problem_of, record_requests, spawn_app,
     spawn_app_with_mock,
 };
 
@@ -256,7 +256,7 @@ async fn dialler_fields_go_upstream_by_their_write_names_and_the_upstreams_value
     .await;
     assert_eq!(updated["live"], false, "{updated}");
 
-    let sent = ecnow_requests(app.mock()).await;
+    let sent = record_requests(app.mock()).await;
     assert_eq!(sent.len(), 2);
     assert_eq!(
         sent[0].1,

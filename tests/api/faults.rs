@@ -55,7 +55,11 @@ async fn creating_in_a_missing_dataset_is_404_and_in_an_expired_one_422() {
         422,
     )
     .await;
-    assert_eq!(problem["code"], "upstream_rejected");
+    assert_eq!(
+        problem["code"], "validation_failed",
+        "refused before anything is sent"
+    );
+    assert_eq!(problem["errors"][0]["field"], "dataset");
 }
 
 #[tokio::test]
@@ -104,6 +108,7 @@ async fn redirects_bad_arguments_and_missing_keys_are_502() {
     let app = spawn_app_with_mock().await;
     mount_token(app.mock(), 1).await;
     Mock::given(path("/ecnow.php"))
+        .and(wiremock::matchers::query_param("method", "ecnow_records"))
         .and(wiremock::matchers::query_param("action", "read"))
         .respond_with(
             ResponseTemplate::new(302).insert_header("location", "https://elsewhere.example/"),

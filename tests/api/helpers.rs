@@ -142,13 +142,28 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
 }
 
-/// The gateway against a fresh wiremock upstream (nothing mounted yet).
+/// The gateway against a fresh wiremock upstream: nothing mounted yet but, at the lowest
+/// priority, a refusal of the dataset and outcome-code lists (so the records checks are skipped
+/// unless a test mounts those lists).
 pub async fn spawn_app_with_mock() -> TestApp {
-    spawn_app_with(AppOptions {
+    let app = spawn_app_with(AppOptions {
         emulator: None,
         ..AppOptions::default()
     })
-    .await
+    .await;
+    let refused = serde_json::json!({"success": false, "error": "Bad argument: method"});
+    for mock in [
+        wiremock::Mock::given(wiremock::matchers::path("/ecnow.php"))
+            .and(wiremock::matchers::query_param("method", "ecnow_datasets")),
+        wiremock::Mock::given(wiremock::matchers::path("/database.php"))
+            .and(wiremock::matchers::query_param("method", "outcomecodes")),
+    ] {
+        mock.respond_with(wiremock::ResponseTemplate::new(200).set_body_json(refused.clone()))
+            .with_priority(u8::MAX)
+            .mount(app.mock())
+            .await;
+    }
+    app
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
@@ -383,6 +398,7 @@ pub async fn mount_token(server: &MockServer, times: u64) {
 pub async fn mount_ecnow(server: &MockServer, action: &str, body: Value, times: u64) {
     use wiremock::matchers::{path, query_param};
     wiremock::Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_records"))
         .and(query_param("action", action))
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(body))
         .expect(times)
@@ -406,6 +422,13 @@ pub async fn ecnow_requests(server: &MockServer) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The `ecnow_records` requests wiremock received: (query string, body).
+pub async fn record_requests(server: &MockServer) -> Vec<(String, String)> {
+    let mut requests = ecnow_requests(server).await;
+    requests.retain(|(query, _)| query.contains("method=ecnow_records"));
+    requests
 }
 
 /// A throwaway redis-server on a free loopback port, stopped on drop.

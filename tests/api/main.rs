@@ -20,6 +20,7 @@ mod metadata;
 mod openapi;
 mod operations;
 mod quotas;
+mod record_checks;
 mod records;
 mod redteam_edge;
 mod review;

@@ -160,7 +160,8 @@ async fn a_batch_creates_every_record_and_reports_refusals() {
     assert_eq!(app.emulator().records_in_dataset(200), before + 1000);
     assert_eq!(app.emulator().calls().create, 2, "two chunks of 500");
 
-    // Dataset 300 is expired upstream: every record is refused.
+    // Dataset 300 is expired upstream: the gateway refuses the batch whole, nothing is sent.
+    let creates = app.emulator().calls().create;
     let refused = json_of(
         app.post(
             "/datasets/300/records",
@@ -170,8 +171,8 @@ async fn a_batch_creates_every_record_and_reports_refusals() {
         422,
     )
     .await;
-    assert_eq!(refused["created"], 0);
-    assert_eq!(refused["rejected"], 1);
+    assert_eq!(refused["errors"][0]["field"], "dataset");
+    assert_eq!(app.emulator().calls().create, creates, "nothing sent");
 }
 
 #[tokio::test]

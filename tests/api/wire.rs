@@ -4,7 +4,7 @@ use ecnow_gateway::upstream::WireFormat;
 use serde_json::json;
 
 use crate::helpers::{
-    AppOptions, MOCK_TOKEN, ecnow_requests, json_of, mount_ecnow, mount_token, spawn_app_with,
+    AppOptions, MOCK_TOKEN, json_of, mount_ecnow, mount_token, record_requests, spawn_app_with,
     spawn_app_with_mock,
 };
 
@@ -37,7 +37,7 @@ async fn a_create_sends_the_write_names_in_order_and_values_only_in_the_body() {
         json!({"id": 550447, "dataset_id": 100, "live": true, "info": "Record is LIVE on the dialer."})
     );
 
-    let sent = ecnow_requests(app.mock()).await;
+    let sent = record_requests(app.mock()).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(
         sent[0].0,
@@ -67,6 +67,15 @@ async fn a_create_over_xml_sends_an_easycall_document() {
         .mount(app.mock())
         .await;
     wiremock::Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_datasets"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(
+            "<result><success>0</success><error>Bad argument: method</error></result>",
+        ))
+        .expect(1)
+        .mount(app.mock())
+        .await;
+    wiremock::Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "ecnow_records"))
         .and(query_param("format", "xml"))
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(
             "<result><success>1</success><total>1</total><bad>0</bad><key>550423</key><info>Record is LIVE on the dialer.</info></result>",
@@ -85,7 +94,7 @@ async fn a_create_over_xml_sends_an_easycall_document() {
     )
     .await;
     assert_eq!(created["id"], 550423);
-    let sent = ecnow_requests(app.mock()).await;
+    let sent = record_requests(app.mock()).await;
     assert_eq!(
         sent[0].0,
         format!("token={MOCK_TOKEN}&method=ecnow_records&action=create&format=xml&raw=1")
@@ -120,7 +129,7 @@ async fn a_read_sends_every_filter_percent_encoded() {
     )
     .await;
     assert_eq!(page, json!({"total": 0, "records": []}));
-    let sent = ecnow_requests(app.mock()).await;
+    let sent = record_requests(app.mock()).await;
     assert_eq!(
         sent[0].0,
         format!(
@@ -159,7 +168,7 @@ async fn an_update_sends_id_in_query_and_body_and_clears_with_empty_strings() {
     )
     .await;
 
-    let sent = ecnow_requests(app.mock()).await;
+    let sent = record_requests(app.mock()).await;
     assert_eq!(
         sent[0].0,
         format!(

@@ -4,7 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::schemas::{BatchResult, CreateBody, CreatedRecord};
-use super::{IDEMPOTENCY_KEY_DESCRIPTION, granted_parent, refuse_query};
+use super::{
+    DatasetUse, IDEMPOTENCY_KEY_DESCRIPTION, granted_parent, outcome_of, refuse_query,
+    require_dataset, require_outcome,
+};
 use crate::api::JsonBody;
 use crate::api::responses::*;
 use crate::auth::{Caller, Scope};
@@ -63,6 +66,17 @@ pub async fn create_records(
     let create = NewRecord::parse_body(&body.0)?;
     let print = || fingerprint("POST", request.path(), &body.0);
     let write = async {
+        require_dataset(&client, dataset, DatasetUse::Create).await?;
+        for (index, record) in create.records().iter().enumerate() {
+            let code = record
+                .values()
+                .find_map(|(column, value)| outcome_of(column, Some(value)));
+            let field = match &create {
+                CreateRequest::One(_) => "outcome_code".to_string(),
+                CreateRequest::Many(_) => format!("[{index}].outcome_code"),
+            };
+            require_outcome(&client, field, code).await?;
+        }
         match &create {
             CreateRequest::One(record) => create_one(&client, dataset, record).await,
             CreateRequest::Many(records) => create_batch(&client, dataset, records).await,

@@ -20,16 +20,95 @@ pub use schemas::{
 use super::JsonBody;
 use super::responses::*;
 use crate::auth::{Caller, Scope};
+use crate::domain::dataset::DatasetStatus;
 use crate::domain::{
     BodyTarget, DatasetId, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
     UpdateTarget,
 };
+use crate::domain::{Column, WriteValue};
 use crate::error::Error;
+use crate::error::FieldError;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
-use crate::upstream::{ContactNowClient, UncheckedTable};
+use crate::upstream::{ContactNowClient, DatasetCheck, OutcomeCheck, UncheckedTable};
+
+/// The `Prefer` preference that answers an update with the record as read back (RFC 7240).
+pub(super) const RETURN_REPRESENTATION: &str = "return=representation";
+
+/// Whether `request` carries `Prefer: return=representation` (among any other preferences).
+fn prefers_representation(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get_all(actix_web::http::header::HeaderName::from_static("prefer"))
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| preference.split(';').next())
+        .any(|preference| {
+            preference
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .eq_ignore_ascii_case(RETURN_REPRESENTATION)
+        })
+}
+
+/// What a records route is about to do with its dataset, for [`require_dataset`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DatasetUse {
+    /// Create records in it: an `expired` dataset takes none.
+    Create,
+    /// Read or update its records.
+    Other,
+}
+
+/// `404` when ContactNow does not list `dataset` (after one fresh read), `422` when `purpose` is
+/// a create and the dataset is `expired`; nothing is sent for either. A refused dataset list
+/// lets everything through, to the upstream's own answer.
+pub(super) async fn require_dataset(
+    client: &ContactNowClient,
+    dataset: DatasetId,
+    purpose: DatasetUse,
+) -> Result<(), Error> {
+    match client.dataset_check(dataset).await? {
+        DatasetCheck::Unlisted => Err(Error::NotFound(format!("dataset {dataset} does not exist"))),
+        DatasetCheck::Listed(DatasetStatus::Expired) if purpose == DatasetUse::Create => {
+            Err(Error::Validation(vec![FieldError::new(
+                "dataset",
+                format!("dataset {dataset} is expired and takes no new records"),
+            )]))
+        }
+        DatasetCheck::Listed(_) | DatasetCheck::Unchecked => Ok(()),
+    }
+}
+
+/// `422` naming `field` when `code` is set and the readable outcome-code list does not name it.
+pub(super) async fn require_outcome(
+    client: &ContactNowClient,
+    field: String,
+    code: Option<u32>,
+) -> Result<(), Error> {
+    let Some(code) = code else { return Ok(()) };
+    match client.outcome_check(code).await? {
+        OutcomeCheck::Allowed => Ok(()),
+        OutcomeCheck::Unlisted => Err(Error::Validation(vec![FieldError::new(
+            field,
+            format!("outcome code {code} is not one of the account's outcome codes"),
+        )])),
+    }
+}
+
+/// The outcome code a write value sets, if it is one.
+pub(super) fn outcome_of(column: Column, value: Option<&WriteValue>) -> Option<u32> {
+    match (column, value) {
+        (Column::OutcomeCode, Some(WriteValue::Code(code))) => Some(*code),
+        _ => None,
+    }
+}
 
 /// The `Idempotency-Key` header of every write.
 pub(crate) const IDEMPOTENCY_KEY_DESCRIPTION: &str = "A Structured Field string (`\"…\"`, 1 to 255 characters). A retry with the same key and body replays the first answer (with `Idempotent-Replayed: true`) and never writes twice. Use a fresh value per logical write, e.g. `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`.";
+
+/// The `Prefer` header of the updates.
+pub(super) const PREFER_DESCRIPTION: &str = "`return=representation` answers the whole record as read back after the update (a `Record`), with `Preference-Applied: return=representation`.";
 
 /// Every route without documented query parameters refuses any query (`400`), writes included:
 /// a `?dry_run=true` the gateway does not know must never turn into a real write.
@@ -115,6 +194,7 @@ fn granted_record<P: Parent>(
         BadRequestRead,
         Unauthorized,
         ForbiddenDataset,
+        DatasetNotFound,
         BadGateway,
         UnavailableRead,
         GatewayTimeout,
@@ -130,6 +210,7 @@ pub async fn list_dataset_records(
 ) -> Result<HttpResponse, Error> {
     let dataset: DatasetId = granted_parent(&caller, Scope::Read, &dataset)?;
     let filter = ReadFilter::parse_query(request.query_string())?;
+    require_dataset(&client, dataset, DatasetUse::Other).await?;
     list(
         &client,
         Source::Dataset(dataset),
@@ -169,6 +250,7 @@ pub async fn get_dataset_record(
     client: web::Data<ContactNowClient>,
 ) -> Result<HttpResponse, Error> {
     let (dataset, id) = granted_record(&caller, Scope::Read, &path, &request)?;
+    require_dataset(&client, dataset, DatasetUse::Other).await?;
     let record = find(&client, &Source::Dataset(dataset), id, UncheckedTable::Show).await?;
     Ok(HttpResponse::Ok().json(record))
 }
@@ -185,10 +267,12 @@ pub async fn get_dataset_record(
         ("dataset" = u64, Path, description = "Dataset id", minimum = 1, example = 100),
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
         ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
+        ("Prefer" = Option<String>, Header, description = PREFER_DESCRIPTION),
     ),
     request_body(content = RecordPatchBody, example = json!({"last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
-        (status = 200, description = "Updated", body = UpdatedRecord),
+        (status = 200, description = "Updated; with `Prefer: return=representation`, the whole record as read back after the update (and `Preference-Applied: return=representation`)", body = UpdatedRecord,
+            headers(("Preference-Applied" = String, description = "`return=representation` when the answer is the record"))),
         BadRequestWrite,
         Unauthorized,
         ForbiddenDataset,
@@ -218,7 +302,9 @@ pub async fn update_dataset_record(
     let (dataset, id) = granted_record(&caller, Scope::Write, &path, &request)?;
     let patch = RecordPatch::parse_body(&body.0, BodyTarget::FromPath)?;
     let print = || fingerprint("PATCH", request.path(), &body.0);
-    let write = update(&caller, &client, id, UpdateTarget::Dataset(dataset), &patch);
+    let target = UpdateTarget::Dataset(dataset);
+    let prefer = prefers_representation(&request);
+    let write = update(&caller, &client, id, target, &patch, prefer);
     idempotency
         .run(&caller.sub, key, WriteKind::Update, print, write)
         .await
@@ -234,10 +320,12 @@ pub async fn update_dataset_record(
     params(
         ("id" = u64, Path, description = "Record id", minimum = 1, example = 550000),
         ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY_DESCRIPTION),
+        ("Prefer" = Option<String>, Header, description = PREFER_DESCRIPTION),
     ),
     request_body(content = RecordPatchBody, example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"})),
     responses(
-        (status = 200, description = "Updated", body = UpdatedRecord),
+        (status = 200, description = "Updated; with `Prefer: return=representation`, the whole record as read back after the update (and `Preference-Applied: return=representation`)", body = UpdatedRecord,
+            headers(("Preference-Applied" = String, description = "`return=representation` when the answer is the record"))),
         BadRequestWrite,
         Unauthorized,
         ForbiddenTarget,
@@ -277,7 +365,8 @@ pub async fn update_record(
         UpdateTarget::Table(table) => caller.require_table(table)?,
     }
     let print = || fingerprint("PATCH", request.path(), &body.0);
-    let write = update(&caller, &client, id, target, &patch);
+    let prefer = prefers_representation(&request);
+    let write = update(&caller, &client, id, target, &patch, prefer);
     idempotency
         .run(&caller.sub, key, WriteKind::Update, print, write)
         .await
@@ -403,7 +492,15 @@ async fn update(
     id: RecordId,
     target: UpdateTarget,
     patch: &RecordPatch,
+    representation: bool,
 ) -> Result<Reply, Error> {
+    if let UpdateTarget::Dataset(dataset) = &target {
+        require_dataset(client, *dataset, DatasetUse::Other).await?;
+    }
+    let code = patch
+        .changes()
+        .find_map(|(column, value)| outcome_of(column, value));
+    require_outcome(client, "outcome_code".into(), code).await?;
     // A limited caller may only change what it may see, and `agent_specific: true` without an
     // `agent_ref` only a record that has an agent: both read the record first.
     if caller.is_limited() || patch.needs_record_agent() {
@@ -424,6 +521,16 @@ async fn update(
         }
     }
     let outcome = client.update(id, &target, patch).await?;
+    if representation {
+        let source = match &target {
+            UpdateTarget::Dataset(dataset) => Source::Dataset(*dataset),
+            UpdateTarget::Table(table) => Source::Table(table.clone()),
+        };
+        let record = find(client, &source, id, unchecked_table(caller)).await?;
+        return Ok(
+            Reply::json(StatusCode::OK, &record).with_preference_applied(RETURN_REPRESENTATION)
+        );
+    }
     let updated = UpdatedRecord {
         id: id.get(),
         live: outcome.live,
