@@ -20,6 +20,9 @@ Two more, for what a JSON Schema cannot say:
 - Writes into the sandbox's expired dataset 300 (a fixture, listed by `GET /datasets`, which the
   stateful phase follows): SPEC answers a create there with 422, which no schema can tell from
   a valid request. Positive cases that write records into it go to live dataset 100 instead.
+- `outcome_code` of a record write: SPEC refuses (422) a code the account's outcome-code list
+  does not name, which the schema (any integer from 1 to 999999999) cannot know. Positive cases
+  write one of the sandbox's listed codes instead.
 - Import uploads (`text/csv`, `application/x-ndjson`) are files, not JSON values: Schemathesis
   has no serializer for them, so they are drawn from small real uploads (valid rows, an invalid
   row, quoted commas and newlines) instead.
@@ -41,6 +44,8 @@ _SF_STRING = re.compile(r'^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}"$')
 # The sandbox's expired dataset, and a live one (the emulator's seed; README, sandbox fixtures).
 _EXPIRED_DATASETS = {"300"}
 _LIVE_DATASET = 100
+# The outcome codes the sandbox's account lists (`GET /outcome-codes`).
+_LISTED_OUTCOMES = [100, 200, 201, 300, 301, 302, 510456]
 
 _DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(.*)$")
 
@@ -66,10 +71,13 @@ def _upload(ctx, value):
 
 
 def _real_dates_in(body):
-    """`callback_at` values of a create or update body (one object or a batch) made real dates."""
+    """`callback_at` values of a create or update body (one object or a batch) made real dates,
+    and `outcome_code` values made codes the sandbox's account lists."""
     for item in body if isinstance(body, list) else [body]:
         if isinstance(item, dict) and "callback_at" in item:
             item["callback_at"] = _real_date(item["callback_at"])
+        if isinstance(item, dict) and isinstance(item.get("outcome_code"), (int, float)):
+            item["outcome_code"] = _LISTED_OUTCOMES[int(item["outcome_code"]) % len(_LISTED_OUTCOMES)]
 
 
 def _real_date(value):
