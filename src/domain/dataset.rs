@@ -261,7 +261,7 @@ pub struct NewDataset {
 /// The body of `PATCH /datasets/{dataset}`: at least one field.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(min_properties = 1, example = json!({"status": "live", "priority": 50}))]
+#[schema(example = json!({"status": "live", "priority": 50}))]
 pub struct DatasetPatch {
     /// New dialling status.
     #[serde(default)]

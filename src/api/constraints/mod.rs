@@ -192,6 +192,11 @@ pub fn tighten(doc: &mut Value) {
     });
     let patch_fields = fields(Body::Update);
     let update_rule = agent_specific_rule(Body::Update);
+    // utoipa-gen 5.5 writes `min_properties` as `maxProperties`, so the bound is set here.
+    if let Some(dataset_patch) = schemas["DatasetPatch"].as_object_mut() {
+        dataset_patch.remove("maxProperties");
+        dataset_patch.insert("minProperties".into(), json!(1));
+    }
     schemas["DatasetRecordPatchBody"] = record_schema(
         "Changes to a record: any writable field (null clears it), notes_append, custom.",
         patch_fields.clone(),
@@ -240,9 +245,17 @@ pub fn tighten(doc: &mut Value) {
                      (`upstream_auth_failed`)"
                 ));
             }
-            if method == "patch" && path.starts_with("/datasets/") {
+            if method == "patch" && path == "/datasets/{dataset}/records/{id}" {
                 operation["requestBody"]["content"]["application/json"]["schema"] =
                     json!({"$ref": "#/components/schemas/DatasetRecordPatchBody"});
+            }
+            if method == "patch" && path.ends_with("/records/{id}") {
+                // `Prefer: return=representation` answers the record itself: one union, so that
+                // generated clients can read either answer.
+                operation["responses"]["200"]["content"]["application/json"]["schema"] = json!({"oneOf": [
+                    {"$ref": "#/components/schemas/UpdatedRecord"},
+                    {"$ref": "#/components/schemas/Record"},
+                ]});
             }
             if method == "post" && path == "/datasets/{dataset}/records" {
                 let responses = &mut operation["responses"];
