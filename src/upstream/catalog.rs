@@ -84,7 +84,7 @@ impl ContactNowClient {
             Some(Some(listed)) => return Ok(listed),
             Some(None) => {}
         }
-        let fetch = async {
+        let fetch = move || async move {
             let args = [("dataset".into(), id.to_string())];
             let rows = self
                 .metadata_rows(Script::Ecnow, query::DATASETS_METHOD, &args)
@@ -254,7 +254,7 @@ impl ContactNowClient {
 
     /// The account's campaign tables.
     pub async fn campaign_tables(&self) -> Result<Arc<Listing<Vec<TableName>>>, Error> {
-        let fetch = async {
+        let fetch = move || async move {
             let rows = self
                 .metadata_rows(Script::Ecnow, query::CAMPAIGN_TABLES_METHOD, &[])
                 .await?;
@@ -274,7 +274,7 @@ impl ContactNowClient {
         &self,
         table: &TableName,
     ) -> Result<Arc<Listing<Vec<CampaignField>>>, Error> {
-        let fetch = async {
+        let fetch = move || async move {
             let args = [("table".into(), table.to_string())];
             let rows = self
                 .metadata_rows(Script::Ecnow, query::CAMPAIGN_FIELDS_METHOD, &args)
@@ -292,7 +292,7 @@ impl ContactNowClient {
 
     /// The account's outcome codes.
     pub async fn outcome_codes(&self) -> Result<Arc<Listing<Vec<OutcomeCode>>>, Error> {
-        let fetch = async {
+        let fetch = move || async move {
             let rows = self
                 .metadata_rows(Script::Database, query::OUTCOME_CODES_METHOD, &[])
                 .await?;
@@ -308,9 +308,10 @@ impl ContactNowClient {
     }
 
     async fn dataset_read(&self, read: DatasetRead) -> Result<Arc<Listing<Vec<Dataset>>>, Error> {
-        let fetch = async {
+        let wanted = &read;
+        let fetch = move || async move {
             let mut args: Vec<(Cow<'static, str>, String)> = Vec::new();
-            match &read {
+            match wanted {
                 DatasetRead::One(id) => args.push(("dataset".into(), id.to_string())),
                 DatasetRead::List(query) => {
                     if let Some(status) = query.status {
@@ -333,21 +334,22 @@ impl ContactNowClient {
             .await
     }
 
-    /// `key` of `cache`, fetched by `fetch` once for every concurrent caller, counted in the
-    /// metadata list metrics.
-    async fn listing<K, T>(
+    /// `key` of `cache`, fetched by the future `fetch` makes once for every concurrent caller,
+    /// counted in the metadata list metrics. `fetch` runs only on a miss.
+    async fn listing<K, T, Fut>(
         &self,
         list: MetadataList,
         cache: &Cache<K, Arc<Listing<T>>>,
         key: &K,
-        fetch: impl Future<Output = Result<Listing<T>, Error>>,
+        fetch: impl FnOnce() -> Fut,
     ) -> Result<Arc<Listing<T>>, Error>
     where
         K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
         T: Send + Sync + 'static,
+        Fut: Future<Output = Result<Listing<T>, Error>>,
     {
-        let fetch = async {
-            let result = fetch.await;
+        let fetch = move || async move {
+            let result = fetch().await;
             self.metrics.metadata_list_fetch(
                 list,
                 match &result {

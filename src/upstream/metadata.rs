@@ -146,21 +146,42 @@ where
         .build()
 }
 
-/// The value of `key` in `cache`: cached, or loaded by `fetch` (once for every concurrent
-/// caller; an error is not kept). The flag says whether `fetch` ran for this call.
-pub(super) async fn cached<K, V>(
+/// The value of `key` in `cache`: cached, or loaded by the future `fetch` makes (once for every
+/// concurrent caller; an error is not kept). The flag says whether `fetch` ran for this call.
+///
+/// A hit never builds the fetch future: it is made and boxed on a miss only, so the future of
+/// every caller stays the size of a hit (a request's future is moved whole at each layer).
+pub(super) async fn cached<K, V, Fut>(
     cache: &Cache<K, Arc<V>>,
     key: &K,
-    fetch: impl Future<Output = Result<V, Error>>,
+    fetch: impl FnOnce() -> Fut,
 ) -> Result<(Arc<V>, bool), Error>
 where
     K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     V: Send + Sync + 'static,
+    Fut: Future<Output = Result<V, Error>>,
+{
+    if let Some(value) = cache.get(key).await {
+        return Ok((value, false));
+    }
+    Box::pin(load(cache, key, fetch)).await
+}
+
+/// The miss path of [`cached`].
+async fn load<K, V, Fut>(
+    cache: &Cache<K, Arc<V>>,
+    key: &K,
+    fetch: impl FnOnce() -> Fut,
+) -> Result<(Arc<V>, bool), Error>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    Fut: Future<Output = Result<V, Error>>,
 {
     let fetched = std::sync::atomic::AtomicBool::new(false);
     let load = async {
         fetched.store(true, std::sync::atomic::Ordering::Relaxed);
-        fetch.await.map(Arc::new)
+        fetch().await.map(Arc::new)
     };
     let value = cache
         .try_get_with_by_ref(key, load)
@@ -184,11 +205,14 @@ impl MetadataCache {
 
     /// The datasets of `table`: cached, or loaded by `fetch` (once for every concurrent caller).
     /// The flag says whether `fetch` ran for this call.
-    pub async fn get(
+    pub async fn get<Fut>(
         &self,
         table: &TableName,
-        fetch: impl Future<Output = Result<TableDatasets, Error>>,
-    ) -> Result<(Arc<TableDatasets>, bool), Error> {
+        fetch: impl FnOnce() -> Fut,
+    ) -> Result<(Arc<TableDatasets>, bool), Error>
+    where
+        Fut: Future<Output = Result<TableDatasets, Error>>,
+    {
         cached(&self.tables, table, fetch).await
     }
 }

@@ -335,7 +335,7 @@ impl ContactNowClient {
     /// with `table=` (shared by every request that asks meanwhile). An envelope error is
     /// [`TableDatasets::Refused`] (kept like an answer); a fault on the way is an error.
     pub async fn table_datasets(&self, table: &TableName) -> Result<Arc<TableDatasets>, Error> {
-        let fetch = async {
+        let fetch = move || async move {
             let result = self.fetch_table_datasets(table).await;
             self.metrics.metadata_fetch(match &result {
                 Ok(TableDatasets::Known(_)) => MetadataOutcome::Ok,
@@ -376,7 +376,18 @@ impl ContactNowClient {
         }
     }
 
+    /// The cached token (a hit builds no fetch future), or [`Self::fetched_token`], boxed so
+    /// that every exchange's future stays the size of a hit.
     async fn token(&self) -> Result<Token, Error> {
+        if let Some(token) = self.tokens.cached().await {
+            self.metrics.token_cache_hit();
+            return Ok(token);
+        }
+        Box::pin(self.fetched_token()).await
+    }
+
+    /// The token after a miss: one shared `token.php` fetch for every concurrent caller.
+    async fn fetched_token(&self) -> Result<Token, Error> {
         let fetched = std::sync::atomic::AtomicBool::new(false);
         let fetch = async {
             fetched.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -465,7 +476,7 @@ impl ContactNowClient {
         body: Option<Vec<u8>>,
     ) -> Result<Result<Envelope, String>, Error> {
         let body = body.map(Bytes::from);
-        let token = Box::pin(self.token()).await?;
+        let token = self.token().await?;
         match Box::pin(self.exchange_with(&token, script, method, action, args, body.clone()))
             .await?
         {
@@ -479,7 +490,7 @@ impl ContactNowClient {
                 self.tokens.drop_rejected(&token).await;
             }
         }
-        let token = Box::pin(self.token()).await?;
+        let token = self.token().await?;
         match Box::pin(self.exchange_with(&token, script, method, action, args, body)).await? {
             Answer::Envelope(envelope) => Ok(Ok(envelope)),
             Answer::Refused(refusal) => Ok(Err(refusal)),

@@ -84,6 +84,11 @@ impl TokenCache {
         }
     }
 
+    /// The cached token, if one is held: the hit path, which builds no fetch future.
+    pub async fn cached(&self) -> Option<Token> {
+        self.cache.get(&()).await.map(|cached| cached.token)
+    }
+
     /// The cached token, or the result of one shared `fetch` (value and unix `expire`); while a
     /// refusal of the credentials is younger than [`AUTH_RETRY_INTERVAL`], that refusal and no
     /// fetch. Loads run one at a time, so the check and the fetch cannot race.
