@@ -6,12 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use super::schemas::{BatchResult, CreateBody, CreatedRecord};
 use super::{
     DatasetUse, IDEMPOTENCY_KEY_DESCRIPTION, granted_parent, outcome_of, refuse_query,
-    require_dataset, require_outcome,
+    require_dataset, require_fields, require_outcome,
 };
 use crate::api::JsonBody;
 use crate::api::responses::*;
 use crate::auth::{Caller, Scope};
-use crate::domain::{CreateRequest, DatasetId, NewRecord};
+use crate::domain::{CreateRequest, DatasetId, NewRecord, UpdateTarget};
 use crate::error::Error;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
 use crate::upstream::{ContactNowClient, CreateOutcome};
@@ -77,6 +77,13 @@ pub async fn create_records(
             };
             require_outcome(&client, field, code).await?;
         }
+        let batch = matches!(create, CreateRequest::Many(_));
+        require_fields(&client, &UpdateTarget::Dataset(dataset), |columns, errors| {
+            for (index, record) in create.records().iter().enumerate() {
+                columns.check_record(record, batch.then_some(index), errors);
+            }
+        })
+        .await?;
         match &create {
             CreateRequest::One(record) => create_one(&client, dataset, record).await,
             CreateRequest::Many(records) => create_batch(&client, dataset, records).await,

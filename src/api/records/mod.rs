@@ -25,7 +25,7 @@ use crate::domain::{
     BodyTarget, DatasetId, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
     UpdateTarget,
 };
-use crate::domain::{Column, WriteValue};
+use crate::domain::{CampaignColumns, Column, WriteValue};
 use crate::error::Error;
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
@@ -93,6 +93,27 @@ pub(super) async fn require_outcome(
             field,
             format!("outcome code {code} is not one of the account's outcome codes"),
         )])),
+    }
+}
+
+/// `422` listing what `check` finds wrong with a write into `target` against its campaign's
+/// own columns (a custom column it does not have, a value over a column's `size`); nothing is
+/// sent. When the campaign or its field list cannot be known (a dataset no readable table list
+/// places, a refused `campaign_fields`), the write falls back to the syntax rules.
+pub(super) async fn require_fields(
+    client: &ContactNowClient,
+    target: &UpdateTarget,
+    check: impl FnOnce(&CampaignColumns, &mut Vec<FieldError>),
+) -> Result<(), Error> {
+    let Some(columns) = client.write_columns(target).await? else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    check(&columns, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
     }
 }
 
@@ -501,6 +522,12 @@ async fn update(
         .changes()
         .find_map(|(column, value)| outcome_of(column, value));
     require_outcome(client, "outcome_code".into(), code).await?;
+    if CampaignColumns::concern_patch(patch) {
+        require_fields(client, &target, |columns, errors| {
+            columns.check_patch(patch, errors);
+        })
+        .await?;
+    }
     // A limited caller may only change what it may see, and `agent_specific: true` without an
     // `agent_ref` only a record that has an agent: both read the record first.
     if caller.is_limited() || patch.needs_record_agent() {
