@@ -520,13 +520,15 @@ fn dataset(row: &Row) -> Result<Dataset, Error> {
     })
 }
 
-fn campaign_table(row: &Row) -> Result<TableName, Error> {
+/// The table a `campaign_tables` row names.
+pub(super) fn campaign_table(row: &Row) -> Result<TableName, Error> {
     let name = cell(row, "name").unwrap_or_default();
     TableName::parse("name", name.trim())
         .map_err(|_| bad_answer("a campaign_tables row without a usable table name"))
 }
 
-fn campaign_field(row: &Row) -> Result<CampaignField, Error> {
+/// The field a `campaign_fields` row describes.
+pub(super) fn campaign_field(row: &Row) -> Result<CampaignField, Error> {
     let name = cell(row, "name")
         .map(str::trim)
         .ok_or_else(|| bad_answer("a campaign_fields row without a name"))?
