@@ -23,7 +23,10 @@ pub const CREATE_CHUNK: usize = 500;
 ///
 /// One object answers `201` with the new id and `Location`. An array is sent upstream in chunks
 /// of 500 and answers `201` when every record was created, `207` when some were refused, `422`
-/// when all were. The body is validated whole before anything is sent.
+/// when all were. The body is validated whole before anything is sent, against the dataset
+/// campaign's own columns too (`GET /campaigns/{table}/fields`): a `custom` column the campaign
+/// does not have, or a value longer than its column's `size`, is `422` naming the field
+/// (`custom.<name>`, or `[i].custom.<name>` in a batch) and the campaign's custom columns.
 #[utoipa::path(
     tag = "records",
     params(

@@ -281,7 +281,8 @@ pub async fn get_dataset_record(
 /// Any writable field (`null` clears it), the dialler fields (`outcome_code`, `callback_at`,
 /// `agent_ref`, …) included, `custom`, and `notes_append`. The body may not name another
 /// dataset. `agent_specific: true` without an `agent_ref` reads the record first: `422` when it
-/// has no agent.
+/// has no agent. A `custom` column the dataset's campaign does not have, or a value longer than
+/// its column's `size`, is `422` naming the field; nothing is sent.
 #[utoipa::path(
     tag = "records",
     params(
@@ -335,7 +336,9 @@ pub async fn update_dataset_record(
 ///
 /// The body carries exactly one of `dataset` / `table`, and any writable field (`null` clears
 /// it), the dialler fields included, `custom`, and `notes_append`. `agent_specific: true`
-/// without an `agent_ref` reads the record first: `422` when it has no agent.
+/// without an `agent_ref` reads the record first: `422` when it has no agent. A `custom` column
+/// the campaign (`table`, or the `dataset`'s) does not have, or a value longer than its
+/// column's `size`, is `422` naming the field; nothing is sent.
 #[utoipa::path(
     tag = "records",
     params(
