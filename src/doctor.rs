@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{ServeArgs, Settings};
+use crate::domain::TableName;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::domain::TableName;
 use crate::upstream::metadata::Listing;
 use crate::upstream::{ContactNowClient, TokenProbe};
 
@@ -57,10 +57,7 @@ impl Check {
                 problem,
                 fallback,
                 fix,
-            } => format!(
-                "warn  {:<16} {problem}: {fallback}; fix: {fix}",
-                self.name
-            ),
+            } => format!("warn  {:<16} {problem}: {fallback}; fix: {fix}", self.name),
             Outcome::Skipped => {
                 format!(
                     "skip  {:<16} not checked: fix the checks above first",
@@ -100,12 +97,7 @@ pub async fn run(args: &ServeArgs) -> ExitCode {
 }
 
 /// The names of the checks that talk to something, in order.
-const LIVE_CHECKS: [&str; 4] = [
-    "jwt key source",
-    "token.php",
-    "ecnow.php",
-    FIELDS_CHECK,
-];
+const LIVE_CHECKS: [&str; 4] = ["jwt key source", "token.php", "ecnow.php", FIELDS_CHECK];
 
 /// The name of the `campaign_fields` check.
 const FIELDS_CHECK: &str = "campaign_fields";

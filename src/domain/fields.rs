@@ -135,7 +135,10 @@ impl CampaignColumns {
             (is_measured(column), value, self.sizes[column as usize])
             && let Some(message) = self.too_long(text, size, column.read_name())
         {
-            errors.push(FieldError::new(field_name(item, "", column.name()), message));
+            errors.push(FieldError::new(
+                field_name(item, "", column.name()),
+                message,
+            ));
         }
     }
 
@@ -262,9 +265,11 @@ mod tests {
 
     #[test]
     fn custom_names_match_in_any_case_and_unknown_ones_list_the_real_columns() {
-        assert!(errors_of(json!({"mobile_phone": "0712345678", "title": "Dr",
+        assert!(
+            errors_of(json!({"mobile_phone": "0712345678", "title": "Dr",
             "custom": {"company_NAME": "ACME", "REGION": "anything long is fine"}}))
-        .is_empty());
+            .is_empty()
+        );
         let errors = errors_of(json!([{"mobile_phone": "0712345678"},
             {"mobile_phone": "0712345678", "custom": {"vat": "x"}}]));
         assert_eq!(errors.len(), 1);

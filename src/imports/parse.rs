@@ -262,7 +262,11 @@ fn take_row(
         if let Some(columns) = columns {
             columns.check_record(&record, None, &mut errors);
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     });
     match checked {
         Ok(()) => {
@@ -328,7 +332,13 @@ pub fn validate_upload(
                     continue;
                 }
                 tally.rows += 1;
-                take_row(&mut tally, spool, columns, row, csv_object(&targets, &record))?;
+                take_row(
+                    &mut tally,
+                    spool,
+                    columns,
+                    row,
+                    csv_object(&targets, &record),
+                )?;
                 if row % PROGRESS_EVERY_ROWS == 0 {
                     progress(&mut tally);
                 }

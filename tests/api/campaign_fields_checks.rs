@@ -43,7 +43,10 @@ async fn an_unknown_custom_column_is_422_naming_it_and_the_real_columns_with_not
     )
     .await;
     assert_eq!(fields(&problem), ["custom.vat_number"], "{problem}");
-    assert!(message(&problem, 0).contains("sandbox_campaign"), "{problem}");
+    assert!(
+        message(&problem, 0).contains("sandbox_campaign"),
+        "{problem}"
+    );
     assert!(message(&problem, 0).ends_with(SANDBOX_CUSTOM), "{problem}");
     assert_eq!(app.emulator().calls().create, 0, "nothing was sent");
     assert_eq!(app.emulator().records_in_dataset(100), before);
@@ -140,8 +143,11 @@ async fn a_batch_with_bad_items_names_each_by_index_and_sends_nothing() {
 async fn both_update_routes_check_the_campaigns_columns_before_sending() {
     let app = spawn_app().await;
     let created = json_of(
-        app.post("/datasets/100/records", &json!({"mobile_phone": "07123456789"}))
-            .await,
+        app.post(
+            "/datasets/100/records",
+            &json!({"mobile_phone": "07123456789"}),
+        )
+        .await,
         201,
     )
     .await;
@@ -221,7 +227,10 @@ async fn import_rows_against_the_campaigns_columns_are_invalid_and_never_sent() 
         if !["validating", "sending"].contains(&import["state"].as_str().unwrap()) {
             break import;
         }
-        assert!(Instant::now() < deadline, "the import never ended: {import}");
+        assert!(
+            Instant::now() < deadline,
+            "the import never ended: {import}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(import["state"], "done", "{import}");
@@ -253,8 +262,10 @@ async fn import_rows_against_the_campaigns_columns_are_invalid_and_never_sent() 
 async fn mount_sandbox_campaign(app: &TestApp) {
     Mock::given(path("/ecnow.php"))
         .and(query_param("method", "ecnow_datasets"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"success": true,
-            "list": [{"dataset": "100", "qid": "1", "d_status": "LIVE", "d_priority": "0"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"success": true,
+            "list": [{"dataset": "100", "qid": "1", "d_status": "LIVE", "d_priority": "0"}]})),
+        )
         .named("ecnow_datasets")
         .mount(app.mock())
         .await;
@@ -283,7 +294,8 @@ async fn mount_fields(app: &TestApp, answer: ResponseTemplate, times: u64) {
         .await;
 }
 
-const CREATED: &str = r#"{"success":true,"total":1,"bad":0,"key":550447,"info":"Record is LIVE on the dialer."}"#;
+const CREATED: &str =
+    r#"{"success":true,"total":1,"bad":0,"key":550447,"info":"Record is LIVE on the dialer."}"#;
 
 #[tokio::test]
 async fn a_refused_field_list_lets_writes_through_on_the_syntax_rules() {
@@ -292,13 +304,14 @@ async fn a_refused_field_list_lets_writes_through_on_the_syntax_rules() {
     mount_sandbox_campaign(&app).await;
     // The refusal of an API user without the right (PROTOCOL.md), kept like an answer.
     let refused = json!({"success": false, "error": "Bad argument: method"});
-    mount_fields(
-        &app,
-        ResponseTemplate::new(200).set_body_json(refused),
-        1,
+    mount_fields(&app, ResponseTemplate::new(200).set_body_json(refused), 1).await;
+    mount_ecnow(
+        app.mock(),
+        "create",
+        serde_json::from_str(CREATED).unwrap(),
+        2,
     )
     .await;
-    mount_ecnow(app.mock(), "create", serde_json::from_str(CREATED).unwrap(), 2).await;
     for _ in 0..2 {
         let created = json_of(
             app.post(
@@ -322,7 +335,13 @@ async fn a_fault_reading_the_field_list_is_5xx_with_nothing_sent_and_is_not_kept
     mount_token(app.mock(), 1).await;
     mount_sandbox_campaign(&app).await;
     mount_fields(&app, ResponseTemplate::new(500), 2).await;
-    mount_ecnow(app.mock(), "create", serde_json::from_str(CREATED).unwrap(), 0).await;
+    mount_ecnow(
+        app.mock(),
+        "create",
+        serde_json::from_str(CREATED).unwrap(),
+        0,
+    )
+    .await;
     for _ in 0..2 {
         let problem = problem_of(
             app.post(

@@ -159,9 +159,8 @@ async fn doctor_warns_when_campaign_fields_are_refused_and_still_passes() {
     let server = upstream_with_tables().await;
     mount_campaign_fields(
         &server,
-        ResponseTemplate::new(200).set_body_json(
-            serde_json::json!({"success": false, "error": "Bad argument: method"}),
-        ),
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"success": false, "error": "Bad argument: method"})),
     )
     .await;
     let output = doctor(&format!("{}/", server.uri()), API_KEY).await;
@@ -173,7 +172,11 @@ async fn doctor_warns_when_campaign_fields_are_refused_and_still_passes() {
         fields.contains("writes fall back to syntax rules"),
         "{fields}"
     );
-    assert_eq!(output.status.code(), Some(0), "a warning is not a failure: {text}");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a warning is not a failure: {text}"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +185,10 @@ async fn doctor_fails_when_campaign_fields_cannot_be_read() {
     mount_campaign_fields(&server, ResponseTemplate::new(500)).await;
     let output = doctor(&format!("{}/", server.uri()), API_KEY).await;
     let text = text(&output);
-    assert!(line(&text, "campaign_fields").starts_with("FAIL "), "{text}");
+    assert!(
+        line(&text, "campaign_fields").starts_with("FAIL "),
+        "{text}"
+    );
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
 

@@ -81,11 +81,15 @@ pub async fn create_records(
             require_outcome(&client, field, code).await?;
         }
         let batch = matches!(create, CreateRequest::Many(_));
-        require_fields(&client, &UpdateTarget::Dataset(dataset), |columns, errors| {
-            for (index, record) in create.records().iter().enumerate() {
-                columns.check_record(record, batch.then_some(index), errors);
-            }
-        })
+        require_fields(
+            &client,
+            &UpdateTarget::Dataset(dataset),
+            |columns, errors| {
+                for (index, record) in create.records().iter().enumerate() {
+                    columns.check_record(record, batch.then_some(index), errors);
+                }
+            },
+        )
         .await?;
         match &create {
             CreateRequest::One(record) => create_one(&client, dataset, record).await,
