@@ -1,7 +1,8 @@
 //! `ecnow-gateway doctor`: the configuration of `serve`, checked end to end without writing
 //! anything upstream.
 //!
-//! One line per check, `ok`, `FAIL` (with the fix) or `skip` (an earlier check failed), and the
+//! One line per check, `ok`, `warn` (a reduced service, with the fallback and the fix; the exit
+//! code stays 0), `FAIL` (with the fix) or `skip` (an earlier check failed), and the
 //! latency of each check that talks to something. No line ever holds a secret: the API key,
 //! JWT secrets and upstream tokens are only sent, and Redis URLs (which may carry a password)
 //! are never printed.
@@ -12,8 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{ServeArgs, Settings};
+use crate::domain::TableName;
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::upstream::metadata::Listing;
 use crate::upstream::{ContactNowClient, TokenProbe};
 
 /// How long the JWKS fetch and the Redis `PING` may take.
@@ -25,6 +28,13 @@ enum Outcome {
     Ok(String),
     /// Failed: what went wrong, and what to do about it.
     Fail { problem: String, fix: String },
+    /// Passed with a reduced service: what is missing, what the gateway does instead, and the
+    /// fix. The exit code stays 0.
+    Warn {
+        problem: String,
+        fallback: String,
+        fix: String,
+    },
     /// Not run, because an earlier check failed.
     Skipped,
 }
@@ -43,6 +53,11 @@ impl Check {
             Outcome::Fail { problem, fix } => {
                 format!("FAIL  {:<16} {problem}; fix: {fix}", self.name)
             }
+            Outcome::Warn {
+                problem,
+                fallback,
+                fix,
+            } => format!("warn  {:<16} {problem}: {fallback}; fix: {fix}", self.name),
             Outcome::Skipped => {
                 format!(
                     "skip  {:<16} not checked: fix the checks above first",
@@ -57,7 +72,7 @@ impl Check {
     }
 
     fn failed(&self) -> bool {
-        !matches!(self.outcome, Outcome::Ok(_))
+        !matches!(self.outcome, Outcome::Ok(_) | Outcome::Warn { .. })
     }
 }
 
@@ -82,7 +97,10 @@ pub async fn run(args: &ServeArgs) -> ExitCode {
 }
 
 /// The names of the checks that talk to something, in order.
-const LIVE_CHECKS: [&str; 3] = ["jwt key source", "token.php", "ecnow.php"];
+const LIVE_CHECKS: [&str; 4] = ["jwt key source", "token.php", "ecnow.php", FIELDS_CHECK];
+
+/// The name of the `campaign_fields` check.
+const FIELDS_CHECK: &str = "campaign_fields";
 
 async fn checks(args: &ServeArgs) -> Vec<Check> {
     let settings = match Settings::for_serve(args) {
@@ -153,24 +171,32 @@ async fn checks(args: &ServeArgs) -> Vec<Check> {
                 outcome: token_failure(&error),
                 latency,
             });
-            checks.push(Check {
-                name: "ecnow.php",
-                outcome: Outcome::Skipped,
-                latency: None,
-            });
+            for name in ["ecnow.php", FIELDS_CHECK] {
+                checks.push(Check {
+                    name,
+                    outcome: Outcome::Skipped,
+                    latency: None,
+                });
+            }
             return checks;
         }
     };
     let started = Instant::now();
     let tables = client.probe_campaign_tables(&probe).await;
-    let outcome = match tables {
-        Ok((tables, account)) => Outcome::Ok(format!(
-            "read-only campaign_tables read answered {tables} table(s){}",
-            account.map_or_else(String::new, |id| format!("; account {id}"))
-        )),
-        Err(error) => fail(
-            error.to_string(),
-            "the API user must be allowed ecnow.php reads (campaign_tables); ask 8x8 support",
+    let (outcome, first_table) = match tables {
+        Ok((tables, first, account)) => (
+            Outcome::Ok(format!(
+                "read-only campaign_tables read answered {tables} table(s){}",
+                account.map_or_else(String::new, |id| format!("; account {id}"))
+            )),
+            Ok(first),
+        ),
+        Err(error) => (
+            fail(
+                error.to_string(),
+                "the API user must be allowed ecnow.php reads (campaign_tables); ask 8x8 support",
+            ),
+            Err(()),
         ),
     };
     checks.push(Check {
@@ -178,7 +204,41 @@ async fn checks(args: &ServeArgs) -> Vec<Check> {
         outcome,
         latency: Some(started.elapsed()),
     });
+    checks.push(match first_table {
+        Ok(Some(table)) => timed(FIELDS_CHECK, fields_check(&client, &probe, table)).await,
+        Ok(None) => Check {
+            name: FIELDS_CHECK,
+            outcome: Outcome::Ok("no campaign table to read the fields of".into()),
+            latency: None,
+        },
+        Err(()) => Check {
+            name: FIELDS_CHECK,
+            outcome: Outcome::Skipped,
+            latency: None,
+        },
+    });
     checks
+}
+
+/// Reads the fields of `table`: writes are checked against each campaign's own columns only
+/// when ContactNow lets the API user read them.
+async fn fields_check(client: &ContactNowClient, probe: &TokenProbe, table: TableName) -> Outcome {
+    match client.probe_campaign_fields(probe, &table).await {
+        Ok(Listing::Known((fields, custom))) => Outcome::Ok(format!(
+            "read-only campaign_fields read of {table} answered {fields} field(s), {custom} \
+             custom; writes are checked against each campaign's columns"
+        )),
+        Ok(Listing::Refused(refusal)) => Outcome::Warn {
+            problem: format!("campaign_fields read refused ({refusal})"),
+            fallback: "writes fall back to syntax rules (custom columns and sizes unchecked)"
+                .into(),
+            fix: "ask 8x8 support to allow the API user campaign_fields reads".into(),
+        },
+        Err(error) => fail(
+            error.to_string(),
+            "check that ContactNow answers campaign_fields reads (ecnow.php)",
+        ),
+    }
 }
 
 async fn timed(name: &'static str, check: impl Future<Output = Outcome>) -> Check {

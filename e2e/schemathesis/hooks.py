@@ -23,6 +23,11 @@ Two more, for what a JSON Schema cannot say:
 - `outcome_code` of a record write: SPEC refuses (422) a code the account's outcome-code list
   does not name, which the schema (any integer from 1 to 999999999) cannot know. Positive cases
   write one of the sandbox's listed codes instead.
+- Custom columns and value lengths of a record write: SPEC refuses (422) a `custom` name the
+  dataset's campaign does not have and a value longer than its column's `size`
+  (`campaign_fields`), which the schema (any valid name, up to 255 characters) cannot know.
+  Positive cases write the sandbox's custom columns (`company_name`, `test_field`) and values cut
+  to the sandbox's sizes instead.
 - Import uploads (`text/csv`, `application/x-ndjson`) are files, not JSON values: Schemathesis
   has no serializer for them, so they are drawn from small real uploads (valid rows, an invalid
   row, quoted commas and newlines) instead.
@@ -46,6 +51,14 @@ _EXPIRED_DATASETS = {"300"}
 _LIVE_DATASET = 100
 # The outcome codes the sandbox's account lists (`GET /outcome-codes`).
 _LISTED_OUTCOMES = [100, 200, 201, 300, 301, 302, 510456]
+
+# The sandbox campaigns' custom columns and the sizes of their text columns, in characters
+# (`GET /campaigns/sandbox_campaign/fields`).
+_SANDBOX_CUSTOM = ["company_name", "test_field"]
+_CUSTOM_SIZE = 200
+_STANDARD_SIZES = {"title": 10, "first_name": 50, "last_name": 50, "postcode": 10,
+                   "callback_notes": 255, "notes": 65535,
+                   **{f"address{n}": 100 for n in range(1, 7)}}
 
 _DATE = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})(.*)$")
 
@@ -80,6 +93,25 @@ def _real_dates_in(body):
             item["outcome_code"] = _LISTED_OUTCOMES[int(item["outcome_code"]) % len(_LISTED_OUTCOMES)]
 
 
+def _sandbox_columns_in(body):
+    """Record write bodies (one object or a batch) made to fit the sandbox campaigns' columns:
+    `custom` names become the campaigns' own (extra ones are dropped) and text values are cut to
+    their column's size."""
+    for item in body if isinstance(body, list) else [body]:
+        if not isinstance(item, dict):
+            continue
+        for name, size in _STANDARD_SIZES.items():
+            if isinstance(item.get(name), str):
+                item[name] = item[name][:size]
+        custom = item.get("custom")
+        if isinstance(custom, dict):
+            values = list(custom.values())[: len(_SANDBOX_CUSTOM)]
+            item["custom"] = {
+                name: value[:_CUSTOM_SIZE] if isinstance(value, str) else value
+                for name, value in zip(_SANDBOX_CUSTOM, values)
+            }
+
+
 def _real_date(value):
     """`value` with a day past the end of its month moved to the month's last day."""
     match = _DATE.match(value) if isinstance(value, str) else None
@@ -99,6 +131,8 @@ def before_call(context, case, **kwargs):
         return
     if case.media_type == "application/json":
         _real_dates_in(case.body)
+        if "/records" in case.operation.path:
+            _sandbox_columns_in(case.body)
     path_parameters = case.path_parameters
     if (
         case.method.upper() == "POST"

@@ -87,7 +87,7 @@ pub async fn list_campaign_fields(
         Listing::Known(fields) if fields.is_empty() => Err(unknown()),
         Listing::Refused(refusal) if refusal.contains("does not exist") => Err(unknown()),
         listing => Ok(HttpResponse::Ok().json(FieldList {
-            fields: listing.known("campaign field list")?.clone(),
+            fields: listing.known("campaign field list")?.fields().to_vec(),
         })),
     }
 }

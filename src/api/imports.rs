@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use super::Limits;
 use super::records::{granted_parent, refuse_query};
 use crate::auth::{Caller, Scope};
-use crate::domain::DatasetId;
+use crate::domain::{CampaignColumns, DatasetId, UpdateTarget};
 use crate::error::{Error, Problem};
 use crate::idempotency::{IdempotencyKey, REPLAYED_HEADER};
 use crate::imports::parse::{ChannelReader, Tally, UploadFormat, validate_upload};
@@ -104,8 +104,10 @@ async fn pump(
 ///
 /// The body is `text/csv` (RFC 4180, a header row of field names: `first_name`, `mobile_phone`,
 /// … or custom column names, also as `custom.<name>`) or `application/x-ndjson` (one create
-/// object per line). Every row is validated as it arrives by the same rules as a create; a
-/// header naming an unknown column refuses the whole upload (`422`) and nothing is sent. Then
+/// object per line). Every row is validated as it arrives by the same rules as a create, the
+/// dataset campaign's own columns included (a custom column it does not have, or a value over a
+/// column's `size`, makes the row invalid); a header naming an unknown column refuses the whole
+/// upload (`422`) and nothing is sent. Then
 /// the valid rows go upstream in order, in chunks of `GATEWAY_IMPORT_CHUNK_ROWS`, in the
 /// background: follow `Location` (`GET /imports/{import}`) until `state` is final. Nothing is
 /// ever sent twice: a chunk whose answer is lost counts as `unconfirmed`. After an
@@ -136,7 +138,9 @@ async fn pump(
         (status = 415, description = "Neither text/csv nor application/x-ndjson", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The CSV header names an unknown column, or the upload is empty; nothing was sent", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many imports running for this caller or this gateway (with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The gateway is shutting down", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "ContactNow failed while the campaign's fields were read; nothing was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The gateway is shutting down, or ContactNow unavailable while the campaign's fields were read; nothing was sent", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "ContactNow too slow while the campaign's fields were read; nothing was sent", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -174,6 +178,11 @@ pub async fn create_import(
     {
         return replay(&id).await;
     }
+    // The campaign's columns, read once for every row (cached); `None` falls back to the
+    // syntax rules.
+    let columns = client
+        .write_columns(&UpdateTarget::Dataset(dataset))
+        .await?;
     let reservation = imports.reserve(&caller.sub)?;
     let import = Import {
         id: reservation.id.clone(),
@@ -209,6 +218,7 @@ pub async fn create_import(
         &reservation,
         format,
         start_row,
+        columns,
         payload,
         limits.body_timeout,
     )
@@ -250,6 +260,7 @@ async fn receive(
     reservation: &Reservation,
     format: UploadFormat,
     start_row: u64,
+    columns: Option<Arc<CampaignColumns>>,
     payload: web::Payload,
     idle: Duration,
 ) -> Result<(Tally, std::fs::File), Error> {
@@ -272,6 +283,7 @@ async fn receive(
             format,
             ChannelReader::new(receiver),
             start_row,
+            columns.as_deref(),
             &mut writer,
             &mut publish,
         )?;

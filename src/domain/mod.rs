@@ -15,9 +15,11 @@
 //! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
 //! - [`filter`]: [`ReadFilter`], the query of a table read.
 //! - [`dataset`]: [`dataset::Dataset`], campaign tables and fields, outcome codes.
+//! - [`fields`]: [`CampaignColumns`], a campaign's columns as writes are checked against them.
 
 pub mod column;
 pub mod dataset;
+pub mod fields;
 pub mod filter;
 pub mod ids;
 pub mod record;
@@ -25,6 +27,7 @@ pub mod value;
 pub mod write;
 
 pub use column::{Access, CellReader, Column, ColumnKind};
+pub use fields::CampaignColumns;
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::ImportError;
-use crate::domain::{CustomFieldName, NewRecord};
+use crate::domain::{CampaignColumns, CustomFieldName, NewRecord};
 use crate::error::{Error, FieldError};
 
 /// How often (in rows) the import's counters are brought up to date during validation.
@@ -241,10 +241,12 @@ fn spool_failed(error: io::Error) -> Error {
     Error::Internal(format!("import spool: {error}"))
 }
 
-/// Validates one row object and spools it, or lists its errors.
+/// Validates one row object (by the create rules, then against the campaign's `columns` when
+/// they are known) and spools it, or lists its errors.
 fn take_row(
     tally: &mut Tally,
     spool: &mut impl Write,
+    columns: Option<&CampaignColumns>,
     row: u64,
     object: Result<Map<String, Value>, FieldError>,
 ) -> Result<(), Error> {
@@ -255,8 +257,19 @@ fn take_row(
             return Ok(());
         }
     };
-    match NewRecord::parse(&object, "") {
-        Ok(_) => {
+    let checked = NewRecord::parse(&object, "").and_then(|record| {
+        let mut errors = Vec::new();
+        if let Some(columns) = columns {
+            columns.check_record(&record, None, &mut errors);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    });
+    match checked {
+        Ok(()) => {
             tally.valid += 1;
             let json =
                 serde_json::to_string(&object).map_err(|e| Error::Internal(e.to_string()))?;
@@ -270,12 +283,14 @@ fn take_row(
 }
 
 /// Reads, validates and spools a whole upload. Rows before `start_row` are skipped (neither
-/// validated nor counted). `progress` is given the tally every [`PROGRESS_EVERY_ROWS`] rows, to
-/// publish the counts and take the errors.
+/// validated nor counted). Rows are checked against the campaign's `columns` when they are
+/// known (read once per import). `progress` is given the tally every [`PROGRESS_EVERY_ROWS`]
+/// rows, to publish the counts and take the errors.
 pub fn validate_upload(
     format: UploadFormat,
     reader: impl Read,
     start_row: u64,
+    columns: Option<&CampaignColumns>,
     spool: &mut impl Write,
     progress: &mut dyn FnMut(&mut Tally),
 ) -> Result<Tally, Error> {
@@ -317,7 +332,13 @@ pub fn validate_upload(
                     continue;
                 }
                 tally.rows += 1;
-                take_row(&mut tally, spool, row, csv_object(&targets, &record))?;
+                take_row(
+                    &mut tally,
+                    spool,
+                    columns,
+                    row,
+                    csv_object(&targets, &record),
+                )?;
                 if row % PROGRESS_EVERY_ROWS == 0 {
                     progress(&mut tally);
                 }
@@ -351,7 +372,7 @@ pub fn validate_upload(
                     Ok(_) => Err(FieldError::new("", "the line must be one JSON object")),
                     Err(error) => Err(FieldError::new("", format!("not valid JSON: {error}"))),
                 };
-                take_row(&mut tally, spool, row, object)?;
+                take_row(&mut tally, spool, columns, row, object)?;
                 if row % PROGRESS_EVERY_ROWS == 0 {
                     progress(&mut tally);
                 }
@@ -385,7 +406,7 @@ mod tests {
 
     fn run(format: UploadFormat, text: &str) -> Result<(Tally, String), Error> {
         let mut spool = Vec::new();
-        let tally = validate_upload(format, text.as_bytes(), 1, &mut spool, &mut |_| {})?;
+        let tally = validate_upload(format, text.as_bytes(), 1, None, &mut spool, &mut |_| {})?;
         Ok((tally, String::from_utf8(spool).unwrap()))
     }
 

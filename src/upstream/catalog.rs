@@ -22,7 +22,7 @@ use crate::domain::dataset::{
     CampaignField, Dataset, DatasetPatch, DatasetQuery, DatasetStatus, MAX_PRIORITY, NewDataset,
     OutcomeCode,
 };
-use crate::domain::{DatasetId, TableName};
+use crate::domain::{CampaignColumns, DatasetId, TableName, UpdateTarget};
 use crate::error::Error;
 use crate::metrics::MetadataOutcome;
 
@@ -252,6 +252,44 @@ impl ContactNowClient {
         Ok(campaigns)
     }
 
+    /// The campaign table that holds dataset `id`, as the cached table lists place it: `None`
+    /// when the table list is refused or no table's (readable) dataset list names it.
+    pub async fn dataset_campaign(&self, id: DatasetId) -> Result<Option<TableName>, Error> {
+        let tables = self.campaign_tables().await?;
+        let Listing::Known(tables) = &*tables else {
+            return Ok(None);
+        };
+        for table in tables {
+            if let TableDatasets::Known(ids) = &*self.table_datasets(table).await?
+                && ids.contains(&id.get())
+            {
+                return Ok(Some(table.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The columns a write into `target` is checked against: the (cached) field list of the
+    /// target's campaign table. `None`, and the write falls back to the syntax rules, when the
+    /// campaign is unknown (a dataset no readable table list places) or ContactNow refuses or
+    /// lists nothing for the field list; a fault on the way is the answer's fault (5xx).
+    pub async fn write_columns(
+        &self,
+        target: &UpdateTarget,
+    ) -> Result<Option<Arc<CampaignColumns>>, Error> {
+        let listing = match target {
+            UpdateTarget::Table(table) => self.campaign_fields(table).await?,
+            UpdateTarget::Dataset(dataset) => match self.dataset_campaign(*dataset).await? {
+                Some(table) => self.campaign_fields(&table).await?,
+                None => return Ok(None),
+            },
+        };
+        Ok(match &*listing {
+            Listing::Known(columns) if !columns.is_empty() => Some(columns.clone()),
+            _ => None,
+        })
+    }
+
     /// The account's campaign tables.
     pub async fn campaign_tables(&self) -> Result<Arc<Listing<Vec<TableName>>>, Error> {
         let fetch = move || async move {
@@ -273,13 +311,18 @@ impl ContactNowClient {
     pub async fn campaign_fields(
         &self,
         table: &TableName,
-    ) -> Result<Arc<Listing<Vec<CampaignField>>>, Error> {
+    ) -> Result<Arc<Listing<Arc<CampaignColumns>>>, Error> {
         let fetch = move || async move {
             let args = [("table".into(), table.to_string())];
             let rows = self
                 .metadata_rows(Script::Ecnow, query::CAMPAIGN_FIELDS_METHOD, &args)
                 .await?;
-            parse_rows(rows, campaign_field)
+            Ok(match parse_rows(rows, campaign_field)? {
+                Listing::Known(fields) => {
+                    Listing::Known(Arc::new(CampaignColumns::new(table.clone(), fields)))
+                }
+                Listing::Refused(refusal) => Listing::Refused(refusal),
+            })
         };
         self.listing(
             MetadataList::CampaignFields,
@@ -479,13 +522,15 @@ fn dataset(row: &Row) -> Result<Dataset, Error> {
     })
 }
 
-fn campaign_table(row: &Row) -> Result<TableName, Error> {
+/// The table a `campaign_tables` row names.
+pub(super) fn campaign_table(row: &Row) -> Result<TableName, Error> {
     let name = cell(row, "name").unwrap_or_default();
     TableName::parse("name", name.trim())
         .map_err(|_| bad_answer("a campaign_tables row without a usable table name"))
 }
 
-fn campaign_field(row: &Row) -> Result<CampaignField, Error> {
+/// The field a `campaign_fields` row describes.
+pub(super) fn campaign_field(row: &Row) -> Result<CampaignField, Error> {
     let name = cell(row, "name")
         .map(str::trim)
         .ok_or_else(|| bad_answer("a campaign_fields row without a name"))?

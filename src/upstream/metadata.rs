@@ -15,8 +15,8 @@ use std::time::Duration;
 use moka::future::Cache;
 
 use super::wire::{Row, RowKey, bad_answer};
-use crate::domain::dataset::{CampaignField, Dataset, DatasetQuery, OutcomeCode};
-use crate::domain::{DatasetId, TableName};
+use crate::domain::dataset::{Dataset, DatasetQuery, OutcomeCode};
+use crate::domain::{CampaignColumns, DatasetId, TableName};
 use crate::error::Error;
 
 /// The default of `GATEWAY_METADATA_TTL_SECONDS`: how long a table's dataset list is kept.
@@ -115,7 +115,8 @@ pub(crate) struct MetadataCache {
     /// Datasets as their rows show them: `campaign` is `None` here, added from `tables`.
     pub(super) datasets: Cache<DatasetRead, Arc<Listing<Vec<Dataset>>>>,
     pub(super) campaign_tables: Cache<(), Arc<Listing<Vec<TableName>>>>,
-    pub(super) fields: Cache<TableName, Arc<Listing<Vec<CampaignField>>>>,
+    /// Each table's fields, with the lookups of the write checks built once per fetch.
+    pub(super) fields: Cache<TableName, Arc<Listing<Arc<CampaignColumns>>>>,
     pub(super) outcome_codes: Cache<(), Arc<Listing<Vec<OutcomeCode>>>>,
     /// The fresh reads of datasets the cached list does not show: at most one per dataset per
     /// [`FRESH_DATASET_READ_INTERVAL`].

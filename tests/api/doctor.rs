@@ -87,6 +87,12 @@ async fn doctor_accepts_right_credentials_and_reports_the_upstream_answer_of_eac
     let tables = line(&text, "ecnow.php");
     assert!(tables.starts_with("ok "), "{text}");
     assert!(tables.contains("answered 2 table(s)"), "{tables}");
+    let fields = line(&text, "campaign_fields");
+    assert!(fields.starts_with("ok "), "{text}");
+    assert!(
+        fields.contains("writes are checked against each campaign's columns"),
+        "{fields}"
+    );
     assert_eq!(output.status.code(), Some(0), "{text}");
 }
 
@@ -109,6 +115,81 @@ async fn doctor_fails_wrong_credentials_with_the_fix_and_without_the_key() {
         "names the setting: {token}"
     );
     assert!(line(&text, "ecnow.php").starts_with("skip "), "{text}");
+    assert!(
+        line(&text, "campaign_fields").starts_with("skip "),
+        "{text}"
+    );
+}
+
+/// Mounts the `campaign_fields` read of `sandbox_campaign`, answering `answer`, expected once.
+async fn mount_campaign_fields(server: &MockServer, answer: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path("/ecnow.php"))
+        .and(query_param("method", "campaign_fields"))
+        .and(query_param("action", "read"))
+        .and(query_param("table", "sandbox_campaign"))
+        .respond_with(answer)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// A wiremock upstream whose `token.php` and `campaign_tables` answer.
+async fn upstream_with_tables() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path("/token.php"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "success": true, "token": "0123456789abcdef0123456789abcdef01234567",
+            "expire": unix_in(Duration::from_secs(3600)),
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/ecnow.php"))
+        .and(query_param("method", "campaign_tables"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "success": true, "list": [{"name": "sandbox_campaign"}],
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn doctor_warns_when_campaign_fields_are_refused_and_still_passes() {
+    let server = upstream_with_tables().await;
+    mount_campaign_fields(
+        &server,
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"success": false, "error": "Bad argument: method"})),
+    )
+    .await;
+    let output = doctor(&format!("{}/", server.uri()), API_KEY).await;
+    let text = text(&output);
+    let fields = line(&text, "campaign_fields");
+    assert!(fields.starts_with("warn "), "{text}");
+    assert!(fields.contains("Bad argument: method"), "{fields}");
+    assert!(
+        fields.contains("writes fall back to syntax rules"),
+        "{fields}"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "a warning is not a failure: {text}"
+    );
+}
+
+#[tokio::test]
+async fn doctor_fails_when_campaign_fields_cannot_be_read() {
+    let server = upstream_with_tables().await;
+    mount_campaign_fields(&server, ResponseTemplate::new(500)).await;
+    let output = doctor(&format!("{}/", server.uri()), API_KEY).await;
+    let text = text(&output);
+    assert!(
+        line(&text, "campaign_fields").starts_with("FAIL "),
+        "{text}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
 }
 
 #[tokio::test]
@@ -141,9 +222,24 @@ async fn doctor_passes_with_exit_0_when_every_check_passes() {
         .expect(1)
         .mount(&server)
         .await;
+    mount_campaign_fields(
+        &server,
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "success": true, "total": 2, "list": [
+                {"name": "FirstName", "standard_field": "1", "size": "50"},
+                {"name": "company_name", "standard_field": "0", "size": "200"},
+            ],
+        })),
+    )
+    .await;
     let output = doctor(&format!("{}/", server.uri()), API_KEY).await;
     let text = text(&output);
     assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        line(&text, "campaign_fields")
+            .contains("campaign_fields read of sandbox_campaign answered 2 field(s), 1 custom"),
+        "{text}"
+    );
     assert!(
         !text.contains(API_KEY),
         "the API key is never printed: {text}"

@@ -143,8 +143,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// The gateway against a fresh wiremock upstream: nothing mounted yet but, at the lowest
-/// priority, a refusal of the dataset and outcome-code lists (so the records checks are skipped
-/// unless a test mounts those lists).
+/// priority, a refusal of the dataset, outcome-code and campaign lists and of the campaign
+/// fields (so the records checks are skipped unless a test mounts those lists).
 pub async fn spawn_app_with_mock() -> TestApp {
     let app = spawn_app_with(AppOptions {
         emulator: None,
@@ -157,6 +157,10 @@ pub async fn spawn_app_with_mock() -> TestApp {
             .and(wiremock::matchers::query_param("method", "ecnow_datasets")),
         wiremock::Mock::given(wiremock::matchers::path("/database.php"))
             .and(wiremock::matchers::query_param("method", "outcomecodes")),
+        wiremock::Mock::given(wiremock::matchers::path("/ecnow.php"))
+            .and(wiremock::matchers::query_param("method", "campaign_tables")),
+        wiremock::Mock::given(wiremock::matchers::path("/ecnow.php"))
+            .and(wiremock::matchers::query_param("method", "campaign_fields")),
     ] {
         mock.respond_with(wiremock::ResponseTemplate::new(200).set_body_json(refused.clone()))
             .with_priority(u8::MAX)

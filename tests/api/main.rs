@@ -2,6 +2,7 @@
 //! wiremock upstream. One binary, so linking is paid once.
 
 mod auth;
+mod campaign_fields_checks;
 mod cli;
 mod cluster;
 mod containment;

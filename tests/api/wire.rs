@@ -66,14 +66,17 @@ async fn a_create_over_xml_sends_an_easycall_document() {
         .expect(1)
         .mount(app.mock())
         .await;
-    wiremock::Mock::given(path("/ecnow.php"))
-        .and(query_param("method", "ecnow_datasets"))
-        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(
-            "<result><success>0</success><error>Bad argument: method</error></result>",
-        ))
-        .expect(1)
-        .mount(app.mock())
-        .await;
+    // The dataset and campaign lists are refused: the create falls back to the syntax rules.
+    for method in ["ecnow_datasets", "campaign_tables"] {
+        wiremock::Mock::given(path("/ecnow.php"))
+            .and(query_param("method", method))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(
+                "<result><success>0</success><error>Bad argument: method</error></result>",
+            ))
+            .expect(1)
+            .mount(app.mock())
+            .await;
+    }
     wiremock::Mock::given(path("/ecnow.php"))
         .and(query_param("method", "ecnow_records"))
         .and(query_param("format", "xml"))

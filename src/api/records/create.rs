@@ -6,12 +6,12 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use super::schemas::{BatchResult, CreateBody, CreatedRecord};
 use super::{
     DatasetUse, IDEMPOTENCY_KEY_DESCRIPTION, granted_parent, outcome_of, refuse_query,
-    require_dataset, require_outcome,
+    require_dataset, require_fields, require_outcome,
 };
 use crate::api::JsonBody;
 use crate::api::responses::*;
 use crate::auth::{Caller, Scope};
-use crate::domain::{CreateRequest, DatasetId, NewRecord};
+use crate::domain::{CreateRequest, DatasetId, NewRecord, UpdateTarget};
 use crate::error::Error;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
 use crate::upstream::{ContactNowClient, CreateOutcome};
@@ -23,7 +23,10 @@ pub const CREATE_CHUNK: usize = 500;
 ///
 /// One object answers `201` with the new id and `Location`. An array is sent upstream in chunks
 /// of 500 and answers `201` when every record was created, `207` when some were refused, `422`
-/// when all were. The body is validated whole before anything is sent.
+/// when all were. The body is validated whole before anything is sent, against the dataset
+/// campaign's own columns too (`GET /campaigns/{table}/fields`): a `custom` column the campaign
+/// does not have, or a value longer than its column's `size`, is `422` naming the field
+/// (`custom.<name>`, or `[i].custom.<name>` in a batch) and the campaign's custom columns.
 #[utoipa::path(
     tag = "records",
     params(
@@ -77,6 +80,17 @@ pub async fn create_records(
             };
             require_outcome(&client, field, code).await?;
         }
+        let batch = matches!(create, CreateRequest::Many(_));
+        require_fields(
+            &client,
+            &UpdateTarget::Dataset(dataset),
+            |columns, errors| {
+                for (index, record) in create.records().iter().enumerate() {
+                    columns.check_record(record, batch.then_some(index), errors);
+                }
+            },
+        )
+        .await?;
         match &create {
             CreateRequest::One(record) => create_one(&client, dataset, record).await,
             CreateRequest::Many(records) => create_batch(&client, dataset, records).await,

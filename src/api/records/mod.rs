@@ -25,7 +25,7 @@ use crate::domain::{
     BodyTarget, DatasetId, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
     UpdateTarget,
 };
-use crate::domain::{Column, WriteValue};
+use crate::domain::{CampaignColumns, Column, WriteValue};
 use crate::error::Error;
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
@@ -93,6 +93,27 @@ pub(super) async fn require_outcome(
             field,
             format!("outcome code {code} is not one of the account's outcome codes"),
         )])),
+    }
+}
+
+/// `422` listing what `check` finds wrong with a write into `target` against its campaign's
+/// own columns (a custom column it does not have, a value over a column's `size`); nothing is
+/// sent. When the campaign or its field list cannot be known (a dataset no readable table list
+/// places, a refused `campaign_fields`), the write falls back to the syntax rules.
+pub(super) async fn require_fields(
+    client: &ContactNowClient,
+    target: &UpdateTarget,
+    check: impl FnOnce(&CampaignColumns, &mut Vec<FieldError>),
+) -> Result<(), Error> {
+    let Some(columns) = client.write_columns(target).await? else {
+        return Ok(());
+    };
+    let mut errors = Vec::new();
+    check(&columns, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
     }
 }
 
@@ -260,7 +281,8 @@ pub async fn get_dataset_record(
 /// Any writable field (`null` clears it), the dialler fields (`outcome_code`, `callback_at`,
 /// `agent_ref`, …) included, `custom`, and `notes_append`. The body may not name another
 /// dataset. `agent_specific: true` without an `agent_ref` reads the record first: `422` when it
-/// has no agent.
+/// has no agent. A `custom` column the dataset's campaign does not have, or a value longer than
+/// its column's `size`, is `422` naming the field; nothing is sent.
 #[utoipa::path(
     tag = "records",
     params(
@@ -314,7 +336,9 @@ pub async fn update_dataset_record(
 ///
 /// The body carries exactly one of `dataset` / `table`, and any writable field (`null` clears
 /// it), the dialler fields included, `custom`, and `notes_append`. `agent_specific: true`
-/// without an `agent_ref` reads the record first: `422` when it has no agent.
+/// without an `agent_ref` reads the record first: `422` when it has no agent. A `custom` column
+/// the campaign (`table`, or the `dataset`'s) does not have, or a value longer than its
+/// column's `size`, is `422` naming the field; nothing is sent.
 #[utoipa::path(
     tag = "records",
     params(
@@ -501,6 +525,12 @@ async fn update(
         .changes()
         .find_map(|(column, value)| outcome_of(column, value));
     require_outcome(client, "outcome_code".into(), code).await?;
+    if CampaignColumns::concern_patch(patch) {
+        require_fields(client, &target, |columns, errors| {
+            columns.check_patch(patch, errors);
+        })
+        .await?;
+    }
     // A limited caller may only change what it may see, and `agent_specific: true` without an
     // `agent_ref` only a record that has an agent: both read the record first.
     if caller.is_limited() || patch.needs_record_agent() {
