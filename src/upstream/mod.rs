@@ -59,6 +59,16 @@ use token::{Token, TokenCache};
 use wire::Envelope;
 pub use wire::WireFormat;
 
+/// The environment variables reqwest takes a proxy from (upper and lower case).
+const PROXY_VARIABLES: [&str; 6] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 /// The largest upstream answer read, in bytes.
 pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
@@ -150,7 +160,15 @@ pub struct ContactNowClient {
 impl ContactNowClient {
     /// Builds the client: one pooled connection set, no redirects, the exchange deadline.
     pub fn new(settings: &UpstreamSettings, metrics: Arc<Metrics>) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if !PROXY_VARIABLES
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+        {
+            // No proxy is configured: skip reqwest's per-request proxy matching.
+            http = http.no_proxy();
+        }
+        let http = http
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)

@@ -126,25 +126,40 @@ impl Slots {
     /// A slot, waited for at most `queue_timeout` (zero: one try); `UpstreamBusy` when none
     /// came free, `StoreUnavailable` when the shared Redis cannot be reached (fail closed).
     pub async fn acquire(&self, queue_timeout: Duration) -> Result<Slot<'_>, Error> {
-        let Some(shared) = &self.shared else {
-            let permit = match queue_timeout {
-                Duration::ZERO => self.local.try_acquire().ok(),
-                wait => tokio::time::timeout(wait, self.local.acquire())
-                    .await
-                    .ok()
-                    .and_then(Result::ok),
-            };
-            return permit.map(Slot::Local).ok_or(Error::UpstreamBusy);
-        };
-        let deadline = Instant::now() + queue_timeout;
-        let local = match queue_timeout {
-            Duration::ZERO => self.local.try_acquire().ok(),
+        match &self.shared {
+            None => self.local_permit(queue_timeout).await.map(Slot::Local),
+            // Boxed: a request's future holds a pointer to the Redis path, not its state.
+            Some(shared) => Box::pin(self.acquire_shared(shared, queue_timeout)).await,
+        }
+    }
+
+    /// A permit of this replica's budget: at once when one is free (no timer), else the first
+    /// one freed within `queue_timeout`.
+    async fn local_permit(
+        &self,
+        queue_timeout: Duration,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, Error> {
+        if let Ok(permit) = self.local.try_acquire() {
+            return Ok(permit);
+        }
+        match queue_timeout {
+            Duration::ZERO => None,
             wait => tokio::time::timeout(wait, self.local.acquire())
                 .await
                 .ok()
                 .and_then(Result::ok),
-        };
-        let local = local.ok_or(Error::UpstreamBusy)?;
+        }
+        .ok_or(Error::UpstreamBusy)
+    }
+
+    /// A lease of the cluster-wide budget (after a local permit), as [`Self::acquire`].
+    async fn acquire_shared(
+        &self,
+        shared: &SharedSlots,
+        queue_timeout: Duration,
+    ) -> Result<Slot<'_>, Error> {
+        let deadline = Instant::now() + queue_timeout;
+        let local = self.local_permit(queue_timeout).await?;
         let mut lease = Lease {
             pool: shared.pool.clone(),
             id: uuid::Uuid::new_v4().to_string(),
