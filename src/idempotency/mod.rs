@@ -94,6 +94,8 @@ impl Idempotency {
     where
         F: Future<Output = Result<Reply, Error>>,
     {
+        // Boxed once: the write is held below by the watcher, which would otherwise copy it.
+        let write = Box::pin(write);
         let Some(key) = key.0 else {
             if kind == WriteKind::Create && self.settings.required {
                 return Err(Error::bad_field("Idempotency-Key", "required on creates"));

@@ -60,31 +60,50 @@ impl<'de> Deserialize<'de> for RowKey {
         deserializer.deserialize_str(KeyVisitor)
     }
 }
-/// The columns by the length of their read name: a name is compared only with the few columns
-/// whose names are as long (it is looked up for every field of every row).
-static COLUMNS_BY_LENGTH: LazyLock<Vec<Vec<Column>>> = LazyLock::new(|| {
-    let longest = Column::ALL.map(|column| column.read_name().len());
-    let mut by_length = vec![Vec::new(); longest.into_iter().max().unwrap_or(0) + 1];
+/// Slots of [`COLUMN_SLOTS`]: a power of two, at least four times the number of columns, so
+/// that a probe ends after a slot or two.
+const COLUMN_SLOT_COUNT: usize = 256;
+
+/// The standard columns in an open-addressing table keyed by [`name_hash`] (their read names
+/// in any case): a name is looked up for every field of every row, so the lookup reads four
+/// bytes of it and compares it with one or two columns, rather than with every column.
+static COLUMN_SLOTS: LazyLock<[Option<Column>; COLUMN_SLOT_COUNT]> = LazyLock::new(|| {
+    const _: () = assert!(Column::ALL.len() * 4 <= COLUMN_SLOT_COUNT);
+    let mut slots = [None; COLUMN_SLOT_COUNT];
     for column in Column::ALL {
-        by_length[column.read_name().len()].push(column);
+        let mut slot = name_hash(column.read_name());
+        while slots[slot].is_some() {
+            slot = (slot + 1) % COLUMN_SLOT_COUNT;
+        }
+        slots[slot] = Some(column);
     }
-    by_length
+    slots
 });
+
+/// The slot a name (in any case) starts probing at: its length and its first, middle and last
+/// bytes, lower-cased and mixed.
+fn name_hash(name: &str) -> usize {
+    let b = name.as_bytes();
+    let Some(&last) = b.last() else { return 0 };
+    let key = (b.len() as u64)
+        | u64::from(b[0].to_ascii_lowercase()) << 8
+        | u64::from(b[b.len() / 2].to_ascii_lowercase()) << 16
+        | u64::from(last.to_ascii_lowercase()) << 24;
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % COLUMN_SLOT_COUNT
+}
 
 /// The standard column an upstream name (in any case) stands for.
 fn column_of(name: &str) -> Option<Column> {
-    // Names of one length differ mostly in their last byte (`Address1` … `Address6`): compare
-    // that first, the whole name only then.
-    let last = name.as_bytes().last()?.to_ascii_lowercase();
-    COLUMNS_BY_LENGTH
-        .get(name.len())?
-        .iter()
-        .copied()
-        .find(|column| {
-            let known = column.read_name();
-            known.as_bytes()[known.len() - 1].to_ascii_lowercase() == last
-                && known.eq_ignore_ascii_case(name)
-        })
+    let slots = &*COLUMN_SLOTS;
+    let mut slot = name_hash(name);
+    while let Some(column) = slots[slot] {
+        let known = column.read_name();
+        if known == name || known.eq_ignore_ascii_case(name) {
+            return Some(column);
+        }
+        slot = (slot + 1) % COLUMN_SLOT_COUNT;
+    }
+    None
 }
 
 /// The upstream's date of no date (`0000-00-00`, also the start of its zero datetime).
@@ -227,5 +246,35 @@ impl CellReader for WireCells {
     fn flag(&self, column: Column, value: String) -> Result<bool, Error> {
         parse_flag(&value)
             .ok_or_else(|| bad_answer(format!("`{}` is not a flag", column.read_name())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_name_is_found_in_any_case_and_nothing_else_is() {
+        for column in Column::ALL {
+            let name = column.read_name();
+            for spelling in [
+                name.to_owned(),
+                name.to_ascii_lowercase(),
+                name.to_ascii_uppercase(),
+            ] {
+                assert_eq!(column_of(&spelling), Some(column), "{spelling}");
+            }
+        }
+        for custom in [
+            "",
+            "x",
+            "company_name",
+            "test_field",
+            "FirstNames",
+            "Address7",
+            "ids",
+        ] {
+            assert_eq!(column_of(custom), None, "{custom}");
+        }
     }
 }
