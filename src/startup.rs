@@ -33,6 +33,20 @@ pub struct Application {
     imports: web::Data<Imports>,
 }
 
+/// Where the OpenAPI document is served.
+const OPENAPI_PATH: &str = "/openapi.json";
+
+/// The OpenAPI document, serialised once at start-up (`GET /openapi.json`): workers share these
+/// bytes instead of each holding its own copy of the document's tree (megabytes each).
+struct OpenApiJson(web::Bytes);
+
+/// The OpenAPI document.
+async fn openapi_json(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(document.0.clone())
+}
+
 async fn swagger_redirect() -> HttpResponse {
     HttpResponse::MovedPermanently()
         .insert_header((header::LOCATION, "/swagger-ui/"))
@@ -84,6 +98,9 @@ impl Application {
         });
         let document = api::openapi::document();
         let route_table = web::Data::new(RouteTable::new(&document));
+        let document = web::Data::new(OpenApiJson(web::Bytes::from(
+            serde_json::to_vec(&document).map_err(|e| ConfigError(format!("OpenAPI: {e}")))?,
+        )));
         let listener = TcpListener::bind(settings.listen).map_err(|e| {
             setup_error("GATEWAY_LISTEN")(format!("cannot bind {}: {e}", settings.listen))
         })?;
@@ -120,8 +137,10 @@ impl Application {
                 .split_for_parts();
             app.service(
                 SwaggerUi::new("/swagger-ui/{_:.*}")
-                    .external_url_unchecked("/openapi.json", document.clone()),
+                    .config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])),
             )
+            .app_data(document.clone())
+            .route(OPENAPI_PATH, web::get().to(openapi_json))
             .route("/swagger-ui", web::get().to(swagger_redirect))
             .default_service(web::to(api::fallback))
         })
