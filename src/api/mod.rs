@@ -33,7 +33,6 @@ use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use regex::Regex;
 use serde_json::Value;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -166,7 +165,17 @@ fn declares_more_than(request: &HttpRequest, limit: usize) -> bool {
 
 /// The documented paths and their methods, to tell an unknown route (404) from a known route
 /// with the wrong method (405 with `Allow`).
-pub struct RouteTable(Vec<(Regex, Vec<String>)>);
+#[derive(Clone)]
+pub struct RouteTable(Vec<(Vec<Segment>, Vec<String>)>);
+
+/// One `/`-separated segment of a documented path template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    /// Matches itself only.
+    Literal(String),
+    /// `{name}`: matches any non-empty segment.
+    Parameter,
+}
 
 impl RouteTable {
     /// The table of the routes in `doc`.
@@ -177,17 +186,16 @@ impl RouteTable {
             .unwrap_or(&empty)
             .iter()
             .map(|(template, item)| {
-                let pattern = Regex::new(r"\{[^}]+\}")
-                    .expect("static regex")
-                    .replace_all(
-                        &regex::escape(template)
-                            .replace(r"\{", "{")
-                            .replace(r"\}", "}"),
-                        "[^/]+",
-                    )
-                    .into_owned();
-                let regex =
-                    Regex::new(&format!("^{pattern}$")).expect("path templates make valid regexes");
+                let segments = template
+                    .split('/')
+                    .map(|segment| {
+                        if segment.starts_with('{') && segment.ends_with('}') {
+                            Segment::Parameter
+                        } else {
+                            Segment::Literal(segment.to_owned())
+                        }
+                    })
+                    .collect();
                 let methods = [
                     Method::GET,
                     Method::POST,
@@ -199,7 +207,7 @@ impl RouteTable {
                 .filter(|method| item.get(method.as_str().to_ascii_lowercase()).is_some())
                 .map(|method| method.to_string())
                 .collect();
-                (regex, methods)
+                (segments, methods)
             })
             .collect();
         Self(routes)
@@ -209,7 +217,17 @@ impl RouteTable {
     pub fn allowed(&self, path: &str) -> Option<&[String]> {
         self.0
             .iter()
-            .find(|(regex, _)| regex.is_match(path))
+            .find(|(template, _)| {
+                let mut parts = path.split('/');
+                template
+                    .iter()
+                    .all(|segment| match (segment, parts.next()) {
+                        (Segment::Literal(literal), Some(part)) => literal == part,
+                        (Segment::Parameter, Some(part)) => !part.is_empty(),
+                        (_, None) => false,
+                    })
+                    && parts.next().is_none()
+            })
             .map(|(_, methods)| methods.as_slice())
     }
 }
@@ -227,4 +245,38 @@ pub async fn fallback(request: HttpRequest) -> Result<HttpResponse, Error> {
             request.path()
         )),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_templates_match_whole_segments_only() {
+        let doc = serde_json::json!({"paths": {
+            "/datasets/{dataset}/records/{id}": {"get": {}, "patch": {}},
+            "/datasets": {"get": {}, "post": {}},
+        }});
+        let table = RouteTable::new(&doc);
+        let methods = |path| table.allowed(path).map(<[String]>::to_vec);
+        assert_eq!(
+            methods("/datasets/100/records/5"),
+            Some(vec!["GET".to_owned(), "PATCH".to_owned()])
+        );
+        assert_eq!(
+            methods("/datasets"),
+            Some(vec!["GET".to_owned(), "POST".to_owned()])
+        );
+        for unknown in [
+            "/datasets/100/records/5/x",
+            "/datasets/100/records/",
+            "/datasets//records/5",
+            "/datasets/",
+            "/dataset",
+            "datasets",
+            "/",
+        ] {
+            assert_eq!(methods(unknown), None, "{unknown}");
+        }
+    }
 }

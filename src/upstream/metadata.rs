@@ -165,30 +165,20 @@ where
     if let Some(value) = cache.get(key).await {
         return Ok((value, false));
     }
-    Box::pin(load(cache, key, fetch)).await
-}
-
-/// The miss path of [`cached`].
-async fn load<K, V, Fut>(
-    cache: &Cache<K, Arc<V>>,
-    key: &K,
-    fetch: impl FnOnce() -> Fut,
-) -> Result<(Arc<V>, bool), Error>
-where
-    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-    V: Send + Sync + 'static,
-    Fut: Future<Output = Result<V, Error>>,
-{
-    let fetched = std::sync::atomic::AtomicBool::new(false);
-    let load = async {
-        fetched.store(true, std::sync::atomic::Ordering::Relaxed);
-        fetch().await.map(Arc::new)
-    };
-    let value = cache
-        .try_get_with_by_ref(key, load)
-        .await
-        .map_err(|error: Arc<Error>| (*error).clone())?;
-    Ok((value, fetched.load(std::sync::atomic::Ordering::Relaxed)))
+    // The miss path, boxed: its state (moka's loader and the fetch) lives on the heap.
+    Box::pin(async move {
+        let fetched = std::sync::atomic::AtomicBool::new(false);
+        let load = async {
+            fetched.store(true, std::sync::atomic::Ordering::Relaxed);
+            fetch().await.map(Arc::new)
+        };
+        let value = cache
+            .try_get_with_by_ref(key, load)
+            .await
+            .map_err(|error: Arc<Error>| (*error).clone())?;
+        Ok((value, fetched.load(std::sync::atomic::Ordering::Relaxed)))
+    })
+    .await
 }
 
 impl MetadataCache {

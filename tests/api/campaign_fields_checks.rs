@@ -142,16 +142,7 @@ async fn a_batch_with_bad_items_names_each_by_index_and_sends_nothing() {
 #[tokio::test]
 async fn both_update_routes_check_the_campaigns_columns_before_sending() {
     let app = spawn_app().await;
-    let created = json_of(
-        app.post(
-            "/datasets/100/records",
-            &json!({"mobile_phone": "07123456789"}),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let id = created["id"].as_u64().unwrap();
+    let id = app.create_record(100).await;
     let on_dataset = format!("/datasets/100/records/{id}");
     let on_record = format!("/records/{id}");
 

@@ -330,6 +330,18 @@ impl TestApp {
         )
         .await
     }
+
+    /// Creates a record with one mobile phone in `dataset` (asserting `201`); its id.
+    pub async fn create_record(&self, dataset: u64) -> u64 {
+        let body = serde_json::json!({"mobile_phone": "07123456789"});
+        let created = json_of(
+            self.post(&format!("/datasets/{dataset}/records"), &body)
+                .await,
+            201,
+        )
+        .await;
+        created["id"].as_u64().expect("a numeric id")
+    }
 }
 
 /// Reads a JSON answer, asserting its status.

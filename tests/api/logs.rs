@@ -11,16 +11,7 @@ use crate::helpers::{
 #[tokio::test]
 async fn a_full_scenario_logs_no_secret() {
     let app = spawn_app().await;
-    let created = json_of(
-        app.post(
-            "/datasets/100/records",
-            &json!({"mobile_phone": "07123456789"}),
-        )
-        .await,
-        201,
-    )
-    .await;
-    let id = created["id"].as_u64().unwrap();
+    let id = app.create_record(100).await;
     json_of(app.get(&format!("/datasets/100/records/{id}")).await, 200).await;
     json_of(
         app.patch(
