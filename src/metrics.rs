@@ -80,6 +80,40 @@ pub enum KeyRefusal {
     StoreFull,
 }
 
+/// Which metadata list a fetch or cache hit is of (the `list` label of
+/// `ecnow_gateway_metadata_list_fetches_total` and `…_metadata_list_cache_hits_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetadataList {
+    /// `ecnow_datasets` reads (by filter or id).
+    Datasets,
+    /// `campaign_tables`.
+    CampaignTables,
+    /// `campaign_fields` of one table.
+    CampaignFields,
+    /// `database.php` `outcomecodes`.
+    OutcomeCodes,
+}
+
+impl MetadataList {
+    /// Every list, for exporting each label from the start.
+    pub const ALL: [Self; 4] = [
+        Self::Datasets,
+        Self::CampaignTables,
+        Self::CampaignFields,
+        Self::OutcomeCodes,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Datasets => "datasets",
+            Self::CampaignTables => "campaign_tables",
+            Self::CampaignFields => "campaign_fields",
+            Self::OutcomeCodes => "outcome_codes",
+        }
+    }
+}
+
 /// How a fetch of a campaign table's dataset list ended (the `outcome` label of
 /// `ecnow_gateway_metadata_fetches_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,7 +303,7 @@ impl Metrics {
                 .metadata_fetches
                 .with_label_values(&[outcome.label()]);
         }
-        for list in crate::upstream::metadata::MetadataList::ALL {
+        for list in MetadataList::ALL {
             metrics
                 .metadata_list_cache_hits
                 .with_label_values(&[list.label()]);
@@ -371,18 +405,14 @@ impl Metrics {
     }
 
     /// Counts an upstream read of a metadata list.
-    pub fn metadata_list_fetch(
-        &self,
-        list: crate::upstream::metadata::MetadataList,
-        outcome: MetadataOutcome,
-    ) {
+    pub fn metadata_list_fetch(&self, list: MetadataList, outcome: MetadataOutcome) {
         self.metadata_list_fetches
             .with_label_values(&[list.label(), outcome.label()])
             .inc();
     }
 
     /// Counts a request served with a cached metadata list.
-    pub fn metadata_list_cache_hit(&self, list: crate::upstream::metadata::MetadataList) {
+    pub fn metadata_list_cache_hit(&self, list: MetadataList) {
         self.metadata_list_cache_hits
             .with_label_values(&[list.label()])
             .inc();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use moka::future::Cache;
 
-use super::metadata::{DatasetRead, Listing, MetadataList, TableDatasets, cached};
+use super::metadata::{DatasetRead, Listing, TableDatasets, cached};
 use super::outcome::data_error;
 use super::wire::payload::WireRow;
 use super::wire::{Envelope, Row, RowKey, bad_answer};
@@ -24,7 +24,7 @@ use crate::domain::dataset::{
 };
 use crate::domain::{CampaignColumns, DatasetId, TableName, UpdateTarget};
 use crate::error::Error;
-use crate::metrics::MetadataOutcome;
+use crate::metrics::{MetadataList, MetadataOutcome};
 
 /// The largest outcome code (as records' `outcome_code` takes it).
 const MAX_OUTCOME_CODE: u32 = 999_999_999;

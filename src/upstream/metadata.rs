@@ -71,40 +71,6 @@ pub enum Listing<T> {
     Refused(String),
 }
 
-/// Which metadata list a fetch or cache hit is of (the `list` label of
-/// `ecnow_gateway_metadata_list_fetches_total` and `…_metadata_list_cache_hits_total`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetadataList {
-    /// `ecnow_datasets` reads (by filter or id).
-    Datasets,
-    /// `campaign_tables`.
-    CampaignTables,
-    /// `campaign_fields` of one table.
-    CampaignFields,
-    /// `database.php` `outcomecodes`.
-    OutcomeCodes,
-}
-
-impl MetadataList {
-    /// Every list, for exporting each label from the start.
-    pub const ALL: [Self; 4] = [
-        Self::Datasets,
-        Self::CampaignTables,
-        Self::CampaignFields,
-        Self::OutcomeCodes,
-    ];
-
-    /// The label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Datasets => "datasets",
-            Self::CampaignTables => "campaign_tables",
-            Self::CampaignFields => "campaign_fields",
-            Self::OutcomeCodes => "outcome_codes",
-        }
-    }
-}
-
 /// The most distinct entries kept per metadata list (the least used go first).
 pub const MAX_CACHED_LISTINGS: u64 = 10_000;
 

@@ -273,7 +273,7 @@ pub async fn get_dataset_record(
     let (dataset, id) = granted_record(&caller, Scope::Read, &path, &request)?;
     require_dataset(&client, dataset, DatasetUse::Other).await?;
     let record = find(&client, &Source::Dataset(dataset), id, UncheckedTable::Show).await?;
-    Ok(HttpResponse::Ok().json(record))
+    records_answer(&record, 1)
 }
 
 /// Update a record of a dataset.
@@ -465,7 +465,7 @@ pub async fn get_campaign_record(
 ) -> Result<HttpResponse, Error> {
     let (table, id) = granted_record(&caller, Scope::Read, &path, &request)?;
     let record = find(&client, &Source::Table(table), id, unchecked_table(&caller)).await?;
-    Ok(HttpResponse::Ok().json(record))
+    records_answer(&record, 1)
 }
 
 /// What a table read of `caller` does when ContactNow refuses the table's dataset list: a
@@ -485,10 +485,25 @@ async fn list(
     unchecked: UncheckedTable,
 ) -> Result<HttpResponse, Error> {
     let page = client.read(&source, None, filter, unchecked).await?;
-    Ok(HttpResponse::Ok().json(RecordList {
+    let count = page.records.len();
+    let list = RecordList {
         total: page.total,
         records: page.records,
-    }))
+    };
+    records_answer(&list, count)
+}
+
+/// About the bytes one record takes in an answer: the answer's buffer is sized for its records
+/// up front, rather than regrown (and copied) a dozen times while they are written.
+const RECORD_JSON_BYTES: usize = 768;
+
+/// A `200` JSON answer of `body`, which holds `records` records.
+fn records_answer(body: &impl serde::Serialize, records: usize) -> Result<HttpResponse, Error> {
+    let mut json = Vec::with_capacity(RECORD_JSON_BYTES * records.max(1));
+    serde_json::to_writer(&mut json, body).map_err(|e| Error::Internal(format!("answer: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json))
 }
 
 async fn find(

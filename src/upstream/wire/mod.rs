@@ -85,6 +85,25 @@ mod tests {
     }
 
     #[test]
+    fn json_answers_are_text_whole_or_refused() {
+        let named = |name: &[u8]| {
+            [
+                br#"{"success":true,"list":[{"id":"1","datasetid":"100","FirstName":""#.as_slice(),
+                name,
+                br#""}]}"#.as_slice(),
+            ]
+            .concat()
+        };
+        let envelope = Envelope::parse(WireFormat::Json, &named("Zoë 李".as_bytes())).unwrap();
+        let record = record_from_row(envelope.list.unwrap().remove(0)).unwrap();
+        assert_eq!(record.first_name.as_deref(), Some("Zoë 李"));
+        for broken in [b"Zo\xeb".as_slice(), b"\xff", b"\xc3"] {
+            let error = Envelope::parse(WireFormat::Json, &named(broken)).unwrap_err();
+            assert!(matches!(error, Error::UpstreamFailed(_)), "{error:?}");
+        }
+    }
+
+    #[test]
     fn a_list_sent_as_an_object_keeps_the_order_sent() {
         let rows: String = (0..12)
             .map(|n| format!(r#""{n}":{{"id":"{}","datasetid":"100"}}"#, 550000 + n))
