@@ -43,9 +43,10 @@ struct OpenApiJson(web::Bytes);
 /// The route table and the serialised OpenAPI document.
 ///
 /// The document's tree (several MiB, gone once serialised) is built on a short-lived thread, so
-/// it lives and dies in that thread's malloc arena, which gives the memory back when freed,
-/// instead of staying as free space in the main heap for the life of the process. The results
-/// are copied out before the thread's own are dropped.
+/// it is allocated and freed in that thread's malloc arena rather than left as free space
+/// scattered through the main heap; the results are copied out to the calling thread first.
+/// With the segment route table, this took the idle RSS from 18.9 to 17.3 MiB
+/// (`bench/README.md`).
 fn served_document() -> Result<(RouteTable, web::Bytes), ConfigError> {
     std::thread::scope(|scope| {
         scope

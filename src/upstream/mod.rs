@@ -165,7 +165,8 @@ impl ContactNowClient {
             .iter()
             .any(|name| std::env::var_os(name).is_some())
         {
-            // No proxy is configured: skip reqwest's per-request proxy matching.
+            // No proxy is configured: skip reqwest's per-request proxy matching. (On Linux these
+            // variables are where reqwest takes proxies from; with one set, proxies work as before.)
             http = http.no_proxy();
         }
         let http = http
