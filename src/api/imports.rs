@@ -10,6 +10,9 @@ use futures_util::StreamExt;
 
 use super::Limits;
 use super::records::{granted_parent, refuse_query};
+use super::responses::{
+    BadRequestAnyQuery, ForbiddenDataset, ForbiddenScope, ImportNotFound, Unauthorized,
+};
 use crate::auth::{Caller, Scope};
 use crate::domain::{CampaignColumns, DatasetId, UpdateTarget};
 use crate::error::{Error, Problem};
@@ -131,8 +134,8 @@ async fn pump(
         (status = 202, description = "Validated; sending in the background (or already `done`)", body = Import,
             headers(("Location" = String, description = "/imports/{import}"))),
         (status = 400, description = "Malformed query or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope or dataset not granted", body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        ForbiddenDataset,
         (status = 408, description = "No byte of the upload arrived for `GATEWAY_BODY_TIMEOUT_MS`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Upload over `GATEWAY_IMPORT_MAX_BYTES`; nothing was sent", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither text/csv nor application/x-ndjson", body = Problem, content_type = "application/problem+json"),
@@ -352,10 +355,10 @@ fn finish_validation(
     params(("import" = String, Path, description = "The import's id, from `Location`", example = "imp_6f1c2a9e5b0d4f63a3d48c2e1b7f9a10")),
     responses(
         (status = 200, description = "The import", body = Import),
-        (status = 400, description = "A query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such import of this caller", body = Problem, content_type = "application/problem+json"),
+        BadRequestAnyQuery,
+        Unauthorized,
+        ForbiddenScope,
+        ImportNotFound,
     ),
     security(("bearer" = []))
 )]
@@ -387,7 +390,7 @@ async fn find_owned(
 fn owned(caller: &Caller, import: Option<Import>, id: &str) -> Result<Import, Error> {
     let unknown = || Error::NotFound(format!("no import {id}"));
     let import = import.ok_or_else(unknown)?;
-    let dataset = DatasetId::parse("dataset", &import.dataset_id.to_string())?;
+    let dataset = DatasetId::try_from(import.dataset_id)?;
     caller.require_dataset(dataset).map_err(|_| unknown())?;
     Ok(import)
 }
@@ -401,10 +404,10 @@ fn owned(caller: &Caller, import: Option<Import>, id: &str) -> Result<Import, Er
     params(("import" = String, Path, description = "The import's id", example = "imp_6f1c2a9e5b0d4f63a3d48c2e1b7f9a10")),
     responses(
         (status = 200, description = "The errors", body = ImportErrors),
-        (status = 400, description = "A query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such import of this caller", body = Problem, content_type = "application/problem+json"),
+        BadRequestAnyQuery,
+        Unauthorized,
+        ForbiddenScope,
+        ImportNotFound,
     ),
     security(("bearer" = []))
 )]
@@ -432,10 +435,10 @@ pub async fn get_import_errors(
     params(("import" = String, Path, description = "The import's id", example = "imp_6f1c2a9e5b0d4f63a3d48c2e1b7f9a10")),
     responses(
         (status = 200, description = "The import, cancelling", body = Import),
-        (status = 400, description = "A query parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Scope not granted", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such import of this caller", body = Problem, content_type = "application/problem+json"),
+        BadRequestAnyQuery,
+        Unauthorized,
+        ForbiddenScope,
+        ImportNotFound,
     ),
     security(("bearer" = []))
 )]

@@ -25,6 +25,8 @@ problem_responses! {
     BadRequestPath = 400, "Malformed path, or a query parameter";
     /// `400` of a campaign read.
     BadRequestQuery = 400, "Malformed query";
+    /// `400` of a route whose only input is its path: a query parameter.
+    BadRequestAnyQuery = 400, "A query parameter";
     /// `401`.
     Unauthorized = 401, "No valid token";
     /// `403` of a route that needs a scope only.
@@ -45,6 +47,8 @@ problem_responses! {
     RecordNotInTable = 404, "No such record in the table";
     /// `404` of a record by id.
     RecordNotFound = 404, "No such record";
+    /// `404` of an import by id.
+    ImportNotFound = 404, "No such import of this caller";
     /// `409` of a change to an expired dataset.
     DatasetExpired = 409, "The dataset is expired and cannot change; nothing was sent";
     /// `408`.
