@@ -9,7 +9,7 @@
 //! - [`ids`]: [`DatasetId`], [`RecordId`], [`TableName`], [`Source`].
 //! - [`column`]: the column table: [`Column`] (one line per column: names, kind, access) and
 //!   the [`Record`] struct that follows from it.
-//! - [`record`]: [`Record`]'s example.
+//! - [`record`]: [`Record`]'s example; [`json`]: [`Record`] written as JSON by hand.
 //! - [`value`]: [`Phone`], [`CustomFieldName`], text the wire can carry, [`WriteValue`] (a
 //!   written value typed by its column's kind), and their bounds.
 //! - [`write`]: [`CreateRequest`], [`NewRecord`], [`RecordPatch`], [`UpdateTarget`].
@@ -22,6 +22,7 @@ pub mod dataset;
 pub mod fields;
 pub mod filter;
 pub mod ids;
+pub mod json;
 pub mod record;
 pub mod value;
 pub mod write;
@@ -29,6 +30,7 @@ pub mod write;
 pub use column::{Access, CellReader, Column, ColumnKind};
 pub use fields::CampaignColumns;
 pub use filter::{ReadFilter, ReadMode, SearchField, TimeField};
+pub use json::JsonValue;
 pub use ids::{DatasetId, RecordId, Source, TableName};
 pub use record::Record;
 pub use value::{CustomFieldName, Phone, WriteValue};

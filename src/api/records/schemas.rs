@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::Record;
+use crate::domain::{JsonValue, Record};
 
 /// The answer to a single-record create.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,6 +41,17 @@ pub struct RecordList {
     pub total: u64,
     /// The records returned.
     pub records: Vec<Record>,
+}
+
+/// `{"total":…,"records":[…]}`, as serde_json writes it, the records by [`Record`]'s own writer.
+impl JsonValue for RecordList {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"total\":");
+        self.total.write_json(out);
+        out.extend_from_slice(b",\"records\":");
+        self.records.write_json(out);
+        out.push(b'}');
+    }
 }
 
 impl RecordList {
@@ -165,3 +176,21 @@ pub enum CreateBody {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"dataset": 100, "last_name": "Bloggs", "notes_append": "Called back"}))]
 pub struct RecordPatchBody {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_list_is_written_as_serde_json_writes_it() {
+        for records in [vec![], vec![Record::default(), Record::default()]] {
+            let list = RecordList {
+                total: 7,
+                records,
+            };
+            let mut out = Vec::new();
+            list.write_json(&mut out);
+            assert_eq!(out, serde_json::to_vec(&list).unwrap());
+        }
+    }
+}
