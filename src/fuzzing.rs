@@ -2,14 +2,37 @@
 //! Each returns whether the input was accepted; none may panic.
 
 use crate::domain::{BodyTarget, NewRecord, ReadFilter, RecordPatch};
+use crate::error::Error;
 use crate::upstream::WireFormat;
-use crate::upstream::wire::{Envelope, records};
+use crate::upstream::wire::{Envelope, RecordJson, Row, records};
 
-/// Parses an upstream answer (JSON or XML) and every row of its list, as a read would.
+/// Parses an upstream answer (JSON or XML) and every row of its list both ways a read may:
+/// into [`crate::domain::Record`]s, and transcoded into their JSON. Panics when the two
+/// disagree (one refuses what the other takes, or the JSON differs from the record's).
 pub fn upstream_answer(format: WireFormat, data: &[u8]) -> bool {
-    Envelope::parse(format, data)
-        .and_then(|envelope| records(envelope.list))
-        .is_ok()
+    let records = Envelope::<Row>::parse(format, data).and_then(|envelope| records(envelope.list));
+    let transcoded =
+        Envelope::<Result<RecordJson, Error>>::parse(format, data).and_then(|envelope| {
+            envelope
+                .list
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+        });
+    match (&records, transcoded) {
+        (Ok(records), Ok(transcoded)) => {
+            let expected: Vec<RecordJson> = records.iter().map(RecordJson::of).collect();
+            assert!(
+                expected == transcoded,
+                "the transcoder wrote other JSON than the records'"
+            );
+        }
+        (Err(_), Err(_)) => {}
+        (records, transcoded) => {
+            panic!("the two readers disagree: {records:?} against {transcoded:?}")
+        }
+    }
+    records.is_ok()
 }
 
 /// Parses a request body as a create and as both kinds of update.

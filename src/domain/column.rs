@@ -128,6 +128,12 @@ macro_rules! columns {
                 match self { $(Column::$variant => stringify!($field),)* }
             }
 
+            /// `,"<gateway name>":`, the column's key in a [`Record`]'s JSON with the comma
+            /// before it.
+            pub const fn json_key(self) -> &'static str {
+                match self { $(Column::$variant => concat!(",\"", stringify!($field), "\":"),)* }
+            }
+
             /// The upstream's name of the column in read rows (`FirstName`), matched in any case.
             pub const fn read_name(self) -> &'static str {
                 match self { $(Column::$variant => $read,)* }
@@ -169,7 +175,7 @@ macro_rules! columns {
             fn write_json(&self, out: &mut Vec<u8>) {
                 let start = out.len();
                 $(
-                    out.extend_from_slice(concat!(",\"", stringify!($field), "\":").as_bytes());
+                    out.extend_from_slice(Column::$variant.json_key().as_bytes());
                     self.$field.write_json(out);
                 )*
                 out.extend_from_slice(b",\"custom\":");

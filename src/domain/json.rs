@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
-
 /// A value of a [`Record`] field, written as JSON into a buffer.
 pub trait JsonValue {
     /// Appends the value's JSON to `out`.
@@ -166,7 +165,12 @@ mod tests {
 
     fn datetime() -> impl Strategy<Value = Option<NaiveDateTime>> {
         proptest::option::of(
-            (-1i32..=10_001, 1u32..=365, 0u32..86_400, prop_oneof![Just(0u32), 1u32..999_999_999])
+            (
+                -1i32..=10_001,
+                1u32..=365,
+                0u32..86_400,
+                prop_oneof![Just(0u32), 1u32..999_999_999],
+            )
                 .prop_filter_map("a real day", |(year, day, seconds, nanos)| {
                     NaiveDate::from_yo_opt(year, day)?.and_hms_nano_opt(
                         seconds / 3600,
@@ -236,6 +240,10 @@ mod tests {
         let mut out = Vec::new();
         record.write_json(&mut out);
         assert_eq!(out, serde_json::to_vec(&record).unwrap());
-        assert!(String::from_utf8(out).unwrap().contains(r#""first_name":"Zoë \"Jo\" \u0001\\""#));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains(r#""first_name":"Zoë \"Jo\" \u0001\\""#)
+        );
     }
 }

@@ -56,8 +56,8 @@ use outcome::{data_error, is_live};
 pub use probe::TokenProbe;
 pub use token::AUTH_RETRY_INTERVAL;
 use token::{Token, TokenCache};
-use wire::Envelope;
 pub use wire::WireFormat;
+use wire::{Envelope, ListItem, ReadRecord};
 
 /// The environment variables reqwest takes a proxy from (upper and lower case).
 const PROXY_VARIABLES: [&str; 6] = [
@@ -133,8 +133,8 @@ enum Script {
 }
 
 /// What one exchange produced.
-enum Answer {
-    Envelope(Envelope),
+enum Answer<L> {
+    Envelope(Envelope<L>),
     TokenRejected,
     /// An envelope with `success` false: the upstream's error text.
     Refused(String),
@@ -224,7 +224,7 @@ impl ContactNowClient {
         records: &[NewRecord],
     ) -> Result<CreateOutcome, Error> {
         let body = wire::create_payload(dataset, records, self.format);
-        let envelope = self.exchange(Action::Create, &[], Some(body)).await?;
+        let envelope: Envelope = self.exchange(Action::Create, &[], Some(body)).await?;
         let created = envelope.total.unwrap_or(0);
         let rejected = envelope.bad.unwrap_or(0);
         if created + rejected == 0 && envelope.error.is_none() {
@@ -268,7 +268,8 @@ impl ContactNowClient {
         })
     }
 
-    /// Reads records of a dataset or table, optionally one id.
+    /// Reads records of a dataset or table, optionally one id, as [`crate::domain::Record`]s
+    /// or as their JSON ([`wire::RecordJson`], written while the answer is parsed).
     ///
     /// The upstream's filters are not trusted (an `id` search overrides the others): a row of
     /// another dataset than a dataset read's, of a dataset outside a table read's table (its
@@ -277,13 +278,13 @@ impl ContactNowClient {
     /// the rows dropped. When ContactNow refuses a table's dataset list, `unchecked` decides:
     /// the rows are kept, or the read is refused before it is sent.
     #[tracing::instrument(name = "upstream read", skip_all)]
-    pub async fn read(
+    pub async fn read<R: ReadRecord>(
         &self,
         source: &Source,
         id: Option<RecordId>,
         filter: &ReadFilter,
         unchecked: UncheckedTable,
-    ) -> Result<RecordPage, Error> {
+    ) -> Result<RecordPage<R>, Error> {
         let args = query::read_arguments(source, id, filter);
         query::check_url_budget(&self.ecnow_url, self.format, &args)?;
         let table_datasets = match source {
@@ -298,16 +299,21 @@ impl ContactNowClient {
                 },
             },
         };
-        let envelope = self.exchange(Action::Read, &args, None).await?;
-        let mut records = wire::records(envelope.list)?;
+        let envelope = self.exchange::<R::Item>(Action::Read, &args, None).await?;
+        let mut records = envelope
+            .list
+            .unwrap_or_default()
+            .into_iter()
+            .map(R::from_item)
+            .collect::<Result<Vec<R>, Error>>()?;
         let returned = records.len();
         records.retain(|record| {
             let in_source = match (source, &table_datasets) {
-                (Source::Dataset(dataset), _) => record.dataset_id == dataset.get(),
-                (Source::Table(_), Some(datasets)) => datasets.contains(&record.dataset_id),
+                (Source::Dataset(dataset), _) => record.dataset_id() == dataset.get(),
+                (Source::Table(_), Some(datasets)) => datasets.contains(&record.dataset_id()),
                 (Source::Table(_), None) => true,
             };
-            in_source && id.is_none_or(|id| record.id == id.get())
+            in_source && id.is_none_or(|id| record.id() == id.get())
         });
         let foreign = (returned - records.len()) as u64;
         if foreign > 0 {
@@ -334,7 +340,7 @@ impl ContactNowClient {
         patch: &RecordPatch,
     ) -> Result<UpdateOutcome, Error> {
         let body = wire::update_payload(id, target, patch, self.format);
-        let envelope = self
+        let envelope: Envelope = self
             .exchange(Action::Update, &[("id".into(), id.to_string())], Some(body))
             .await?;
         if envelope.bad.unwrap_or(0) > 0 || (envelope.total == Some(0) && envelope.error.is_some())
@@ -457,7 +463,7 @@ impl ContactNowClient {
                 });
             }
         };
-        let envelope = Envelope::parse(self.format, &body)?;
+        let envelope: Envelope = Envelope::parse(self.format, &body)?;
         match (envelope.success, envelope.token, envelope.expire) {
             (true, Some(token), Some(expire)) => Ok((token, expire)),
             (true, _, _) => Err(Error::UpstreamFailed(
@@ -473,12 +479,12 @@ impl ContactNowClient {
     /// The body is shared, not copied, for the retry; the token lookup and each exchange are
     /// boxed so that a handler's future holds a pointer to them rather than their whole state
     /// (which would be copied with the future on every move).
-    async fn exchange(
+    async fn exchange<L: ListItem>(
         &self,
         action: Action,
         args: &[(Cow<'_, str>, String)],
         body: Option<Vec<u8>>,
-    ) -> Result<Envelope, Error> {
+    ) -> Result<Envelope<L>, Error> {
         self.exchange_answer(Script::Ecnow, query::RECORDS_METHOD, action, args, body)
             .await?
             .map_err(|refusal| refusal_error(action, refusal))
@@ -486,14 +492,14 @@ impl ContactNowClient {
 
     /// One `ecnow.php` call of `method`, as [`Self::exchange`]: the envelope, or the error text
     /// of an envelope with `success` false.
-    async fn exchange_answer(
+    async fn exchange_answer<L: ListItem>(
         &self,
         script: Script,
         method: &str,
         action: Action,
         args: &[(Cow<'_, str>, String)],
         body: Option<Vec<u8>>,
-    ) -> Result<Result<Envelope, String>, Error> {
+    ) -> Result<Result<Envelope<L>, String>, Error> {
         let body = body.map(Bytes::from);
         let token = self.token().await?;
         match Box::pin(self.exchange_with(&token, script, method, action, args, body.clone()))
@@ -519,7 +525,7 @@ impl ContactNowClient {
         }
     }
 
-    async fn exchange_with(
+    async fn exchange_with<L: ListItem>(
         &self,
         token: &Token,
         script: Script,
@@ -527,7 +533,7 @@ impl ContactNowClient {
         action: Action,
         args: &[(Cow<'_, str>, String)],
         body: Option<Bytes>,
-    ) -> Result<Answer, Error> {
+    ) -> Result<Answer<L>, Error> {
         let queued = std::time::Instant::now();
         let _slot = self.slot().await.inspect_err(|_| {
             self.metrics
@@ -620,7 +626,7 @@ fn refused_credentials(reason: &str) -> Error {
 }
 
 /// Reads an envelope: success, a rejected token (to refresh), or the error it names.
-fn classify(envelope: Envelope) -> Answer {
+fn classify<L>(envelope: Envelope<L>) -> Answer<L> {
     if envelope.success {
         return Answer::Envelope(envelope);
     }

@@ -50,13 +50,13 @@ pub struct UpdateOutcome {
     pub info: Option<String>,
 }
 
-/// One page of a read.
+/// One page of a read, its records as [`Record`]s or as their JSON.
 #[derive(Clone, Debug, PartialEq)]
-pub struct RecordPage {
+pub struct RecordPage<R = Record> {
     /// Every match, even those the limit cut.
     pub total: u64,
     /// The records returned.
-    pub records: Vec<Record>,
+    pub records: Vec<R>,
 }
 
 /// Whether `info` says the record is live on the dialler.

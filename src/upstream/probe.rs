@@ -27,7 +27,8 @@ impl ContactNowClient {
     /// [`Error::UpstreamAuthFailed`].
     pub async fn probe_token(&self) -> Result<TokenProbe, Error> {
         let url = self.token_request_url();
-        let envelope = Envelope::parse(self.format, &self.send(self.http.get(url)).await?)?;
+        let envelope: Envelope =
+            Envelope::parse(self.format, &self.send(self.http.get(url)).await?)?;
         match (envelope.success, envelope.token, envelope.expire) {
             (true, Some(token), Some(expire)) => Ok(TokenProbe {
                 lifetime: super::token::remaining_until(expire),

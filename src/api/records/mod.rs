@@ -25,10 +25,11 @@ use crate::domain::{
     BodyTarget, DatasetId, ReadFilter, Record, RecordId, RecordPatch, Source, TableName,
     UpdateTarget,
 };
-use crate::domain::{CampaignColumns, Column, JsonValue, WriteValue};
+use crate::domain::{CampaignColumns, Column, WriteValue};
 use crate::error::Error;
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, IdempotencyKey, Reply, WriteKind, fingerprint};
+use crate::upstream::wire::{ReadRecord, RecordJson};
 use crate::upstream::{ContactNowClient, DatasetCheck, OutcomeCheck, UncheckedTable};
 
 /// The `Prefer` preference that answers an update with the record as read back (RFC 7240).
@@ -272,8 +273,9 @@ pub async fn get_dataset_record(
 ) -> Result<HttpResponse, Error> {
     let (dataset, id) = granted_record(&caller, Scope::Read, &path, &request)?;
     require_dataset(&client, dataset, DatasetUse::Other).await?;
-    let record = find(&client, &Source::Dataset(dataset), id, UncheckedTable::Show).await?;
-    Ok(records_answer(&record, 1))
+    let record: RecordJson =
+        find(&client, &Source::Dataset(dataset), id, UncheckedTable::Show).await?;
+    Ok(json_answer(record.into_bytes()))
 }
 
 /// Update a record of a dataset.
@@ -464,8 +466,9 @@ pub async fn get_campaign_record(
     client: web::Data<ContactNowClient>,
 ) -> Result<HttpResponse, Error> {
     let (table, id) = granted_record(&caller, Scope::Read, &path, &request)?;
-    let record = find(&client, &Source::Table(table), id, unchecked_table(&caller)).await?;
-    Ok(records_answer(&record, 1))
+    let record: RecordJson =
+        find(&client, &Source::Table(table), id, unchecked_table(&caller)).await?;
+    Ok(json_answer(record.into_bytes()))
 }
 
 /// What a table read of `caller` does when ContactNow refuses the table's dataset list: a
@@ -484,44 +487,36 @@ async fn list(
     filter: &ReadFilter,
     unchecked: UncheckedTable,
 ) -> Result<HttpResponse, Error> {
-    let page = client.read(&source, None, filter, unchecked).await?;
-    let count = page.records.len();
-    let list = RecordList {
-        total: page.total,
-        records: page.records,
-    };
-    Ok(records_answer(&list, count))
+    let page = client
+        .read::<RecordJson>(&source, None, filter, unchecked)
+        .await?;
+    Ok(json_answer(RecordList::json(page.total, &page.records)))
 }
 
-/// About the bytes one record takes in an answer: the answer's buffer is sized for its records
-/// up front, rather than regrown (and copied) a dozen times while they are written.
-const RECORD_JSON_BYTES: usize = 768;
-
-/// A `200` JSON answer of `body`, which holds `records` records.
-fn records_answer(body: &impl JsonValue, records: usize) -> HttpResponse {
-    let mut json = Vec::with_capacity(RECORD_JSON_BYTES * records.max(1));
-    body.write_json(&mut json);
+/// A `200` JSON answer.
+fn json_answer(json: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
         .body(json)
 }
 
-async fn find(
+/// Record `id` of `source`, as a [`Record`] or as its JSON ([`RecordJson`]).
+async fn find<R: ReadRecord>(
     client: &ContactNowClient,
     source: &Source,
     id: RecordId,
     unchecked: UncheckedTable,
-) -> Result<Record, Error> {
+) -> Result<R, Error> {
     let filter = ReadFilter {
         limit: 1,
         ..ReadFilter::default()
     };
     client
-        .read(source, Some(id), &filter, unchecked)
+        .read::<R>(source, Some(id), &filter, unchecked)
         .await?
         .records
         .into_iter()
-        .find(|record| record.id == id.get())
+        .find(|record| record.id() == id.get())
         .ok_or_else(|| Error::NotFound(format!("record {id} does not exist here")))
 }
 
@@ -555,7 +550,7 @@ async fn update(
         };
         // The record must be of the dataset, or of a dataset of the table, named: for a limited
         // caller, a table whose datasets ContactNow will not list lets nothing through.
-        let record = find(client, &source, id, unchecked_table(caller)).await?;
+        let record: Record = find(client, &source, id, unchecked_table(caller)).await?;
         if let UpdateTarget::Dataset(dataset) = target
             && record.dataset_id != dataset.get()
         {
@@ -571,7 +566,7 @@ async fn update(
             UpdateTarget::Dataset(dataset) => Source::Dataset(*dataset),
             UpdateTarget::Table(table) => Source::Table(table.clone()),
         };
-        let record = find(client, &source, id, unchecked_table(caller)).await?;
+        let record: Record = find(client, &source, id, unchecked_table(caller)).await?;
         return Ok(
             Reply::json(StatusCode::OK, &record).with_preference_applied(RETURN_REPRESENTATION)
         );

@@ -4,6 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{JsonValue, Record};
+use crate::upstream::wire::RecordJson;
 
 /// The answer to a single-record create.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,18 +44,19 @@ pub struct RecordList {
     pub records: Vec<Record>,
 }
 
-/// `{"total":…,"records":[…]}`, as serde_json writes it, the records by [`Record`]'s own writer.
-impl JsonValue for RecordList {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"total\":");
-        self.total.write_json(out);
-        out.extend_from_slice(b",\"records\":");
-        self.records.write_json(out);
-        out.push(b'}');
-    }
-}
-
 impl RecordList {
+    /// The JSON of a page of records read as JSON, as serde_json writes a `RecordList`.
+    pub fn json(total: u64, records: &[RecordJson]) -> Vec<u8> {
+        let length: usize = records.iter().map(|record| record.len() + 1).sum();
+        let mut out = Vec::with_capacity(length + 48);
+        out.extend_from_slice(b"{\"total\":");
+        total.write_json(&mut out);
+        out.extend_from_slice(b",\"records\":");
+        records.write_json(&mut out);
+        out.push(b'}');
+        out
+    }
+
     /// A page holding the example record.
     pub fn example() -> serde_json::Value {
         serde_json::json!({"total": 1, "records": [Record::example()]})
@@ -183,14 +185,19 @@ mod tests {
 
     #[test]
     fn a_record_list_is_written_as_serde_json_writes_it() {
-        for records in [vec![], vec![Record::default(), Record::default()]] {
-            let list = RecordList {
-                total: 7,
-                records,
-            };
-            let mut out = Vec::new();
-            list.write_json(&mut out);
-            assert_eq!(out, serde_json::to_vec(&list).unwrap());
+        let example = Record {
+            id: 550431,
+            first_name: Some("Jo \"Jo\"".into()),
+            custom: [("company_name".to_owned(), None)].into(),
+            ..Record::default()
+        };
+        for records in [vec![], vec![example, Record::default()]] {
+            let json: Vec<RecordJson> = records.iter().map(RecordJson::of).collect();
+            let list = RecordList { total: 7, records };
+            assert_eq!(
+                RecordList::json(7, &json),
+                serde_json::to_vec(&list).unwrap()
+            );
         }
     }
 }

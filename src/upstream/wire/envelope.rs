@@ -1,16 +1,18 @@
 //! The answer envelope shared by `token.php` and `ecnow.php`, and its JSON reader.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::row::{Fields, Row, RowKey};
+use super::row::{Fields, ListItem, Row, RowKey};
 use super::{WireFormat, bad_answer, parse_flag};
 use crate::error::Error;
 
-/// The answer envelope shared by `token.php` and `ecnow.php`.
+/// The answer envelope shared by `token.php` and `ecnow.php`, its `list` read as rows of `L`.
 #[derive(Debug, Default)]
-pub struct Envelope {
+pub struct Envelope<L = Row> {
     /// `success`.
     pub success: bool,
     /// `total`: records affected or matched.
@@ -24,7 +26,7 @@ pub struct Envelope {
     /// `info`: the upstream's information text.
     pub info: Option<String>,
     /// `list`: the rows of a read.
-    pub list: Option<Vec<Row>>,
+    pub list: Option<Vec<L>>,
     /// `token` (token.php).
     pub token: Option<String>,
     /// `expire`, unix seconds (token.php).
@@ -33,12 +35,12 @@ pub struct Envelope {
     pub account_id: Option<String>,
 }
 
-impl Envelope {
+impl<L: ListItem> Envelope<L> {
     /// Parses an answer in `format`.
     pub fn parse(format: WireFormat, body: &[u8]) -> Result<Self, Error> {
         let mut fields = match format {
-            WireFormat::Json => json_fields(body)?,
-            WireFormat::Xml => super::xml::fields(body)?,
+            WireFormat::Json => json_fields::<L>(body)?,
+            WireFormat::Xml => super::xml::fields(body)?.map_rows(L::from_row),
         };
         let success = match fields.scalars.remove("success") {
             Some(Some(flag)) => parse_flag(&flag).ok_or_else(|| bad_answer("success flag"))?,
@@ -87,79 +89,85 @@ impl Envelope {
 
 /// The body is checked as UTF-8 once, whole (a word at a time), and then read as text: read
 /// as bytes, every string in it would be checked on its own, a tenth of the cost of a row.
-fn json_fields(body: &[u8]) -> Result<Fields, Error> {
+fn json_fields<L: ListItem>(body: &[u8]) -> Result<Fields<L>, Error> {
     let text =
         std::str::from_utf8(body).map_err(|e| bad_answer(format!("JSON: not UTF-8 ({e})")))?;
-    serde_json::from_str::<JsonAnswer>(text)
+    serde_json::from_str::<JsonAnswer<L>>(text)
         .map(|answer| answer.0)
         .map_err(|e| bad_answer(format!("JSON: {e}")))
 }
 
 /// A JSON answer read straight into [`Fields`]: no intermediate `serde_json::Value` tree is
 /// built (it is on every read's path).
-struct JsonAnswer(Fields);
+struct JsonAnswer<L>(Fields<L>);
 
-impl<'de> Deserialize<'de> for JsonAnswer {
+impl<'de, L: ListItem> Deserialize<'de> for JsonAnswer<L> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AnswerVisitor;
-        impl<'de> Visitor<'de> for AnswerVisitor {
-            type Value = JsonAnswer;
+        struct AnswerVisitor<L>(PhantomData<L>);
+        impl<'de, L: ListItem> Visitor<'de> for AnswerVisitor<L> {
+            type Value = JsonAnswer<L>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an answer object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonAnswer, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonAnswer<L>, A::Error> {
                 let mut fields = Fields::default();
                 while let Some(name) = map.next_key::<String>()? {
                     if name.eq_ignore_ascii_case("list") {
-                        fields.list = Some(map.next_value::<JsonList>()?.0);
+                        fields.list = Some(map.next_value::<JsonList<L>>()?.0);
                     } else {
                         let Scalar(value) = map.next_value()?;
-                        fields.scalars.insert(name.to_ascii_lowercase(), value);
+                        fields
+                            .scalars
+                            .insert(name.to_ascii_lowercase(), value.map(Cow::into_owned));
                     }
                 }
                 Ok(JsonAnswer(fields))
             }
         }
-        deserializer.deserialize_map(AnswerVisitor)
+        deserializer.deserialize_map(AnswerVisitor(PhantomData))
     }
 }
 
-/// A JSON scalar as the upstream's text: numbers as written, `true`/`false` as `1`/`0`.
-struct Scalar(Option<String>);
+/// A JSON scalar as the upstream's text: numbers as written, `true`/`false` as `1`/`0`;
+/// borrowed from the answer when it has no escapes.
+pub(super) struct Scalar<'de>(pub(super) Option<Cow<'de, str>>);
 
-impl<'de> Deserialize<'de> for Scalar {
+impl<'de> Deserialize<'de> for Scalar<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ScalarVisitor;
         impl<'de> Visitor<'de> for ScalarVisitor {
-            type Value = Scalar;
+            type Value = Scalar<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a scalar (a nested value where a scalar belongs)")
             }
-            fn visit_unit<E>(self) -> Result<Scalar, E> {
+            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
                 Ok(Scalar(None))
             }
-            fn visit_none<E>(self) -> Result<Scalar, E> {
+            fn visit_none<E>(self) -> Result<Scalar<'de>, E> {
                 Ok(Scalar(None))
             }
-            fn visit_bool<E>(self, flag: bool) -> Result<Scalar, E> {
+            fn visit_bool<E>(self, flag: bool) -> Result<Scalar<'de>, E> {
                 Ok(Scalar(Some(if flag { "1" } else { "0" }.into())))
             }
-            fn visit_u64<E>(self, n: u64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(n.to_string())))
+            fn visit_u64<E>(self, n: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Some(n.to_string().into())))
             }
-            fn visit_i64<E>(self, n: i64) -> Result<Scalar, E> {
-                Ok(Scalar(Some(n.to_string())))
+            fn visit_i64<E>(self, n: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Some(n.to_string().into())))
             }
-            fn visit_f64<E>(self, n: f64) -> Result<Scalar, E> {
+            fn visit_f64<E>(self, n: f64) -> Result<Scalar<'de>, E> {
                 Ok(Scalar(
-                    serde_json::Number::from_f64(n).map(|n| n.to_string()),
+                    serde_json::Number::from_f64(n).map(|n| n.to_string().into()),
                 ))
             }
-            fn visit_str<E>(self, text: &str) -> Result<Scalar, E> {
-                Ok(Scalar(Some(text.to_owned())))
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Some(Cow::Borrowed(text))))
             }
-            fn visit_string<E>(self, text: String) -> Result<Scalar, E> {
-                Ok(Scalar(Some(text)))
+            fn visit_str<E>(self, text: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Some(Cow::Owned(text.to_owned()))))
+            }
+            fn visit_string<E>(self, text: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar(Some(Cow::Owned(text))))
             }
         }
         deserializer.deserialize_any(ScalarVisitor)
@@ -168,40 +176,46 @@ impl<'de> Deserialize<'de> for Scalar {
 
 /// `list`: PHP serialises it as an array, or as an object when its keys are not 0..n; `null`
 /// is no rows.
-struct JsonList(Vec<Row>);
+struct JsonList<L>(Vec<L>);
 
-impl<'de> Deserialize<'de> for JsonList {
+impl<'de, L: ListItem> Deserialize<'de> for JsonList<L> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ListVisitor;
-        impl<'de> Visitor<'de> for ListVisitor {
-            type Value = JsonList;
+        struct ListVisitor<L>(PhantomData<L>);
+        impl<'de, L: ListItem> Visitor<'de> for ListVisitor<L> {
+            type Value = JsonList<L>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("`list` as an array or object of rows")
             }
-            fn visit_unit<E>(self) -> Result<JsonList, E> {
+            fn visit_unit<E>(self) -> Result<JsonList<L>, E> {
                 Ok(JsonList(Vec::new()))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonList, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonList<L>, A::Error> {
                 let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-                while let Some(JsonRow(row)) = seq.next_element()? {
-                    rows.push(row);
+                while let Some(row) = seq.next_element::<L::Json>()? {
+                    rows.push(row.into());
                 }
                 Ok(JsonList(rows))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonList, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonList<L>, A::Error> {
                 let mut rows = Vec::new();
-                while let Some((IgnoredAny, JsonRow(row))) = map.next_entry()? {
-                    rows.push(row);
+                while let Some((IgnoredAny, row)) = map.next_entry::<IgnoredAny, L::Json>()? {
+                    rows.push(row.into());
                 }
                 Ok(JsonList(rows))
             }
         }
-        deserializer.deserialize_any(ListVisitor)
+        deserializer.deserialize_any(ListVisitor(PhantomData))
     }
 }
 
 /// One row of `list`: its columns in the order sent.
-struct JsonRow(Row);
+pub struct JsonRow(Row);
+
+impl From<JsonRow> for Row {
+    fn from(JsonRow(row): JsonRow) -> Row {
+        row
+    }
+}
 
 impl<'de> Deserialize<'de> for JsonRow {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -214,7 +228,7 @@ impl<'de> Deserialize<'de> for JsonRow {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
                 let mut row = Vec::with_capacity(map.size_hint().unwrap_or(32).min(256));
                 while let Some((key, Scalar(value))) = map.next_entry::<RowKey, Scalar>()? {
-                    row.push((key, value));
+                    row.push((key, value.map(Cow::into_owned)));
                 }
                 Ok(JsonRow(row))
             }

@@ -6,13 +6,17 @@
 //! Layout:
 //! - [`envelope`]: [`Envelope`], the answer's fields, and its JSON reader.
 //! - `xml`: the XML reader of the same fields.
-//! - [`row`]: read rows ([`Row`], [`RowKey`]) → [`crate::domain::Record`], by the column table.
+//! - [`row`]: read rows ([`Row`], [`RowKey`]) → [`crate::domain::Record`], by the column table,
+//!   and what a list's rows may be read into ([`ListItem`], [`ReadRecord`]).
+//! - [`transcode`]: JSON read rows written straight into the gateway's record JSON
+//!   ([`RecordJson`]), the read path's fast way.
 //! - [`payload`]: the bodies of `create` and `update`.
 //! - here: [`WireFormat`] and what the readers share.
 
 pub mod envelope;
 pub mod payload;
 pub mod row;
+pub mod transcode;
 mod xml;
 
 use crate::error::Error;
@@ -20,7 +24,8 @@ use crate::error::Error;
 pub use envelope::Envelope;
 pub use payload::{create_payload, update_payload};
 pub(crate) use row::wire_datetime;
-pub use row::{Row, RowKey, record_from_row, records};
+pub use row::{ListItem, ReadRecord, Row, RowKey, record_from_row, records};
+pub use transcode::RecordJson;
 
 /// The wire format spoken to the upstream (`CONTACTNOW_FORMAT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -69,7 +74,7 @@ mod tests {
 
     #[test]
     fn the_article_row_becomes_the_spec_record() {
-        let envelope = Envelope::parse(WireFormat::Json, ARTICLE_ROW.as_bytes()).unwrap();
+        let envelope = Envelope::<Row>::parse(WireFormat::Json, ARTICLE_ROW.as_bytes()).unwrap();
         assert_eq!(envelope.total, Some(5));
         let record = record_from_row(envelope.list.unwrap().remove(0)).unwrap();
         let expected = serde_json::json!({"id": 550431, "dataset_id": 100, "title": "Mr",
@@ -94,11 +99,12 @@ mod tests {
             ]
             .concat()
         };
-        let envelope = Envelope::parse(WireFormat::Json, &named("Zoë 李".as_bytes())).unwrap();
+        let envelope =
+            Envelope::<Row>::parse(WireFormat::Json, &named("Zoë 李".as_bytes())).unwrap();
         let record = record_from_row(envelope.list.unwrap().remove(0)).unwrap();
         assert_eq!(record.first_name.as_deref(), Some("Zoë 李"));
         for broken in [b"Zo\xeb".as_slice(), b"\xff", b"\xc3"] {
-            let error = Envelope::parse(WireFormat::Json, &named(broken)).unwrap_err();
+            let error = Envelope::<Row>::parse(WireFormat::Json, &named(broken)).unwrap_err();
             assert!(matches!(error, Error::UpstreamFailed(_)), "{error:?}");
         }
     }
@@ -110,7 +116,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join(",");
         let body = format!(r#"{{"success":true,"total":12,"list":{{{rows}}}}}"#);
-        let envelope = Envelope::parse(WireFormat::Json, body.as_bytes()).unwrap();
+        let envelope = Envelope::<Row>::parse(WireFormat::Json, body.as_bytes()).unwrap();
         let ids: Vec<u64> = envelope
             .list
             .unwrap()
@@ -118,13 +124,14 @@ mod tests {
             .map(|row| record_from_row(row).unwrap().id)
             .collect();
         assert_eq!(ids, (550000..550012).collect::<Vec<_>>());
-        let empty = Envelope::parse(WireFormat::Json, br#"{"success":1,"list":null}"#).unwrap();
+        let empty =
+            Envelope::<Row>::parse(WireFormat::Json, br#"{"success":1,"list":null}"#).unwrap();
         assert_eq!(empty.list.map(|rows| rows.len()), Some(0));
         for nested in [
             &br#"{"success":true,"total":{"n":1}}"#[..],
             br#"{"success":true,"list":[[1]]}"#,
         ] {
-            assert!(Envelope::parse(WireFormat::Json, nested).is_err());
+            assert!(Envelope::<Row>::parse(WireFormat::Json, nested).is_err());
         }
         let loose = vec![
             (RowKey::of("id"), Some("1".to_string())),
@@ -160,7 +167,7 @@ mod tests {
                     serde_json::Value::Array(items)
                 };
                 let body = serde_json::json!({"Success": true, "TOTAL": rows.len(), "list": list});
-                let envelope = Envelope::parse(WireFormat::Json, body.to_string().as_bytes()).unwrap();
+                let envelope = Envelope::<Row>::parse(WireFormat::Json, body.to_string().as_bytes()).unwrap();
                 prop_assert!(envelope.success);
                 prop_assert_eq!(envelope.total, Some(rows.len() as u64));
                 let expected: Vec<Row> = rows
@@ -184,7 +191,7 @@ mod tests {
             <total>1</total><list><ecnow_record><id>550423</id><datasetid>100</datasetid>
             <FirstName>Jo &amp; Co</FirstName><notes /><callback>2019-02-01 10:15:00</callback>
             </ecnow_record></list></result>"#;
-        let envelope = Envelope::parse(WireFormat::Xml, xml).unwrap();
+        let envelope = Envelope::<Row>::parse(WireFormat::Xml, xml).unwrap();
         assert!(envelope.success);
         let record = record_from_row(envelope.list.unwrap().remove(0)).unwrap();
         assert_eq!(record.first_name.as_deref(), Some("Jo & Co"));
@@ -215,7 +222,7 @@ mod tests {
         ];
         for (format, body) in cases {
             assert!(
-                Envelope::parse(format, body).is_err(),
+                Envelope::<Row>::parse(format, body).is_err(),
                 "{}",
                 String::from_utf8_lossy(body)
             );

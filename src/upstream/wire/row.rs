@@ -12,11 +12,71 @@ use super::{bad_answer, parse_flag};
 use crate::domain::{CellReader, Column, ColumnKind, Record};
 use crate::error::Error;
 
-/// The top-level scalars (by lower-case name) and the list of an answer.
-#[derive(Default)]
-pub(super) struct Fields {
+/// The top-level scalars (by lower-case name) and the list of an answer, its rows read as `L`.
+pub(super) struct Fields<L = Row> {
     pub(super) scalars: BTreeMap<String, Option<String>>,
-    pub(super) list: Option<Vec<Row>>,
+    pub(super) list: Option<Vec<L>>,
+}
+
+impl<L> Default for Fields<L> {
+    fn default() -> Self {
+        Self {
+            scalars: BTreeMap::new(),
+            list: None,
+        }
+    }
+}
+
+impl Fields {
+    /// The same fields, each row of the list turned into an `L`.
+    pub(super) fn map_rows<L>(self, item: fn(Row) -> L) -> Fields<L> {
+        Fields {
+            scalars: self.scalars,
+            list: self.list.map(|rows| rows.into_iter().map(item).collect()),
+        }
+    }
+}
+
+/// What the rows of an answer's `list` are read into: [`Row`]s, or the gateway's JSON of a
+/// record ([`super::transcode::RecordJson`]).
+pub trait ListItem: Sized {
+    /// A row as read from a JSON answer, made the item once read.
+    type Json: for<'de> Deserialize<'de> + Into<Self>;
+    /// The item of a row read from an XML answer.
+    fn from_row(row: Row) -> Self;
+}
+
+impl ListItem for Row {
+    type Json = super::envelope::JsonRow;
+    fn from_row(row: Row) -> Self {
+        row
+    }
+}
+
+/// A record as a read delivers it: a [`Record`], or its JSON written while the answer was
+/// parsed ([`super::transcode::RecordJson`]).
+pub trait ReadRecord: Sized {
+    /// What each row of the answer is read into.
+    type Item: ListItem;
+    /// The record of a row, or why the row is not one.
+    fn from_item(item: Self::Item) -> Result<Self, Error>;
+    /// Its id.
+    fn id(&self) -> u64;
+    /// Its dataset's id.
+    fn dataset_id(&self) -> u64;
+}
+
+impl ReadRecord for Record {
+    type Item = Row;
+    fn from_item(row: Row) -> Result<Self, Error> {
+        record_from_row(row)
+    }
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn dataset_id(&self) -> u64 {
+        self.dataset_id
+    }
 }
 
 /// One row of a read: its columns in the order sent, values as the upstream spells them.
@@ -140,7 +200,8 @@ pub(super) fn fixed_datetime(value: &str) -> Option<NaiveDateTime> {
     )
 }
 
-fn parse_datetime(value: &str, column: Column) -> Result<Option<NaiveDateTime>, Error> {
+/// A datetime column's value: `None` for the zero date.
+pub(super) fn parse_datetime(value: &str, column: Column) -> Result<Option<NaiveDateTime>, Error> {
     if value.starts_with(ZERO_DATE) {
         return Ok(None);
     }
@@ -149,7 +210,8 @@ fn parse_datetime(value: &str, column: Column) -> Result<Option<NaiveDateTime>, 
         .ok_or_else(|| bad_answer(format!("`{}` is not a datetime", column.read_name())))
 }
 
-fn parse_number<T: std::str::FromStr>(value: &str, column: Column) -> Result<T, Error> {
+/// A key or code column's value.
+pub(super) fn parse_number<T: std::str::FromStr>(value: &str, column: Column) -> Result<T, Error> {
     value
         .trim()
         .parse()
@@ -184,10 +246,7 @@ pub fn record_from_row(row: Row) -> Result<Record, Error> {
         };
         let Some(value) = value else {
             if column.kind() == ColumnKind::Key {
-                return Err(bad_answer(format!(
-                    "a row with an empty `{}`",
-                    column.read_name()
-                )));
+                return Err(empty_key(column));
             }
             continue;
         };
@@ -199,7 +258,7 @@ pub fn record_from_row(row: Row) -> Result<Record, Error> {
         record.set(column, value, &WireCells)?;
     }
     if !has_id || !has_dataset {
-        return Err(bad_answer("a row without `id` or `datasetid`"));
+        return Err(missing_keys());
     }
     Ok(record)
 }
@@ -220,7 +279,7 @@ impl CellReader for WireCells {
     }
 
     fn reference(&self, _: Column, value: String) -> Result<Option<String>, Error> {
-        Ok(Some(value).filter(|v| v.trim() != "0"))
+        Ok(Some(value).filter(|v| !is_no_reference(v)))
     }
 
     fn code(&self, column: Column, value: String) -> Result<Option<u32>, Error> {
@@ -232,21 +291,45 @@ impl CellReader for WireCells {
     }
 
     fn date(&self, column: Column, value: String) -> Result<Option<NaiveDate>, Error> {
-        if value.starts_with(ZERO_DATE) {
-            return Ok(None);
-        }
-        let date = value.get(..DATE_LEN).unwrap_or(&value);
-        // By position first; chrono's reader for the unpadded forms (`2019-1-7`).
-        fixed_date(date)
-            .or_else(|| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
-            .map(Some)
-            .ok_or_else(|| bad_answer(format!("`{}` is not a date", column.read_name())))
+        parse_date(&value, column)
     }
 
     fn flag(&self, column: Column, value: String) -> Result<bool, Error> {
-        parse_flag(&value)
-            .ok_or_else(|| bad_answer(format!("`{}` is not a flag", column.read_name())))
+        parse_row_flag(&value, column)
     }
+}
+
+/// Whether a reference column's value is the upstream's `0` for none.
+pub(super) fn is_no_reference(value: &str) -> bool {
+    value.trim() == "0"
+}
+
+/// A date column's value (a datetime's date part is taken): `None` for the zero date.
+pub(super) fn parse_date(value: &str, column: Column) -> Result<Option<NaiveDate>, Error> {
+    if value.starts_with(ZERO_DATE) {
+        return Ok(None);
+    }
+    let date = value.get(..DATE_LEN).unwrap_or(value);
+    // By position first; chrono's reader for the unpadded forms (`2019-1-7`).
+    fixed_date(date)
+        .or_else(|| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
+        .map(Some)
+        .ok_or_else(|| bad_answer(format!("`{}` is not a date", column.read_name())))
+}
+
+/// A flag column's value.
+pub(super) fn parse_row_flag(value: &str, column: Column) -> Result<bool, Error> {
+    parse_flag(value).ok_or_else(|| bad_answer(format!("`{}` is not a flag", column.read_name())))
+}
+
+/// A row without a value in a key column.
+pub(super) fn empty_key(column: Column) -> Error {
+    bad_answer(format!("a row with an empty `{}`", column.read_name()))
+}
+
+/// A row without both keys.
+pub(super) fn missing_keys() -> Error {
+    bad_answer("a row without `id` or `datasetid`")
 }
 
 #[cfg(test)]
