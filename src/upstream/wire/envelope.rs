@@ -40,7 +40,7 @@ impl<L: ListItem> Envelope<L> {
     pub fn parse(format: WireFormat, body: &[u8]) -> Result<Self, Error> {
         let mut fields = match format {
             WireFormat::Json => json_fields::<L>(body)?,
-            WireFormat::Xml => super::xml::fields(body)?.map_rows(L::from_row),
+            WireFormat::Xml => super::xml::fields(body)?.map_rows(),
         };
         let success = match fields.scalars.remove("success") {
             Some(Some(flag)) => parse_flag(&flag).ok_or_else(|| bad_answer("success flag"))?,
@@ -89,9 +89,18 @@ impl<L: ListItem> Envelope<L> {
 
 /// The body is checked as UTF-8 once, whole (a word at a time), and then read as text: read
 /// as bytes, every string in it would be checked on its own, a tenth of the cost of a row.
+/// The hand-written reader ([`super::scan`]) reads what it is sure of; serde_json the rest.
 fn json_fields<L: ListItem>(body: &[u8]) -> Result<Fields<L>, Error> {
     let text =
         std::str::from_utf8(body).map_err(|e| bad_answer(format!("JSON: not UTF-8 ({e})")))?;
+    match super::scan::answer(text) {
+        Some(fields) => Ok(fields),
+        None => serde_fields(text),
+    }
+}
+
+/// A JSON answer's fields as serde_json reads them (the reference for [`super::scan`]).
+pub(super) fn serde_fields<L: ListItem>(text: &str) -> Result<Fields<L>, Error> {
     serde_json::from_str::<JsonAnswer<L>>(text)
         .map(|answer| answer.0)
         .map_err(|e| bad_answer(format!("JSON: {e}")))
@@ -191,15 +200,15 @@ impl<'de, L: ListItem> Deserialize<'de> for JsonList<L> {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonList<L>, A::Error> {
                 let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-                while let Some(row) = seq.next_element::<L::Json>()? {
-                    rows.push(row.into());
+                while let Some(JsonRow(row)) = seq.next_element()? {
+                    rows.push(L::from_fields(row.into_iter()));
                 }
                 Ok(JsonList(rows))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonList<L>, A::Error> {
                 let mut rows = Vec::new();
-                while let Some((IgnoredAny, row)) = map.next_entry::<IgnoredAny, L::Json>()? {
-                    rows.push(row.into());
+                while let Some((IgnoredAny, JsonRow(row))) = map.next_entry()? {
+                    rows.push(L::from_fields(row.into_iter()));
                 }
                 Ok(JsonList(rows))
             }
@@ -208,27 +217,21 @@ impl<'de, L: ListItem> Deserialize<'de> for JsonList<L> {
     }
 }
 
-/// One row of `list`: its columns in the order sent.
-pub struct JsonRow(Row);
+/// One row of `list`: its fields in the order sent.
+struct JsonRow<'de>(Vec<(RowKey, Option<Cow<'de, str>>)>);
 
-impl From<JsonRow> for Row {
-    fn from(JsonRow(row): JsonRow) -> Row {
-        row
-    }
-}
-
-impl<'de> Deserialize<'de> for JsonRow {
+impl<'de> Deserialize<'de> for JsonRow<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct RowVisitor;
         impl<'de> Visitor<'de> for RowVisitor {
-            type Value = JsonRow;
+            type Value = JsonRow<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a `list` item as an object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonRow<'de>, A::Error> {
                 let mut row = Vec::with_capacity(map.size_hint().unwrap_or(32).min(256));
                 while let Some((key, Scalar(value))) = map.next_entry::<RowKey, Scalar>()? {
-                    row.push((key, value.map(Cow::into_owned)));
+                    row.push((key, value));
                 }
                 Ok(JsonRow(row))
             }

@@ -5,6 +5,7 @@
 //!
 //! Layout:
 //! - [`envelope`]: [`Envelope`], the answer's fields, and its JSON reader.
+//! - `scan`: the fast reader of JSON answers, which leaves what it is not sure of to serde_json.
 //! - `xml`: the XML reader of the same fields.
 //! - [`row`]: read rows ([`Row`], [`RowKey`]) → [`crate::domain::Record`], by the column table,
 //!   and what a list's rows may be read into ([`ListItem`], [`ReadRecord`]).
@@ -16,6 +17,7 @@
 pub mod envelope;
 pub mod payload;
 pub mod row;
+mod scan;
 pub mod transcode;
 mod xml;
 

@@ -1,6 +1,7 @@
 //! Read rows: their column names, resolved while parsing, and the rows → [`Record`] mapping
 //! that follows from the column table.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::LazyLock;
@@ -28,11 +29,15 @@ impl<L> Default for Fields<L> {
 }
 
 impl Fields {
-    /// The same fields, each row of the list turned into an `L`.
-    pub(super) fn map_rows<L>(self, item: fn(Row) -> L) -> Fields<L> {
+    /// The same fields, each row of the list made an `L`.
+    pub(super) fn map_rows<L: ListItem>(self) -> Fields<L> {
         Fields {
             scalars: self.scalars,
-            list: self.list.map(|rows| rows.into_iter().map(item).collect()),
+            list: self.list.map(|rows| {
+                rows.into_iter()
+                    .map(|row| L::from_fields(row.into_iter().map(|(k, v)| (k, v.map(Cow::Owned)))))
+                    .collect()
+            }),
         }
     }
 }
@@ -40,16 +45,16 @@ impl Fields {
 /// What the rows of an answer's `list` are read into: [`Row`]s, or the gateway's JSON of a
 /// record ([`super::transcode::RecordJson`]).
 pub trait ListItem: Sized {
-    /// A row as read from a JSON answer, made the item once read.
-    type Json: for<'de> Deserialize<'de> + Into<Self>;
-    /// The item of a row read from an XML answer.
-    fn from_row(row: Row) -> Self;
+    /// The item of a row given as its fields in the order sent, values as the upstream spells
+    /// them (borrowed from the answer where they had no escapes).
+    fn from_fields<'a>(fields: impl Iterator<Item = (RowKey, Option<Cow<'a, str>>)>) -> Self;
 }
 
 impl ListItem for Row {
-    type Json = super::envelope::JsonRow;
-    fn from_row(row: Row) -> Self {
-        row
+    fn from_fields<'a>(fields: impl Iterator<Item = (RowKey, Option<Cow<'a, str>>)>) -> Self {
+        fields
+            .map(|(key, value)| (key, value.map(Cow::into_owned)))
+            .collect()
     }
 }
 

@@ -4,15 +4,12 @@
 //! [`super::record_from_row`], and a property test holds the two to the same bytes.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::envelope::Scalar;
 use super::row::{
-    ListItem, ReadRecord, Row, RowKey, empty_key, is_no_reference, missing_keys, parse_date,
-    parse_datetime, parse_number, parse_row_flag, record_from_row,
+    ListItem, ReadRecord, RowKey, empty_key, is_no_reference, missing_keys, parse_date,
+    parse_datetime, parse_number, parse_row_flag,
 };
 use crate::domain::{Column, ColumnKind, JsonValue, Record};
 use crate::error::Error;
@@ -63,9 +60,17 @@ impl JsonValue for RecordJson {
 }
 
 impl ListItem for Result<RecordJson, Error> {
-    type Json = TranscodedRow;
-    fn from_row(row: Row) -> Self {
-        record_from_row(row).map(|record| RecordJson::of(&record))
+    /// The row's JSON, or why it is not a record: a bad value does not stop the answer's
+    /// parse, so that its envelope is judged first, as for rows read into [`Row`]s.
+    fn from_fields<'a>(fields: impl Iterator<Item = (RowKey, Option<Cow<'a, str>>)>) -> Self {
+        let mut cells = RowCells {
+            columns: [const { None }; Column::ALL.len()],
+            custom: Vec::new(),
+        };
+        for (key, value) in fields {
+            cells.take(key, value)?;
+        }
+        cells.into_json()
     }
 }
 
@@ -79,16 +84,6 @@ impl ReadRecord for RecordJson {
     }
     fn dataset_id(&self) -> u64 {
         self.dataset_id
-    }
-}
-
-/// One JSON row of `list` as the gateway's JSON, or why it is not a record. A bad value does
-/// not stop the parse: the answer's envelope is judged first, as for rows read into [`Row`]s.
-pub struct TranscodedRow(Result<RecordJson, Error>);
-
-impl From<TranscodedRow> for Result<RecordJson, Error> {
-    fn from(TranscodedRow(row): TranscodedRow) -> Self {
-        row
     }
 }
 
@@ -204,42 +199,12 @@ impl<'de> RowCells<'de> {
     }
 }
 
-impl<'de> Deserialize<'de> for TranscodedRow {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RowVisitor;
-        impl<'de> Visitor<'de> for RowVisitor {
-            type Value = TranscodedRow;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a `list` item as an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TranscodedRow, A::Error> {
-                let mut cells = RowCells {
-                    columns: [const { None }; Column::ALL.len()],
-                    custom: Vec::new(),
-                };
-                let mut failure = None;
-                while let Some(key) = map.next_key::<RowKey>()? {
-                    let Scalar(value) = map.next_value()?;
-                    if failure.is_none() {
-                        failure = cells.take(key, value).err();
-                    }
-                }
-                Ok(TranscodedRow(match failure {
-                    Some(error) => Err(error),
-                    None => cells.into_json(),
-                }))
-            }
-        }
-        deserializer.deserialize_map(RowVisitor)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::upstream::wire::{Envelope, WireFormat};
+    use crate::upstream::wire::{Envelope, Row, WireFormat, record_from_row};
 
     /// A read row's field: a standard column in any spelling, or a custom one; a value that
     /// may or may not read as its column's kind.
