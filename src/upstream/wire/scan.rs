@@ -11,12 +11,17 @@ use std::borrow::Cow;
 
 use super::row::{Fields, ListItem, RowKey};
 
+/// About the fields of a row (ContactNow's records have about thirty): the scratch space is
+/// sized for them once, not regrown for the first row.
+const ROW_FIELDS: usize = 40;
+
 /// The fields of a JSON answer, or `None` when this reader leaves it to serde_json.
 pub(super) fn answer<L: ListItem>(text: &str) -> Option<Fields<L>> {
     let mut scan = Scan {
         text,
         at: 0,
-        row: Vec::new(),
+        row: Vec::with_capacity(ROW_FIELDS),
+        names: Vec::with_capacity(ROW_FIELDS),
     };
     let mut fields = Fields::default();
     scan.skip_space();
@@ -41,6 +46,10 @@ struct Scan<'a> {
     text: &'a str,
     at: usize,
     row: Vec<(RowKey, Option<Cow<'a, str>>)>,
+    /// The names of the last row's fields, by position, as sent (when they had no escapes)
+    /// and resolved: the rows of a list name the same columns in the same order, so a name
+    /// that matches the last row's is neither scanned nor looked up again.
+    names: Vec<Option<(&'a str, RowKey)>>,
 }
 
 impl<'a> Scan<'a> {
@@ -138,17 +147,66 @@ impl<'a> Scan<'a> {
         self.expect(b'{')?;
         let mut row = std::mem::take(&mut self.row);
         row.clear();
-        let read = self.members(|scan, name| {
-            let key = match name {
-                Cow::Borrowed(name) => RowKey::of(name),
-                Cow::Owned(name) => RowKey::of_owned(name),
-            };
-            row.push((key, scan.scalar()?));
-            Some(())
-        });
-        let item = read.map(|()| L::from_fields(row.drain(..)));
+        let item = self
+            .row_fields(&mut row)
+            .map(|()| L::from_fields(row.drain(..)));
         self.row = row;
         item
+    }
+
+    /// The fields of a row whose `{` was read, through its `}`.
+    fn row_fields(&mut self, row: &mut Vec<(RowKey, Option<Cow<'a, str>>)>) -> Option<()> {
+        self.skip_space();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            self.skip_space();
+            self.expect(b'"')?;
+            let key = self.row_key(row.len())?;
+            self.skip_space();
+            self.expect(b':')?;
+            self.skip_space();
+            row.push((key, self.scalar()?));
+            self.skip_space();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    self.names.truncate(row.len());
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The name of field `n` of a row (its `"` read): the last row's field `n` when the text
+    /// spells it exactly, else scanned, resolved and remembered.
+    fn row_key(&mut self, n: usize) -> Option<RowKey> {
+        if let Some(Some((name, key))) = self.names.get(n) {
+            let end = self.at + name.len();
+            if self.text.as_bytes().get(end) == Some(&b'"')
+                && self.text.get(self.at..end) == Some(name)
+            {
+                self.at = end + 1;
+                return Some(key.clone());
+            }
+        }
+        let (key, remembered) = match self.string()? {
+            Cow::Borrowed(name) => {
+                let key = RowKey::of(name);
+                (key.clone(), Some((name, key)))
+            }
+            Cow::Owned(name) => (RowKey::of_owned(name), None),
+        };
+        if n < self.names.len() {
+            self.names[n] = remembered;
+        } else {
+            self.names.push(remembered);
+        }
+        Some(key)
     }
 
     /// A scalar as the upstream's text: a string, a non-negative integer as written, `true` /
@@ -189,18 +247,16 @@ impl<'a> Scan<'a> {
 
     /// The rest of a string whose `"` was read: borrowed when it has no escapes.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let bytes = self.text.as_bytes();
         let start = self.at;
-        let end = start + memchr::memchr2(b'"', b'\\', &bytes[start..])?;
-        if bytes[end] == b'"' {
-            let text = &self.text[start..end];
-            if has_control(text.as_bytes()) {
-                return None;
+        let end = stop(self.text.as_bytes(), start)?;
+        match self.text.as_bytes()[end] {
+            b'"' => {
+                self.at = end + 1;
+                Some(Cow::Borrowed(&self.text[start..end]))
             }
-            self.at = end + 1;
-            return Some(Cow::Borrowed(text));
+            b'\\' => self.escaped_string(start).map(Cow::Owned),
+            _ => None,
         }
-        self.escaped_string(start).map(Cow::Owned)
     }
 
     /// A string with escapes, decoded (a bad escape or a lone surrogate is left to serde_json).
@@ -209,15 +265,15 @@ impl<'a> Scan<'a> {
         let mut out = String::new();
         let mut at = start;
         loop {
-            let end = at + memchr::memchr2(b'"', b'\\', &bytes[at..])?;
-            let run = &self.text[at..end];
-            if has_control(run.as_bytes()) {
-                return None;
-            }
-            out.push_str(run);
-            if bytes[end] == b'"' {
-                self.at = end + 1;
-                return Some(out);
+            let end = stop(bytes, at)?;
+            out.push_str(&self.text[at..end]);
+            match bytes[end] {
+                b'"' => {
+                    self.at = end + 1;
+                    return Some(out);
+                }
+                b'\\' => {}
+                _ => return None,
             }
             let escape = *bytes.get(end + 1)?;
             at = end + 2;
@@ -269,21 +325,29 @@ fn unicode_escape(text: &str, at: usize) -> Option<(char, usize)> {
     }
 }
 
-/// Whether `bytes` holds a control character (below 0x20), which JSON strings may not, eight
-/// bytes at a time.
-fn has_control(bytes: &[u8]) -> bool {
+/// Where the first byte at or after `from` is that ends a plain run of string: `"`, `\\` or a
+/// control character (below 0x20, which JSON strings may not hold), found eight bytes at a
+/// time (the lowest flagged byte of a word is always a true one).
+fn stop(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = bytes.chunks_exact(8);
-    let below = |word: u64| word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-    if chunks.by_ref().any(|chunk| {
-        below(u64::from_le_bytes(
-            chunk.try_into().expect("chunks of eight"),
-        ))
-    }) {
-        return true;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word;
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let flags = (zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word))
+            & HIGHS;
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
     }
-    chunks.remainder().iter().any(|&b| b < 0x20)
+    let rest = bytes.get(at..)?;
+    rest.iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|n| at + n)
 }
 
 #[cfg(test)]
@@ -382,6 +446,7 @@ mod tests {
             r#"{"success":1,"list":{"0":{"id":"1"},"1":{"id":"2"}}}"#,
             r#" {"success":false,"error":"Expired token","list":null} "#,
             r#"{"success":true,"list":[{"name":"\ud83d\ude00"}]}"#,
+            r#"{"list":[{"id":"1","ab":"x"},{"id":"2","abc":"y"},{"ids":"3","ab":"z"},{"id":"4","a\u0062":"w","c":1},{"id":"5","ab":"v"}]}"#,
             "{}",
         ] {
             assert!(by_scan(text).is_some(), "{text}");
@@ -398,7 +463,15 @@ mod tests {
         ] {
             assert!(by_scan(text).is_none(), "{text}");
         }
-        assert!(has_control(b"abcdefgh\x1fijk") && has_control(b"abcdefghij\n"));
-        assert!(!has_control("abcdefghijklmnop é \u{7f}".as_bytes()));
+        for (text, stop_at) in [
+            (&b"abcdefgh\x1fijk"[..], Some(8)),
+            (b"abcdefghij\n", Some(10)),
+            (b"ab\"cdefghij\n", Some(2)),
+            (b"abcdefghijklm\\", Some(13)),
+            ("abcdefghijklmnop é \u{7f}".as_bytes(), None),
+            (b"", None),
+        ] {
+            assert_eq!(stop(text, 0), stop_at, "{text:?}");
+        }
     }
 }
