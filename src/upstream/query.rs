@@ -20,9 +20,8 @@ pub fn check_url_budget(
     format: WireFormat,
     args: &[(Cow<'_, str>, String)],
 ) -> Result<(), Error> {
-    let length = ecnow_url(base, "", RECORDS_METHOD, "read", format, args)
-        .as_str()
-        .len();
+    let length =
+        base.as_str().len() + 1 + query(&Call::new("", RECORDS_METHOD, "read", format), args).len();
     if length > MAX_READ_URL_BYTES {
         return Err(Error::bad_field(
             "query",
@@ -60,19 +59,56 @@ pub fn ecnow_url(
     args: &[(Cow<'_, str>, String)],
 ) -> Url {
     let mut url = base.clone();
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("token", token)
-            .append_pair("method", method)
-            .append_pair("action", action)
-            .append_pair("format", format.as_str())
-            .append_pair("raw", "1");
-        for (name, value) in args {
-            query.append_pair(name, value);
-        }
-    }
+    url.set_query(Some(&query(
+        &Call::new(token, method, action, format),
+        args,
+    )));
     url
+}
+
+/// The arguments every call carries.
+struct Call<'a>([(&'static str, &'a str); 5]);
+
+impl<'a> Call<'a> {
+    fn new(token: &'a str, method: &'a str, action: &'a str, format: WireFormat) -> Self {
+        Self([
+            ("token", token),
+            ("method", method),
+            ("action", action),
+            ("format", format.as_str()),
+            ("raw", "1"),
+        ])
+    }
+}
+
+/// The query string of a call: its common arguments, then `args` in order, each name and value
+/// form-encoded (`application/x-www-form-urlencoded`, as `Url::query_pairs_mut` writes it).
+fn query(call: &Call, args: &[(Cow<'_, str>, String)]) -> String {
+    let pairs = call.0.iter().map(|&(name, value)| (name, value)).chain(
+        args.iter()
+            .map(|(name, value)| (name.as_ref(), value.as_str())),
+    );
+    let mut query = String::with_capacity(128);
+    for (name, value) in pairs {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        append_encoded(&mut query, name);
+        query.push('=');
+        append_encoded(&mut query, value);
+    }
+    query
+}
+
+/// Appends `text` form-encoded: as it is when every byte is one form encoding keeps (ids,
+/// numbers, names, tokens), else byte by byte.
+fn append_encoded(out: &mut String, text: &str) {
+    let kept = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_');
+    if text.bytes().all(kept) {
+        out.push_str(text);
+    } else {
+        out.extend(url::form_urlencoded::byte_serialize(text.as_bytes()));
+    }
 }
 
 /// The arguments of a `read`: the source, then each filter in the upstream's terms.
@@ -145,6 +181,24 @@ mod tests {
     }
 
     proptest! {
+        /// The query is what `Url::query_pairs_mut` writes for the same pairs, byte for byte.
+        #[test]
+        fn the_query_is_form_encoding(token in "[A-Za-z0-9]{0,40}", value in "\\PC{0,30}", name in "[a-z\\[\\]_ ]{1,12}") {
+            let args = [(Cow::Owned(name.clone()), value.clone()), (Cow::Borrowed("id"), "550000".to_owned())];
+            let url = ecnow_url(&base(), &token, RECORDS_METHOD, "read", WireFormat::Xml, &args);
+            let mut expected = base();
+            expected
+                .query_pairs_mut()
+                .append_pair("token", &token)
+                .append_pair("method", RECORDS_METHOD)
+                .append_pair("action", "read")
+                .append_pair("format", "xml")
+                .append_pair("raw", "1")
+                .append_pair(&name, &value)
+                .append_pair("id", "550000");
+            prop_assert_eq!(url.as_str(), expected.as_str());
+        }
+
         /// Whatever a caller searches for, the argument names sent are the expected ones and
         /// every value arrives unchanged.
         #[test]

@@ -1,6 +1,8 @@
 //! Sending one request: the circuit breaker's admission, the HTTP status, and an answer read
 //! whole within [`MAX_ANSWER_BYTES`].
 
+use bytes::Bytes;
+
 use super::{ContactNowClient, MAX_ANSWER_BYTES};
 use crate::error::Error;
 
@@ -29,7 +31,7 @@ fn transport_error(error: reqwest::Error) -> Error {
 impl ContactNowClient {
     /// Sends a request and reads a 2xx answer of at most [`MAX_ANSWER_BYTES`]. Only
     /// availability failures count against the circuit breaker (see [`Failure`]).
-    pub(super) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Error> {
+    pub(super) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Bytes, Error> {
         self.send_judged(request)
             .await
             .map_err(|(Failure::Unavailable(error) | Failure::Refused(_, error))| error)
@@ -39,7 +41,7 @@ impl ContactNowClient {
     pub(super) async fn send_judged(
         &self,
         request: reqwest::RequestBuilder,
-    ) -> Result<Vec<u8>, Failure> {
+    ) -> Result<Bytes, Failure> {
         let permit = self.breaker.admit().map_err(Failure::Unavailable)?;
         let result = self.receive(request).await;
         permit.report(!matches!(result, Err(Failure::Unavailable(_))));
@@ -47,7 +49,7 @@ impl ContactNowClient {
         result
     }
 
-    async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, Failure> {
+    async fn receive(&self, request: reqwest::RequestBuilder) -> Result<Bytes, Failure> {
         let unavailable = |error: reqwest::Error| Failure::Unavailable(transport_error(error));
         let too_large = || Failure::Unavailable(Error::UpstreamFailed("answer too large".into()));
         let mut response = request.send().await.map_err(unavailable)?;
@@ -74,13 +76,23 @@ impl ContactNowClient {
         {
             return Err(too_large());
         }
-        let mut body = Vec::new();
+        // An answer in one chunk (the usual case) is kept as it came, not copied.
+        let mut first: Option<Bytes> = None;
+        let mut joined = Vec::new();
+        let mut length = 0;
         while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            length += chunk.len();
+            if length > MAX_ANSWER_BYTES {
                 return Err(too_large());
             }
-            body.extend_from_slice(&chunk);
+            match first.take() {
+                None if joined.is_empty() => first = Some(chunk),
+                earlier => {
+                    joined.extend_from_slice(&earlier.unwrap_or_default());
+                    joined.extend_from_slice(&chunk);
+                }
+            }
         }
-        Ok(body)
+        Ok(first.unwrap_or_else(|| Bytes::from(joined)))
     }
 }

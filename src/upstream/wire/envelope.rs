@@ -42,14 +42,14 @@ impl<L: ListItem> Envelope<L> {
             WireFormat::Json => json_fields::<L>(body)?,
             WireFormat::Xml => super::xml::fields(body)?.map_rows(),
         };
-        let success = match fields.scalars.remove("success") {
+        let success = match fields.scalars.take("success") {
             Some(Some(flag)) => parse_flag(&flag).ok_or_else(|| bad_answer("success flag"))?,
             _ => return Err(bad_answer("no success flag")),
         };
         let mut text = |name: &str| {
             fields
                 .scalars
-                .remove(name)
+                .take(name)
                 .flatten()
                 .filter(|t| !t.is_empty())
         };
@@ -125,9 +125,7 @@ impl<'de, L: ListItem> Deserialize<'de> for JsonAnswer<L> {
                         fields.list = Some(map.next_value::<JsonList<L>>()?.0);
                     } else {
                         let Scalar(value) = map.next_value()?;
-                        fields
-                            .scalars
-                            .insert(name.to_ascii_lowercase(), value.map(Cow::into_owned));
+                        fields.scalars.insert(&name, value);
                     }
                 }
                 Ok(JsonAnswer(fields))

@@ -52,11 +52,15 @@ pub(super) fn bad_answer(what: impl Into<String>) -> Error {
     Error::UpstreamFailed(format!("invalid answer: {}", what.into()))
 }
 
+/// A flag as the upstream spells it: `1`/`0`, `true`/`false` in any case, empty for false.
 pub(super) fn parse_flag(value: &str) -> Option<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" => Some(true),
-        "0" | "false" | "" => Some(false),
-        _ => None,
+    let value = value.trim();
+    if value == "1" || value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value == "0" || value.is_empty() || value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
     }
 }
 

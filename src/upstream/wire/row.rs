@@ -2,7 +2,6 @@
 //! that follows from the column table.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -13,18 +12,54 @@ use super::{bad_answer, parse_flag};
 use crate::domain::{CellReader, Column, ColumnKind, Record};
 use crate::error::Error;
 
-/// The top-level scalars (by lower-case name) and the list of an answer, its rows read as `L`.
+/// The top-level scalars and the list of an answer, its rows read as `L`.
 pub(super) struct Fields<L = Row> {
-    pub(super) scalars: BTreeMap<String, Option<String>>,
+    pub(super) scalars: Scalars,
     pub(super) list: Option<Vec<L>>,
 }
 
 impl<L> Default for Fields<L> {
     fn default() -> Self {
         Self {
-            scalars: BTreeMap::new(),
+            scalars: Scalars::default(),
             list: None,
         }
+    }
+}
+
+/// The envelope's scalars, by lower-case name: the only ones an answer's are kept as.
+const ENVELOPE_SCALARS: [&str; 9] = [
+    "success",
+    "total",
+    "bad",
+    "key",
+    "error",
+    "info",
+    "token",
+    "expire",
+    "account_id",
+];
+
+/// The envelope's scalars an answer gave, in the order given; any other top-level scalar is
+/// read (so a malformed one still refuses the answer) but not kept.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Scalars(Vec<(&'static str, Option<String>)>);
+
+impl Scalars {
+    /// Keeps `value` when `name` (in any case) is one of the envelope's scalars.
+    pub(super) fn insert(&mut self, name: &str, value: Option<Cow<'_, str>>) {
+        if let Some(known) = ENVELOPE_SCALARS
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(name))
+        {
+            self.0.push((known, value.map(Cow::into_owned)));
+        }
+    }
+
+    /// The last value given for `name` (lower case), taken out.
+    pub(super) fn take(&mut self, name: &str) -> Option<Option<String>> {
+        let at = self.0.iter().rposition(|(known, _)| *known == name)?;
+        Some(self.0.swap_remove(at).1)
     }
 }
 

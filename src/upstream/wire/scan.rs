@@ -31,9 +31,7 @@ pub(super) fn answer<L: ListItem>(text: &str) -> Option<Fields<L>> {
             fields.list = Some(scan.list()?);
         } else {
             let value = scan.scalar()?;
-            fields
-                .scalars
-                .insert(name.to_ascii_lowercase(), value.map(Cow::into_owned));
+            fields.scalars.insert(&name, value);
         }
         Some(())
     })?;
@@ -356,20 +354,21 @@ mod tests {
 
     use super::*;
     use crate::upstream::wire::Row;
+    use crate::upstream::wire::row::Scalars;
 
-    /// An answer's scalars in name order and its rows.
-    type Read = (Vec<(String, Option<String>)>, Option<Vec<Row>>);
+    /// An answer's envelope scalars and its rows.
+    type Read = (Scalars, Option<Vec<Row>>);
 
     /// What serde_json reads (the reference), as fields.
     fn by_serde(text: &str) -> Option<Read> {
         let fields = super::super::envelope::serde_fields::<Row>(text).ok()?;
-        Some((fields.scalars.into_iter().collect(), fields.list))
+        Some((fields.scalars, fields.list))
     }
 
     /// What the scan reads.
     fn by_scan(text: &str) -> Option<Read> {
         let fields = answer::<Row>(text)?;
-        Some((fields.scalars.into_iter().collect(), fields.list))
+        Some((fields.scalars, fields.list))
     }
 
     /// JSON text near what ContactNow sends, with the odd byte changed or cut.
@@ -387,6 +386,8 @@ mod tests {
             Just("\"id\"".to_owned()),
             Just("\"FirstName\"".to_owned()),
             Just("\"LIST\"".to_owned()),
+            Just("\"total\"".to_owned()),
+            Just("\"Error\"".to_owned()),
             "\"[a-z_]{0,6}\"",
             "\"[a-z]\\\\u00e9\"",
         ];

@@ -1,5 +1,7 @@
 //! The XML reader of an answer's fields.
 
+use std::borrow::Cow;
+
 use quick_xml::events::Event;
 
 use super::bad_answer;
@@ -48,7 +50,7 @@ pub(super) fn fields(body: &[u8]) -> Result<Fields, Error> {
                         fields.list.get_or_insert_with(Vec::new);
                     }
                     1 => {
-                        fields.scalars.insert(name.to_ascii_lowercase(), None);
+                        fields.scalars.insert(&name, None);
                     }
                     2 => fields.list.get_or_insert_with(Vec::new).push(Vec::new()),
                     3 => row.push((RowKey::of_owned(name), None)),
@@ -81,7 +83,7 @@ pub(super) fn fields(body: &[u8]) -> Result<Fields, Error> {
                     0 => {}
                     1 if name.eq_ignore_ascii_case("list") => {}
                     1 => {
-                        fields.scalars.insert(name.to_ascii_lowercase(), value);
+                        fields.scalars.insert(&name, value.map(Cow::Owned));
                     }
                     2 => fields
                         .list
