@@ -8,6 +8,7 @@
 //! property test and the `upstream_json` fuzz target hold it to that.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use super::row::{Fields, ListItem, RowKey};
 
@@ -15,28 +16,54 @@ use super::row::{Fields, ListItem, RowKey};
 /// sized for them once, not regrown for the first row.
 const ROW_FIELDS: usize = 40;
 
+/// The most row names remembered (and the most fields the kept scratch space holds): a row
+/// wider than that is read all the same, its further names scanned every time.
+const MAX_REMEMBERED: usize = 256;
+
+/// What a thread's scans keep from answer to answer: the names of the last row read (see
+/// [`Scan::names`]) and the scratch space of a row's fields (emptied).
+#[derive(Default)]
+struct Kept {
+    names: Vec<Option<(Box<str>, RowKey)>>,
+    row: Vec<(RowKey, Option<Cow<'static, str>>)>,
+}
+
+thread_local! {
+    /// This thread's [`Kept`]: every answer of one account names the same columns in the same
+    /// order, so the last row's names serve the next answer's first row too.
+    static KEPT: RefCell<Kept> = RefCell::new(Kept {
+        names: Vec::with_capacity(ROW_FIELDS),
+        row: Vec::with_capacity(ROW_FIELDS),
+    });
+}
+
 /// The fields of a JSON answer, or `None` when this reader leaves it to serde_json.
 pub(super) fn answer<L: ListItem>(text: &str) -> Option<Fields<L>> {
+    let kept = KEPT.with_borrow_mut(std::mem::take);
     let mut scan = Scan {
         text,
         at: 0,
-        row: Vec::with_capacity(ROW_FIELDS),
-        names: Vec::with_capacity(ROW_FIELDS),
+        row: reuse(kept.row),
+        names: kept.names,
     };
-    let mut fields = Fields::default();
-    scan.skip_space();
-    scan.expect(b'{')?;
-    scan.members(|scan, name| {
-        if name.eq_ignore_ascii_case("list") {
-            fields.list = Some(scan.list()?);
-        } else {
-            let value = scan.scalar()?;
-            fields.scalars.insert(&name, value);
+    let fields = scan.answer();
+    let mut row = reuse(scan.row);
+    row.shrink_to(MAX_REMEMBERED);
+    KEPT.with_borrow_mut(|kept| {
+        *kept = Kept {
+            names: scan.names,
+            row,
         }
-        Some(())
-    })?;
-    scan.skip_space();
-    (scan.at == text.len()).then_some(fields)
+    });
+    fields
+}
+
+/// An empty vector's allocation, for fields that borrow from another text.
+fn reuse<'b>(mut row: Vec<(RowKey, Option<Cow<'_, str>>)>) -> Vec<(RowKey, Option<Cow<'b, str>>)> {
+    row.clear();
+    row.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 /// A position in the answer's text, and the scratch space of one row's fields.
@@ -45,12 +72,30 @@ struct Scan<'a> {
     at: usize,
     row: Vec<(RowKey, Option<Cow<'a, str>>)>,
     /// The names of the last row's fields, by position, as sent (when they had no escapes)
-    /// and resolved: the rows of a list name the same columns in the same order, so a name
-    /// that matches the last row's is neither scanned nor looked up again.
-    names: Vec<Option<(&'a str, RowKey)>>,
+    /// and resolved: rows name the same columns in the same order, so a name that matches the
+    /// last row's is neither scanned nor looked up again.
+    names: Vec<Option<(Box<str>, RowKey)>>,
 }
 
 impl<'a> Scan<'a> {
+    /// The whole answer: an object of scalars and `list`, and nothing after it.
+    fn answer<L: ListItem>(&mut self) -> Option<Fields<L>> {
+        let mut fields = Fields::default();
+        self.skip_space();
+        self.expect(b'{')?;
+        self.members(|scan, name| {
+            if name.eq_ignore_ascii_case("list") {
+                fields.list = Some(scan.list()?);
+            } else {
+                let value = scan.scalar()?;
+                fields.scalars.insert(&name, value);
+            }
+            Some(())
+        })?;
+        self.skip_space();
+        (self.at == self.text.len()).then_some(fields)
+    }
+
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -186,7 +231,7 @@ impl<'a> Scan<'a> {
         if let Some(Some((name, key))) = self.names.get(n) {
             let end = self.at + name.len();
             if self.text.as_bytes().get(end) == Some(&b'"')
-                && self.text.get(self.at..end) == Some(name)
+                && self.text.get(self.at..end) == Some(&**name)
             {
                 self.at = end + 1;
                 return Some(key.clone());
@@ -195,13 +240,13 @@ impl<'a> Scan<'a> {
         let (key, remembered) = match self.string()? {
             Cow::Borrowed(name) => {
                 let key = RowKey::of(name);
-                (key.clone(), Some((name, key)))
+                (key.clone(), Some((Box::from(name), key)))
             }
             Cow::Owned(name) => (RowKey::of_owned(name), None),
         };
         if n < self.names.len() {
             self.names[n] = remembered;
-        } else {
+        } else if n < MAX_REMEMBERED {
             self.names.push(remembered);
         }
         Some(key)
