@@ -8,8 +8,12 @@ use crate::upstream::wire::{Envelope, RecordJson, Row, records};
 
 /// Parses an upstream answer (JSON or XML) and every row of its list both ways a read may:
 /// into [`crate::domain::Record`]s, and transcoded into their JSON. Panics when the two
-/// disagree (one refuses what the other takes, or the JSON differs from the record's).
+/// disagree (one refuses what the other takes, or the JSON differs from the record's), or
+/// when the hand-written JSON reader disagrees with serde_json.
 pub fn upstream_answer(format: WireFormat, data: &[u8]) -> bool {
+    if let (WireFormat::Json, Ok(text)) = (format, std::str::from_utf8(data)) {
+        crate::upstream::wire::assert_json_readers_agree(text);
+    }
     let records = Envelope::<Row>::parse(format, data).and_then(|envelope| records(envelope.list));
     let transcoded =
         Envelope::<Result<RecordJson, Error>>::parse(format, data).and_then(|envelope| {

@@ -48,6 +48,19 @@ impl WireFormat {
     }
 }
 
+/// For the fuzz targets and property tests: panics when the hand-written JSON reader
+/// (`scan`) reads `text` otherwise than serde_json does, or reads what serde_json refuses.
+pub fn assert_json_readers_agree(text: &str) {
+    if let Some(scanned) = scan::answer::<Row>(text) {
+        let reference = envelope::serde_fields::<Row>(text)
+            .unwrap_or_else(|error| panic!("the scan read what serde_json refuses: {error}"));
+        assert!(
+            scanned.scalars == reference.scalars && scanned.list == reference.list,
+            "the scan read other fields than serde_json"
+        );
+    }
+}
+
 pub(super) fn bad_answer(what: impl Into<String>) -> Error {
     Error::UpstreamFailed(format!("invalid answer: {}", what.into()))
 }

@@ -482,6 +482,7 @@ mod tests {
             if let Some(scanned) = by_scan(&text) {
                 prop_assert_eq!(Some(scanned), by_serde(&text), "{}", text);
             }
+            super::super::assert_json_readers_agree(&text);
         }
     }
 
