@@ -105,9 +105,10 @@ impl Authenticator {
                 u32::try_from(token.len() + verified.caller.heap_bytes() + 256).unwrap_or(u32::MAX)
             })
             .expire_after(UntilExpiry)
-            // Tokens are a few hundred bytes, hashed on every request: foldhash, randomly
-            // seeded, at a tenth of SipHash's cost. Only verified tokens are ever inserted, so
-            // nobody without signed tokens can fill a bucket.
+            // Tokens are a few hundred bytes, hashed on every request: foldhash costs a tenth
+            // of SipHash. It claims no strong resistance to crafted collisions, but only
+            // verified tokens are ever inserted, so nobody without signed tokens can fill a
+            // bucket.
             .build_with_hasher(foldhash::fast::RandomState::default());
         Ok(Self {
             sources,

@@ -13,8 +13,6 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::json::JsonValue;
-
 /// What a column holds: how the upstream spells its value and how a write is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -129,7 +127,7 @@ macro_rules! columns {
             }
 
             /// `,"<gateway name>":`, the column's key in a [`Record`]'s JSON with the comma
-            /// before it.
+            /// before it (for writers of that JSON that skip serde).
             pub const fn json_key(self) -> &'static str {
                 match self { $(Column::$variant => concat!(",\"", stringify!($field), "\":"),)* }
             }
@@ -167,22 +165,6 @@ macro_rules! columns {
             )*
             /// Custom columns by their own names.
             pub custom: BTreeMap<String, Option<String>>,
-        }
-
-        impl JsonValue for Record {
-            /// `{"id":…,…,"custom":{…}}`: each field written with a comma before it, and the
-            /// first comma then made the opening brace.
-            fn write_json(&self, out: &mut Vec<u8>) {
-                let start = out.len();
-                $(
-                    out.extend_from_slice(Column::$variant.json_key().as_bytes());
-                    self.$field.write_json(out);
-                )*
-                out.extend_from_slice(b",\"custom\":");
-                self.custom.write_json(out);
-                out.push(b'}');
-                out[start] = b'{';
-            }
         }
 
         impl Record {

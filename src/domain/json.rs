@@ -1,9 +1,7 @@
-//! [`Record`] written as JSON by hand: the bytes serde_json writes for it, without serde's
-//! per-value dispatch. Every read answer is made of records, so this is the gateway's hottest
-//! writer; the column table generates `Record`'s [`JsonValue`] impl from the impls here, and a
-//! property test holds it to serde_json's output byte for byte.
-
-use std::collections::BTreeMap;
+//! The values of a [`super::Record`] written as JSON by hand: the bytes serde_json writes for
+//! them, without serde's per-value dispatch. The read path's transcoder
+//! (`upstream::wire::transcode`) writes every record it answers with these, and property tests
+//! hold each to serde_json's output byte for byte.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
@@ -97,22 +95,6 @@ impl<T: JsonValue> JsonValue for Option<T> {
     }
 }
 
-/// `custom`: its columns in name order, as serde_json writes a `BTreeMap`.
-impl JsonValue for BTreeMap<String, Option<String>> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (n, (name, value)) in self.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            name.write_json(out);
-            out.push(b':');
-            value.write_json(out);
-        }
-        out.push(b'}');
-    }
-}
-
 impl<T: JsonValue> JsonValue for [T] {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.push(b'[');
@@ -126,8 +108,8 @@ impl<T: JsonValue> JsonValue for [T] {
     }
 }
 
-/// The rare value the fast paths leave to serde_json (text that needs escapes, dates outside
-/// four-digit years).
+/// The rare value the fast paths leave to serde_json: text that needs escapes, dates outside
+/// four-digit years, datetimes with a fraction of a second.
 fn serialized(value: &(impl serde::Serialize + ?Sized), out: &mut Vec<u8>) {
     serde_json::to_writer(out, value).expect("text and dates serialise");
 }
@@ -149,101 +131,76 @@ fn two_digits(n: u32, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
-    use proptest::collection::btree_map;
     use proptest::prelude::*;
 
     use super::*;
-    use crate::domain::Record;
 
-    fn text() -> impl Strategy<Value = Option<String>> {
-        proptest::option::of(prop_oneof![
-            "[ -~]{0,12}",
-            ".{0,8}",
-            "[\u{0}-\u{1f}\"\\\\\u{7f}é]{0,6}"
-        ])
-    }
-
-    fn datetime() -> impl Strategy<Value = Option<NaiveDateTime>> {
-        proptest::option::of(
-            (
-                -1i32..=10_001,
-                1u32..=365,
-                0u32..86_400,
-                prop_oneof![Just(0u32), 1u32..999_999_999],
-            )
-                .prop_filter_map("a real day", |(year, day, seconds, nanos)| {
-                    NaiveDate::from_yo_opt(year, day)?.and_hms_nano_opt(
-                        seconds / 3600,
-                        seconds / 60 % 60,
-                        seconds % 60,
-                        nanos,
-                    )
-                }),
+    /// What the value's writer writes, and what serde_json writes for it.
+    fn both<T: JsonValue + serde::Serialize + ?Sized>(value: &T) -> (String, String) {
+        let mut out = Vec::new();
+        value.write_json(&mut out);
+        (
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(value).unwrap(),
         )
     }
 
-    prop_compose! {
-        fn record()(
-            id in any::<u64>(),
-            dataset_id in any::<u64>(),
-            texts in proptest::collection::vec(text(), 4),
-            outcome_code in proptest::option::of(any::<u32>()),
-            flags in any::<(bool, bool)>(),
-            datetimes in proptest::collection::vec(datetime(), 2),
-            load_date in datetime(),
-            custom in btree_map(".{0,6}", text(), 0..4),
-        ) -> Record {
-            Record {
-                id,
-                dataset_id,
-                first_name: texts[0].clone(),
-                notes: texts[1].clone(),
-                agent_ref: texts[2].clone(),
-                vendor_urn: texts[3].clone(),
-                outcome_code,
-                callback_same_time: flags.0,
-                agent_specific: flags.1,
-                process_date: datetimes[0],
-                callback_at: datetimes[1],
-                load_date: load_date.map(|at| at.date()),
-                custom,
-                ..Record::default()
-            }
-        }
+    fn datetime() -> impl Strategy<Value = NaiveDateTime> {
+        (
+            -1i32..=10_001,
+            1u32..=365,
+            0u32..86_400,
+            prop_oneof![Just(0u32), 1u32..1_999_999_999],
+        )
+            .prop_filter_map("a real day", |(year, day, seconds, nanos)| {
+                NaiveDate::from_yo_opt(year, day)?.and_hms_nano_opt(
+                    seconds / 3600,
+                    seconds / 60 % 60,
+                    seconds % 60,
+                    nanos,
+                )
+            })
     }
 
     proptest! {
         #[test]
-        fn records_are_written_as_serde_json_writes_them(
-            records in proptest::collection::vec(record(), 0..3),
+        fn values_are_written_as_serde_json_writes_them(
+            text in prop_oneof!["[ -~]{0,12}", ".{0,8}", "[\u{0}-\u{1f}\"\\\\\u{7f}é]{0,6}"],
+            number in any::<u64>(),
+            code in proptest::option::of(any::<u32>()),
+            flag in any::<bool>(),
+            at in proptest::option::of(datetime()),
+            texts in proptest::collection::vec(proptest::option::of(".{0,4}"), 0..3),
         ) {
-            for record in &records {
-                let mut out = Vec::new();
-                record.write_json(&mut out);
-                prop_assert_eq!(
-                    String::from_utf8(out).unwrap(),
-                    serde_json::to_string(record).unwrap()
-                );
-            }
-            let mut out = Vec::new();
-            records.write_json(&mut out);
-            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&records).unwrap());
+            let (ours, serde) = both(text.as_str());
+            prop_assert_eq!(ours, serde);
+            let (ours, serde) = both(&number);
+            prop_assert_eq!(ours, serde);
+            let (ours, serde) = both(&code);
+            prop_assert_eq!(ours, serde);
+            let (ours, serde) = both(&flag);
+            prop_assert_eq!(ours, serde);
+            let (ours, serde) = both(&at);
+            prop_assert_eq!(ours, serde);
+            let (ours, serde) = both(&at.map(|at| at.date()));
+            prop_assert_eq!(ours, serde);
+            let (ours, serde) = both(texts.as_slice());
+            prop_assert_eq!(ours, serde);
         }
     }
 
     #[test]
-    fn the_example_record_is_written_as_serde_json_writes_it() {
-        let record: Record = Record {
-            first_name: Some("Zoë \"Jo\" \u{1}\\".into()),
-            ..Record::default()
-        };
-        let mut out = Vec::new();
-        record.write_json(&mut out);
-        assert_eq!(out, serde_json::to_vec(&record).unwrap());
-        assert!(
-            String::from_utf8(out)
-                .unwrap()
-                .contains(r#""first_name":"Zoë \"Jo\" \u0001\\""#)
-        );
+    fn escapes_and_odd_dates_are_left_to_serde_json() {
+        let (ours, serde) = both("Zoë \"Jo\" \u{1}\\");
+        assert_eq!(ours, serde);
+        assert_eq!(ours, r#""Zoë \"Jo\" \u0001\\""#);
+        let leap = NaiveDate::from_ymd_opt(2019, 6, 30)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 1_500)
+            .unwrap();
+        let (ours, serde) = both(&leap);
+        assert_eq!(ours, serde);
+        let far = NaiveDate::from_ymd_opt(12_345, 1, 7).unwrap();
+        assert_eq!(both(&far).0, both(&far).1);
     }
 }

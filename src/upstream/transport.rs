@@ -77,22 +77,22 @@ impl ContactNowClient {
             return Err(too_large());
         }
         // An answer in one chunk (the usual case) is kept as it came, not copied.
-        let mut first: Option<Bytes> = None;
-        let mut joined = Vec::new();
-        let mut length = 0;
-        while let Some(chunk) = response.chunk().await.map_err(unavailable)? {
-            length += chunk.len();
-            if length > MAX_ANSWER_BYTES {
+        let mut answer = match response.chunk().await.map_err(unavailable)? {
+            None => return Ok(Bytes::new()),
+            Some(first) => match response.chunk().await.map_err(unavailable)? {
+                None if first.len() <= MAX_ANSWER_BYTES => return Ok(first),
+                None => return Err(too_large()),
+                Some(second) => [first, second].concat(),
+            },
+        };
+        loop {
+            if answer.len() > MAX_ANSWER_BYTES {
                 return Err(too_large());
             }
-            match first.take() {
-                None if joined.is_empty() => first = Some(chunk),
-                earlier => {
-                    joined.extend_from_slice(&earlier.unwrap_or_default());
-                    joined.extend_from_slice(&chunk);
-                }
+            match response.chunk().await.map_err(unavailable)? {
+                Some(more) => answer.extend_from_slice(&more),
+                None => return Ok(Bytes::from(answer)),
             }
         }
-        Ok(first.unwrap_or_else(|| Bytes::from(joined)))
     }
 }

@@ -47,7 +47,10 @@ pub struct RecordList {
 impl RecordList {
     /// The JSON of a page of records read as JSON, as serde_json writes a `RecordList`.
     pub fn json(total: u64, records: &[RecordJson]) -> Vec<u8> {
-        let length: usize = records.iter().map(|record| record.len() + 1).sum();
+        let length: usize = records
+            .iter()
+            .map(|record| record.as_bytes().len() + 1)
+            .sum();
         let mut out = Vec::with_capacity(length + 48);
         out.extend_from_slice(b"{\"total\":");
         total.write_json(&mut out);

@@ -129,6 +129,19 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_scalar_keeps_its_last_value_in_either_reader() {
+        let text = r#"{"success":true,"Total":1,"bad":0,"total":2}"#;
+        let envelope = Envelope::<Row>::parse(WireFormat::Json, text.as_bytes()).unwrap();
+        assert_eq!((envelope.total, envelope.bad), (Some(2), Some(0)));
+        let envelope = Envelope::<Row>::parse(
+            WireFormat::Json,
+            b" {\"total\":1.0,\"success\":1,\"total\":3} ",
+        )
+        .unwrap();
+        assert_eq!(envelope.total, Some(3));
+    }
+
+    #[test]
     fn a_list_sent_as_an_object_keeps_the_order_sent() {
         let rows: String = (0..12)
             .map(|n| format!(r#""{n}":{{"id":"{}","datasetid":"100"}}"#, 550000 + n))

@@ -40,26 +40,27 @@ const ENVELOPE_SCALARS: [&str; 9] = [
     "account_id",
 ];
 
-/// The envelope's scalars an answer gave, in the order given; any other top-level scalar is
-/// read (so a malformed one still refuses the answer) but not kept.
+/// The envelope's scalars an answer gave, the last value of each name kept (as a map would);
+/// any other top-level scalar is read (so a malformed one still refuses the answer) but not
+/// kept.
 #[derive(Debug, Default, PartialEq)]
-pub(super) struct Scalars(Vec<(&'static str, Option<String>)>);
+pub(super) struct Scalars([Option<Option<String>>; ENVELOPE_SCALARS.len()]);
 
 impl Scalars {
     /// Keeps `value` when `name` (in any case) is one of the envelope's scalars.
     pub(super) fn insert(&mut self, name: &str, value: Option<Cow<'_, str>>) {
-        if let Some(known) = ENVELOPE_SCALARS
+        if let Some(slot) = ENVELOPE_SCALARS
             .iter()
-            .find(|known| known.eq_ignore_ascii_case(name))
+            .position(|known| known.eq_ignore_ascii_case(name))
         {
-            self.0.push((known, value.map(Cow::into_owned)));
+            self.0[slot] = Some(value.map(Cow::into_owned));
         }
     }
 
-    /// The last value given for `name` (lower case), taken out.
+    /// The value given for `name` (lower case), taken out.
     pub(super) fn take(&mut self, name: &str) -> Option<Option<String>> {
-        let at = self.0.iter().rposition(|(known, _)| *known == name)?;
-        Some(self.0.swap_remove(at).1)
+        let slot = ENVELOPE_SCALARS.iter().position(|known| *known == name)?;
+        self.0[slot].take()
     }
 }
 

@@ -20,6 +20,10 @@ const ROW_FIELDS: usize = 40;
 /// wider than that is read all the same, its further names scanned every time.
 const MAX_REMEMBERED: usize = 256;
 
+/// The longest name remembered, in bytes (ContactNow's are under twenty): what a thread keeps
+/// stays under 16 KiB whatever an answer holds.
+const MAX_REMEMBERED_NAME: usize = 64;
+
 /// What a thread's scans keep from answer to answer: the names of the last row read (see
 /// [`Scan::names`]) and the scratch space of a row's fields (emptied).
 #[derive(Default)]
@@ -58,7 +62,9 @@ pub(super) fn answer<L: ListItem>(text: &str) -> Option<Fields<L>> {
     fields
 }
 
-/// An empty vector's allocation, for fields that borrow from another text.
+/// An emptied vector's allocation, for fields that borrow from another answer: no element
+/// crosses, and std's in-place `collect` keeps the allocation (were it not to, this would
+/// only allocate anew).
 fn reuse<'b>(mut row: Vec<(RowKey, Option<Cow<'_, str>>)>) -> Vec<(RowKey, Option<Cow<'b, str>>)> {
     row.clear();
     row.into_iter()
@@ -238,10 +244,11 @@ impl<'a> Scan<'a> {
             }
         }
         let (key, remembered) = match self.string()? {
-            Cow::Borrowed(name) => {
+            Cow::Borrowed(name) if name.len() <= MAX_REMEMBERED_NAME => {
                 let key = RowKey::of(name);
                 (key.clone(), Some((Box::from(name), key)))
             }
+            Cow::Borrowed(name) => (RowKey::of(name), None),
             Cow::Owned(name) => (RowKey::of_owned(name), None),
         };
         if n < self.names.len() {
