@@ -89,7 +89,7 @@ impl<'a> Scan<'a> {
         let mut fields = Fields::default();
         self.skip_space();
         self.expect(b'{')?;
-        self.members(|scan, name| {
+        self.members(Self::name, |scan, name| {
             if name.eq_ignore_ascii_case("list") {
                 fields.list = Some(scan.list()?);
             } else {
@@ -116,27 +116,34 @@ impl<'a> Scan<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
+    /// A member's name (its `"` read), wherever it stands.
+    fn name(&mut self, _: usize) -> Option<Cow<'a, str>> {
+        self.string()
+    }
+
     /// The word `word` (after its first byte was seen).
     fn word(&mut self, word: &str) -> Option<()> {
         let end = self.at + word.len();
         (self.text.get(self.at..end)? == word).then(|| self.at = end)
     }
 
-    /// The members of an object whose `{` was read, each handed to `member` after its name and
-    /// colon, through the closing `}`.
-    fn members(
+    /// The members of an object whose `{` was read, through its `}`: each one's name read by
+    /// `name` (given the member's position; its `"` read), then handed to `member` after the
+    /// colon. Returns how many there were.
+    fn members<N>(
         &mut self,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
-    ) -> Option<()> {
+        mut name: impl FnMut(&mut Self, usize) -> Option<N>,
+        mut member: impl FnMut(&mut Self, N) -> Option<()>,
+    ) -> Option<usize> {
         self.skip_space();
         if self.peek()? == b'}' {
             self.at += 1;
-            return Some(());
+            return Some(0);
         }
-        loop {
+        for n in 1.. {
             self.skip_space();
             self.expect(b'"')?;
-            let name = self.string()?;
+            let name = name(self, n - 1)?;
             self.skip_space();
             self.expect(b':')?;
             self.skip_space();
@@ -146,11 +153,12 @@ impl<'a> Scan<'a> {
                 b',' => self.at += 1,
                 b'}' => {
                     self.at += 1;
-                    return Some(());
+                    return Some(n);
                 }
                 _ => return None,
             }
         }
+        None
     }
 
     /// `list`: `null`, an array of rows, or an object of rows (its keys ignored).
@@ -181,7 +189,7 @@ impl<'a> Scan<'a> {
             }
             b'{' => {
                 self.at += 1;
-                self.members(|scan, _| {
+                self.members(Self::name, |scan, _| {
                     rows.push(scan.row()?);
                     Some(())
                 })?;
@@ -205,30 +213,12 @@ impl<'a> Scan<'a> {
 
     /// The fields of a row whose `{` was read, through its `}`.
     fn row_fields(&mut self, row: &mut Vec<(RowKey, Option<Cow<'a, str>>)>) -> Option<()> {
-        self.skip_space();
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Some(());
-        }
-        loop {
-            self.skip_space();
-            self.expect(b'"')?;
-            let key = self.row_key(row.len())?;
-            self.skip_space();
-            self.expect(b':')?;
-            self.skip_space();
-            row.push((key, self.scalar()?));
-            self.skip_space();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    self.names.truncate(row.len());
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        let count = self.members(Self::row_key, |scan, key| {
+            row.push((key, scan.scalar()?));
+            Some(())
+        })?;
+        self.names.truncate(count);
+        Some(())
     }
 
     /// The name of field `n` of a row (its `"` read): the last row's field `n` when the text
