@@ -99,6 +99,19 @@ fn json_fields<L: ListItem>(body: &[u8]) -> Result<Fields<L>, Error> {
     }
 }
 
+/// For the fuzz targets and property tests: panics when the hand-written JSON reader
+/// (`scan`) reads `text` otherwise than serde_json does, or reads what serde_json refuses.
+pub fn assert_json_readers_agree(text: &str) {
+    if let Some(scanned) = super::scan::answer::<Row>(text) {
+        let reference = serde_fields::<Row>(text)
+            .unwrap_or_else(|error| panic!("the scan read what serde_json refuses: {error}"));
+        assert!(
+            scanned.scalars == reference.scalars && scanned.list == reference.list,
+            "the scan read other fields than serde_json"
+        );
+    }
+}
+
 /// A JSON answer's fields as serde_json reads them (the reference for [`super::scan`]).
 pub(super) fn serde_fields<L: ListItem>(text: &str) -> Result<Fields<L>, Error> {
     serde_json::from_str::<JsonAnswer<L>>(text)

@@ -23,7 +23,7 @@ mod xml;
 
 use crate::error::Error;
 
-pub use envelope::Envelope;
+pub use envelope::{Envelope, assert_json_readers_agree};
 pub use payload::{create_payload, update_payload};
 pub(crate) use row::wire_datetime;
 pub use row::{ListItem, ReadRecord, Row, RowKey, record_from_row, records};
@@ -45,19 +45,6 @@ impl WireFormat {
             WireFormat::Json => "json",
             WireFormat::Xml => "xml",
         }
-    }
-}
-
-/// For the fuzz targets and property tests: panics when the hand-written JSON reader
-/// (`scan`) reads `text` otherwise than serde_json does, or reads what serde_json refuses.
-pub fn assert_json_readers_agree(text: &str) {
-    if let Some(scanned) = scan::answer::<Row>(text) {
-        let reference = envelope::serde_fields::<Row>(text)
-            .unwrap_or_else(|error| panic!("the scan read what serde_json refuses: {error}"));
-        assert!(
-            scanned.scalars == reference.scalars && scanned.list == reference.list,
-            "the scan read other fields than serde_json"
-        );
     }
 }
 
