@@ -25,18 +25,28 @@ impl JsonValue for bool {
 
 impl JsonValue for str {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let plain = !self
-            .bytes()
-            .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\');
-        if plain {
-            out.reserve(self.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(self.as_bytes());
-            out.push(b'"');
-        } else {
+        if needs_escape(self) {
             serialized(self, out);
+        } else {
+            write_plain(self, out);
         }
     }
+}
+
+/// Whether JSON must escape something in `text` (`"`, `\\`, a control character).
+fn needs_escape(text: &str) -> bool {
+    text.bytes()
+        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
+}
+
+/// Writes `text`, which holds nothing JSON escapes (text as a JSON document spelled it between
+/// quotes without escapes, say), as a JSON string without looking at it again.
+pub fn write_plain(text: &str, out: &mut Vec<u8>) {
+    debug_assert!(!needs_escape(text), "text that needs escapes: {text:?}");
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
 }
 
 impl JsonValue for String {

@@ -82,7 +82,9 @@ impl Fields {
 /// record ([`super::transcode::RecordJson`]).
 pub trait ListItem: Sized {
     /// The item of a row given as its fields in the order sent, values as the upstream spells
-    /// them (borrowed from the answer where they had no escapes).
+    /// them. A borrowed value is text as the JSON answer spelled it between quotes, so it holds
+    /// nothing JSON escapes (`"`, `\\`, control characters: the JSON readers borrow only such
+    /// text); any other value comes owned.
     fn from_fields<'a>(fields: impl Iterator<Item = (RowKey, Option<Cow<'a, str>>)>) -> Self;
 }
 

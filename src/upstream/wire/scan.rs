@@ -78,8 +78,8 @@ struct Scan<'a> {
     at: usize,
     row: Vec<(RowKey, Option<Cow<'a, str>>)>,
     /// The names of the last row's fields, by position, as sent (when they had no escapes)
-    /// and resolved: rows name the same columns in the same order, so a name that matches the
-    /// last row's is neither scanned nor looked up again.
+    /// through the colon, and resolved: rows name the same columns in the same order, so a
+    /// name that matches the last row's is neither scanned nor looked up again.
     names: Vec<Option<(Box<str>, RowKey)>>,
 }
 
@@ -116,9 +116,19 @@ impl<'a> Scan<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// A member's name (its `"` read), wherever it stands.
+    /// A member's name and colon (its `"` read), wherever it stands.
     fn name(&mut self, _: usize) -> Option<Cow<'a, str>> {
-        self.string()
+        let name = self.string()?;
+        self.colon()?;
+        Some(name)
+    }
+
+    /// The colon after a member's name, and the space around it.
+    fn colon(&mut self) -> Option<()> {
+        self.skip_space();
+        self.expect(b':')?;
+        self.skip_space();
+        Some(())
     }
 
     /// The word `word` (after its first byte was seen).
@@ -127,9 +137,9 @@ impl<'a> Scan<'a> {
         (self.text.get(self.at..end)? == word).then(|| self.at = end)
     }
 
-    /// The members of an object whose `{` was read, through its `}`: each one's name read by
-    /// `name` (given the member's position; its `"` read), then handed to `member` after the
-    /// colon. Returns how many there were.
+    /// The members of an object whose `{` was read, through its `}`: each one's name and colon
+    /// read by `name` (given the member's position; its `"` read), then the name handed to
+    /// `member`. Returns how many there were.
     fn members<N>(
         &mut self,
         mut name: impl FnMut(&mut Self, usize) -> Option<N>,
@@ -144,8 +154,6 @@ impl<'a> Scan<'a> {
             self.skip_space();
             self.expect(b'"')?;
             let name = name(self, n - 1)?;
-            self.skip_space();
-            self.expect(b':')?;
             self.skip_space();
             member(self, name)?;
             self.skip_space();
@@ -221,26 +229,26 @@ impl<'a> Scan<'a> {
         Some(())
     }
 
-    /// The name of field `n` of a row (its `"` read): the last row's field `n` when the text
-    /// spells it exactly, else scanned, resolved and remembered.
+    /// The name and colon of field `n` of a row (its `"` read): the last row's field `n` when
+    /// the text spells it exactly, else scanned, resolved and remembered.
     fn row_key(&mut self, n: usize) -> Option<RowKey> {
-        if let Some(Some((name, key))) = self.names.get(n) {
-            let end = self.at + name.len();
-            if self.text.as_bytes().get(end) == Some(&b'"')
-                && self.text.get(self.at..end) == Some(&**name)
-            {
-                self.at = end + 1;
+        if let Some(Some((head, key))) = self.names.get(n) {
+            let end = self.at + head.len();
+            if self.text.get(self.at..end) == Some(&**head) {
+                self.at = end;
                 return Some(key.clone());
             }
         }
-        let (key, remembered) = match self.string()? {
-            Cow::Borrowed(name) if name.len() <= MAX_REMEMBERED_NAME => {
-                let key = RowKey::of(name);
-                (key.clone(), Some((Box::from(name), key)))
-            }
-            Cow::Borrowed(name) => (RowKey::of(name), None),
-            Cow::Owned(name) => (RowKey::of_owned(name), None),
+        let start = self.at;
+        let (key, plain) = match self.string()? {
+            Cow::Borrowed(name) => (RowKey::of(name), true),
+            Cow::Owned(name) => (RowKey::of_owned(name), false),
         };
+        self.colon()?;
+        // Remembered as spelled through the colon: `FirstName":`, the usual `"FirstName":`.
+        let head = &self.text[start..self.at];
+        let remembered =
+            (plain && head.len() <= MAX_REMEMBERED_NAME).then(|| (Box::from(head), key.clone()));
         if n < self.names.len() {
             self.names[n] = remembered;
         } else if n < MAX_REMEMBERED {

@@ -12,6 +12,7 @@ use super::row::{
     ListItem, ReadRecord, RowKey, empty_key, is_no_reference, missing_keys, parse_date,
     parse_datetime, parse_number, parse_row_flag,
 };
+use crate::domain::json::write_plain;
 use crate::domain::{Column, ColumnKind, JsonValue, Record};
 use crate::error::Error;
 
@@ -111,13 +112,23 @@ impl<'de> Cell<'de> {
 
     fn write_json(&self, out: &mut Vec<u8>) {
         match self {
-            Cell::Text(text) => text.as_ref().write_json(out),
+            Cell::Text(text) => write_text(text, out),
             Cell::Number(n) => n.write_json(out),
             Cell::DateTime(at) => at.write_json(out),
             Cell::Date(day) => day.write_json(out),
             Cell::Flag(flag) => flag.write_json(out),
             Cell::Null => out.extend_from_slice(b"null"),
         }
+    }
+}
+
+/// A value's JSON string: borrowed text is written as it came (it holds nothing to escape,
+/// see [`ListItem::from_fields`]), owned text escaped as needed.
+#[expect(clippy::ptr_arg, reason = "whether the text is borrowed is the point")]
+fn write_text(text: &Cow<'_, str>, out: &mut Vec<u8>) {
+    match text {
+        Cow::Borrowed(text) => write_plain(text, out),
+        Cow::Owned(text) => text.write_json(out),
     }
 }
 
@@ -180,7 +191,7 @@ impl<'de> RowCells<'de> {
             name.write_json(&mut json);
             json.push(b':');
             match value {
-                Some(text) => text.as_ref().write_json(&mut json),
+                Some(text) => write_text(text, &mut json),
                 None => json.extend_from_slice(b"null"),
             }
         }
