@@ -4,7 +4,7 @@
 //! refused field list lets writes through on the syntax rules; a fault reading it is `5xx`; a
 //! stampede of writes reads it once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -201,29 +201,10 @@ async fn import_rows_against_the_campaigns_columns_are_invalid_and_never_sent() 
         r#"{"mobile_phone": "07700900033", "title": "Right Honourable"}"#,
     ]
     .join("\n");
-    let response = app
-        .http
-        .post(app.url("/datasets/100/imports"))
-        .bearer_auth(full_token())
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = upload(&app, "application/x-ndjson", body).await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     json_of(response, 202).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let import = loop {
-        let import = json_of(app.get(&location).await, 200).await;
-        if !["validating", "sending"].contains(&import["state"].as_str().unwrap()) {
-            break import;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the import never ended: {import}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let import = finished(&app, &full_token(), &location).await;
     assert_eq!(import["state"], "done", "{import}");
     assert_eq!(
         (&import["rows"], &import["invalid"], &import["created"]),
@@ -271,6 +252,24 @@ async fn mount_sandbox_campaign(app: &TestApp) {
         .await;
 }
 
+/// A gateway on a wiremock ContactNow whose dataset 100 belongs to `sandbox_campaign`: one
+/// token fetch, the campaign's field list answered by `fields` and read `field_reads` times,
+/// and `creates` creates answered with [`CREATED`].
+async fn mocked_campaign(fields: ResponseTemplate, field_reads: u64, creates: u64) -> TestApp {
+    let app = spawn_app_with_mock().await;
+    mount_token(app.mock(), 1).await;
+    mount_sandbox_campaign(&app).await;
+    mount_fields(&app, fields, field_reads).await;
+    mount_ecnow(
+        app.mock(),
+        "create",
+        serde_json::from_str(CREATED).unwrap(),
+        creates,
+    )
+    .await;
+    app
+}
+
 /// Mounts the `campaign_fields` read of `sandbox_campaign`, answering `answer`, expected
 /// `times` times.
 async fn mount_fields(app: &TestApp, answer: ResponseTemplate, times: u64) {
@@ -290,19 +289,9 @@ const CREATED: &str =
 
 #[tokio::test]
 async fn a_refused_field_list_lets_writes_through_on_the_syntax_rules() {
-    let app = spawn_app_with_mock().await;
-    mount_token(app.mock(), 1).await;
-    mount_sandbox_campaign(&app).await;
     // The refusal of an API user without the right (PROTOCOL.md), kept like an answer.
     let refused = json!({"success": false, "error": "Bad argument: method"});
-    mount_fields(&app, ResponseTemplate::new(200).set_body_json(refused), 1).await;
-    mount_ecnow(
-        app.mock(),
-        "create",
-        serde_json::from_str(CREATED).unwrap(),
-        2,
-    )
-    .await;
+    let app = mocked_campaign(ResponseTemplate::new(200).set_body_json(refused), 1, 2).await;
     for _ in 0..2 {
         let created = json_of(
             app.post(
@@ -322,17 +311,7 @@ async fn a_refused_field_list_lets_writes_through_on_the_syntax_rules() {
 
 #[tokio::test]
 async fn a_fault_reading_the_field_list_is_5xx_with_nothing_sent_and_is_not_kept() {
-    let app = spawn_app_with_mock().await;
-    mount_token(app.mock(), 1).await;
-    mount_sandbox_campaign(&app).await;
-    mount_fields(&app, ResponseTemplate::new(500), 2).await;
-    mount_ecnow(
-        app.mock(),
-        "create",
-        serde_json::from_str(CREATED).unwrap(),
-        0,
-    )
-    .await;
+    let app = mocked_campaign(ResponseTemplate::new(500), 2, 0).await;
     for _ in 0..2 {
         let problem = problem_of(
             app.post(
@@ -350,29 +329,15 @@ async fn a_fault_reading_the_field_list_is_5xx_with_nothing_sent_and_is_not_kept
 
 #[tokio::test]
 async fn a_stampede_of_creates_reads_the_campaign_fields_once() {
-    let app = spawn_app_with_mock().await;
-    mount_token(app.mock(), 1).await;
-    mount_sandbox_campaign(&app).await;
     let listed = json!({"success": true, "list": [
         {"name": "FirstName", "standard_field": "1", "size": "50", "type": "varchar"},
         {"name": "Region", "standard_field": "0", "size": "5", "type": "varchar"},
     ]});
-    mount_fields(
-        &app,
-        ResponseTemplate::new(200)
-            .set_body_json(listed)
-            .set_delay(Duration::from_millis(300)),
-        1,
-    )
-    .await;
     const WRITERS: usize = 20;
-    mount_ecnow(
-        app.mock(),
-        "create",
-        serde_json::from_str(CREATED).unwrap(),
-        WRITERS as u64,
-    )
-    .await;
+    let field_list = ResponseTemplate::new(200)
+        .set_body_json(listed)
+        .set_delay(Duration::from_millis(300));
+    let app = mocked_campaign(field_list, 1, WRITERS as u64).await;
     let body = json!({"mobile_phone": "07123456789", "custom": {"region": "North"}});
     let answers = join_all((0..WRITERS).map(|_| app.post("/datasets/100/records", &body))).await;
     for answer in answers {

@@ -3,13 +3,11 @@
 //! round trips against the emulator, refusals before the upstream, the exact wire payload, and
 //! CSV imports.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    full_token, json_of, mount_ecnow, mount_token, problem_of, record_requests, spawn_app,
-    spawn_app_with_mock,
+    finished, full_token, json_of, mount_ecnow, mount_token, problem_of, record_requests,
+    spawn_app, spawn_app_with_mock, upload,
 };
 
 /// The emulator's outcome code whose `complete` is true.
@@ -275,29 +273,10 @@ async fn a_csv_import_takes_the_dialler_columns() {
                07999000111,2026-12-01T10:00:00,1001,true,1,300\n\
                07999000222,,,0,false,\n\
                07999000333,,,true,,\n";
-    let response = app
-        .http
-        .post(app.url("/datasets/100/imports"))
-        .bearer_auth(full_token())
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap();
+    let response = upload(&app, "text/csv", csv.into()).await;
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     json_of(response, 202).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let import = loop {
-        let import = json_of(app.get(&location).await, 200).await;
-        if !["validating", "sending"].contains(&import["state"].as_str().unwrap()) {
-            break import;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the import never ended: {import}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let import = finished(&app, &full_token(), &location).await;
     assert_eq!(
         (import["created"].as_u64(), import["invalid"].as_u64()),
         (Some(2), Some(1)),

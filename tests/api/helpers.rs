@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ecnow_gateway::auth::{AuthSettings, TokenRequest, mint};
 use ecnow_gateway::config::{
@@ -508,4 +508,62 @@ pub fn start_redis() -> Option<Redis> {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("redis-server did not start");
+}
+
+/// Uploads `body` as an import to `path`, with `token` and, if given, an `Idempotency-Key`.
+pub async fn upload_as(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    body: String,
+    key: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .http
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", format!("\"{key}\""));
+    }
+    request.send().await.expect("the gateway answers")
+}
+
+/// Uploads `body` as an import to dataset 100 with a full token.
+pub async fn upload(app: &TestApp, content_type: &str, body: String) -> reqwest::Response {
+    upload_as(
+        app,
+        &full_token(),
+        "/datasets/100/imports",
+        content_type,
+        body,
+        None,
+    )
+    .await
+}
+
+/// Polls the import until its state is final.
+pub async fn finished(app: &TestApp, token: &str, location: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = app
+            .http
+            .get(app.url(location))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let import = json_of(response, 200).await;
+        let state = import["state"].as_str().unwrap().to_owned();
+        if !["validating", "sending"].contains(&state.as_str()) {
+            return import;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the import never ended: {import}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

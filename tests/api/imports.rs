@@ -7,68 +7,12 @@ use ecnow_gateway::imports::ImportSettings;
 use serde_json::Value;
 
 use crate::helpers::{
-    AppOptions, TestApp, captured_logs, full_token, json_of, problem_of, spawn_app, spawn_app_with,
-    token_for, token_of,
+    AppOptions, TestApp, captured_logs, finished, full_token, json_of, problem_of, spawn_app,
+    spawn_app_with, token_for, token_of, upload, upload_as,
 };
 
 const CSV: &str = "text/csv";
 const NDJSON: &str = "application/x-ndjson";
-
-async fn upload_as(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    content_type: &str,
-    body: String,
-    key: Option<&str>,
-) -> reqwest::Response {
-    let mut request = app
-        .http
-        .post(app.url(path))
-        .bearer_auth(token)
-        .header("content-type", content_type)
-        .body(body);
-    if let Some(key) = key {
-        request = request.header("idempotency-key", format!("\"{key}\""));
-    }
-    request.send().await.expect("the gateway answers")
-}
-
-async fn upload(app: &TestApp, content_type: &str, body: String) -> reqwest::Response {
-    upload_as(
-        app,
-        &full_token(),
-        "/datasets/100/imports",
-        content_type,
-        body,
-        None,
-    )
-    .await
-}
-
-/// Polls the import until its state is final.
-async fn finished(app: &TestApp, token: &str, location: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let response = app
-            .http
-            .get(app.url(location))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let import = json_of(response, 200).await;
-        let state = import["state"].as_str().unwrap().to_owned();
-        if !["validating", "sending"].contains(&state.as_str()) {
-            return import;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the import never ended: {import}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn errors_of(app: &TestApp, location: &str) -> Vec<Value> {
     let body = json_of(app.get(&format!("{location}/errors")).await, 200).await;
