@@ -263,12 +263,13 @@ pub async fn request_context(
         .match_pattern()
         .unwrap_or_else(|| UNMATCHED_ROUTE.into());
     let status = response.status();
+    let elapsed = started.elapsed();
     span.record("route", route.as_str());
     span.record("status", status.as_u16());
-    span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+    span.record("latency_ms", elapsed.as_secs_f64() * 1000.0);
     span.in_scope(|| tracing::info!("request finished"));
     if let Some(metrics) = &metrics {
-        metrics.request_finished(&method, &route, status, started.elapsed());
+        metrics.request_finished(&method, &route, status, elapsed);
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);

@@ -81,46 +81,64 @@ impl CallerLimiter {
     /// Takes one request from `sub`'s bucket, or says when to retry. With Redis, a Redis that
     /// cannot be reached refuses the request (503 `store_unavailable`): the limit fails closed.
     pub async fn check(&self, sub: &str) -> Result<(), Error> {
-        let wait = match &self.backend {
-            LimiterBackend::Local { limiter, clock } => {
-                if limiter.len() > MAX_LOCAL_BUCKETS {
-                    limiter.retain_recent();
-                }
-                match limiter.check_key(&sub.to_owned()) {
-                    Ok(()) => return Ok(()),
-                    Err(not_until) => {
-                        use governor::clock::Clock;
-                        not_until.wait_time_from(clock.now())
-                    }
-                }
-            }
-            LimiterBackend::Shared {
-                pool,
-                interval_micros,
-                burst,
-            } => {
-                let key = format!(
-                    "{}rate:{}",
-                    crate::cluster::KEY_PREFIX,
-                    crate::cluster::hashed(sub)
-                );
-                let wait_micros: String = crate::cluster::run_script(
-                    pool,
-                    "rate limit",
-                    &RATE_SCRIPT,
-                    &[&key],
-                    &[&interval_micros.to_string(), &burst.to_string()],
-                )
-                .await?;
-                match wait_micros.parse::<u64>() {
-                    Ok(0) => return Ok(()),
-                    Ok(micros) => Duration::from_micros(micros),
-                    Err(e) => return Err(crate::cluster::unavailable("rate limit", e)),
-                }
-            }
+        match self.check_here(sub) {
+            Some(verdict) => verdict,
+            None => self.check_shared(sub).await,
+        }
+    }
+
+    /// [`Self::check`] for a limit kept in this replica's memory, decided without waiting;
+    /// `None` for the shared limit, which asks Redis.
+    pub fn check_here(&self, sub: &str) -> Option<Result<(), Error>> {
+        let LimiterBackend::Local { limiter, clock } = &self.backend else {
+            return None;
         };
-        Err(Error::TooManyRequests {
-            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+        if limiter.len() > MAX_LOCAL_BUCKETS {
+            limiter.retain_recent();
+        }
+        Some(match limiter.check_key(&sub.to_owned()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                use governor::clock::Clock;
+                Err(too_many(not_until.wait_time_from(clock.now())))
+            }
         })
+    }
+
+    /// [`Self::check`] against the bucket in Redis (a local limit passes).
+    async fn check_shared(&self, sub: &str) -> Result<(), Error> {
+        let LimiterBackend::Shared {
+            pool,
+            interval_micros,
+            burst,
+        } = &self.backend
+        else {
+            return Ok(());
+        };
+        let key = format!(
+            "{}rate:{}",
+            crate::cluster::KEY_PREFIX,
+            crate::cluster::hashed(sub)
+        );
+        let wait_micros: String = crate::cluster::run_script(
+            pool,
+            "rate limit",
+            &RATE_SCRIPT,
+            &[&key],
+            &[&interval_micros.to_string(), &burst.to_string()],
+        )
+        .await?;
+        match wait_micros.parse::<u64>() {
+            Ok(0) => Ok(()),
+            Ok(micros) => Err(too_many(Duration::from_micros(micros))),
+            Err(e) => Err(crate::cluster::unavailable("rate limit", e)),
+        }
+    }
+}
+
+/// The refusal of a request that may be sent again after `wait` (whole seconds, at least one).
+fn too_many(wait: Duration) -> Error {
+    Error::TooManyRequests {
+        retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
     }
 }

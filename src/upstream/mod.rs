@@ -114,6 +114,9 @@ enum Action {
 }
 
 impl Action {
+    /// Every action, in declaration order (`action as usize` indexes it).
+    const ALL: [Action; 3] = [Action::Create, Action::Read, Action::Update];
+
     fn as_str(self) -> &'static str {
         match self {
             Action::Create => "create",
@@ -539,18 +542,36 @@ impl ContactNowClient {
             self.metrics
                 .upstream_call(action.as_str(), "busy", queued.elapsed())
         })?;
-        let base = match script {
-            Script::Ecnow => &self.ecnow_url,
-            Script::Database => &self.database_url,
+        // A records call starts from its token's URL for the action (the common arguments
+        // encoded once per token); any other call encodes them all.
+        let url = if matches!(script, Script::Ecnow) && method == query::RECORDS_METHOD {
+            let urls = token.records_urls(|token| {
+                Action::ALL.map(|action| {
+                    query::ecnow_url(
+                        &self.ecnow_url,
+                        token,
+                        method,
+                        action.as_str(),
+                        self.format,
+                        &[],
+                    )
+                })
+            });
+            query::with_arguments(urls[action as usize].clone(), args)
+        } else {
+            let base = match script {
+                Script::Ecnow => &self.ecnow_url,
+                Script::Database => &self.database_url,
+            };
+            query::ecnow_url(
+                base,
+                token.expose(),
+                method,
+                action.as_str(),
+                self.format,
+                args,
+            )
         };
-        let url = query::ecnow_url(
-            base,
-            token.expose(),
-            method,
-            action.as_str(),
-            self.format,
-            args,
-        );
         let request = match body {
             Some(body) => {
                 let content_type = match self.format {

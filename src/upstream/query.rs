@@ -67,6 +67,18 @@ pub fn ecnow_url(
     url
 }
 
+/// `url` (an [`ecnow_url`] without arguments) with `args` appended: the same URL as
+/// [`ecnow_url`] with them.
+pub fn with_arguments(mut url: Url, args: &[(Cow<'_, str>, String)]) -> Url {
+    if !args.is_empty() {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in args {
+            query.append_pair(name, value);
+        }
+    }
+    url
+}
+
 /// The arguments every call carries.
 struct Call<'a>([(&'static str, &'a str); 5]);
 
@@ -192,6 +204,19 @@ mod tests {
             let url = ecnow_url(&base(), "", RECORDS_METHOD, "read", WireFormat::Xml, &args);
             let call = Call::new("", RECORDS_METHOD, "read", WireFormat::Xml);
             prop_assert_eq!(url_length(&base(), &call, &args), url.as_str().len());
+        }
+
+        /// A call's own arguments appended to its token's prefix give the URL built at once,
+        /// byte for byte (what records calls send).
+        #[test]
+        fn arguments_appended_to_the_prefix_give_the_whole_url(token in "[0-9a-f]{0,40}", value in "\\PC{0,30}", name in "[a-z\\[\\]_ ]{1,12}") {
+            let args = [(Cow::Owned(name), value), (Cow::Borrowed("id"), "550000".to_owned())];
+            for count in 0..=args.len() {
+                let whole = ecnow_url(&base(), &token, RECORDS_METHOD, "update", WireFormat::Json, &args[..count]);
+                let prefix = ecnow_url(&base(), &token, RECORDS_METHOD, "update", WireFormat::Json, &[]);
+                let appended = with_arguments(prefix, &args[..count]);
+                prop_assert_eq!(appended.as_str(), whole.as_str());
+            }
         }
 
         /// Whatever a caller searches for, the argument names sent are the expected ones and

@@ -9,12 +9,13 @@
 //! refused API key (and risk a vendor lockout) more than once per interval.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use moka::Expiry;
 use moka::future::Cache;
 use moka::ops::compute::Op;
+use url::Url;
 
 use crate::error::Error;
 
@@ -24,20 +25,47 @@ pub const AUTH_RETRY_INTERVAL: Duration =
     Duration::from_secs(crate::error::RETRY_AFTER_AUTH_FAILED_SECS);
 
 /// An upstream token. Its value is never printed: `Debug` shows a placeholder.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Token(Arc<str>);
+#[derive(Clone)]
+pub(crate) struct Token(Arc<Issued>);
+
+struct Issued {
+    value: Box<str>,
+    /// The URLs of records calls made with this token, built on first use (see
+    /// [`Token::records_urls`]).
+    records_urls: OnceLock<RecordsUrls>,
+}
+
+/// One URL per records action, with the common arguments and none of the call's own.
+pub(crate) type RecordsUrls = [Url; 3];
 
 impl Token {
     /// A token of `value`.
     pub fn new(value: String) -> Self {
-        Self(value.into())
+        Self(Arc::new(Issued {
+            value: value.into(),
+            records_urls: OnceLock::new(),
+        }))
     }
 
     /// The token's value, for the query string only.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.0.value
+    }
+
+    /// The records calls' URLs for this token: `build(value)` the first time, then kept as long
+    /// as the token, so a call only encodes its own arguments.
+    pub fn records_urls(&self, build: impl FnOnce(&str) -> RecordsUrls) -> &RecordsUrls {
+        self.0.records_urls.get_or_init(|| build(&self.0.value))
     }
 }
+
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.value == other.0.value
+    }
+}
+
+impl Eq for Token {}
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -109,7 +137,7 @@ impl TokenCache {
                 }
             })?;
             *self.refused.lock().expect("token lock poisoned") = None;
-            let token = Token(value.into());
+            let token = Token::new(value);
             let remaining = remaining_until(expire);
             let mut last = self.last.lock().expect("token lock poisoned");
             let fresh_for = if last.as_ref() == Some(&token) {

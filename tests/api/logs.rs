@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::helpers::{
     API_KEY, JWT_SECRET, MOCK_TOKEN, captured_logs, full_token, json_of, problem_of, spawn_app,
+    token_of,
 };
 
 #[tokio::test]
@@ -61,4 +62,30 @@ async fn a_full_scenario_logs_no_secret() {
         !logs.contains("token="),
         "an upstream query string leaked into the logs"
     );
+}
+
+/// The caller's `sub` is on its request's log line, whether its token was verified for that
+/// request or taken from the verified-token cache.
+#[tokio::test]
+async fn each_request_line_names_its_caller() {
+    let app = spawn_app().await;
+    let sub = "logs-caller-5e1d";
+    let token = token_of(sub);
+    for _ in 0..2 {
+        let response = app
+            .send(
+                reqwest::Method::GET,
+                "/datasets/100/records?limit=1",
+                Some(&token),
+                None,
+            )
+            .await;
+        json_of(response, 200).await;
+    }
+    let named = format!("\"sub\":\"{sub}\"");
+    let lines = captured_logs()
+        .lines()
+        .filter(|line| line.contains("request finished") && line.contains(&named))
+        .count();
+    assert_eq!(lines, 2, "both request lines name the caller");
 }
