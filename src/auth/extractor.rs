@@ -17,7 +17,8 @@ impl FromRequest for Caller {
         Either<Ready<Result<Self, Error>>, Pin<Box<dyn Future<Output = Result<Self, Error>>>>>;
 
     /// A token verified lately, under a limit kept in memory (or none), is answered at once;
-    /// the rest (a signature to check, keys to fetch, a limit in Redis) in a boxed future.
+    /// the rest (a signature to check, keys to fetch, a limit in Redis) in a boxed future. The
+    /// caller is named in the request's span before its limit is checked, so a `429` names it.
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let Some(authenticator) = request.app_data::<web::Data<Authenticator>>() else {
             return Either::Left(ready(Err(Error::Internal(
@@ -29,33 +30,41 @@ impl FromRequest for Caller {
             Ok(token) => token,
             Err(refusal) => return Either::Left(ready(Err(refusal))),
         };
-        if let Some(caller) = authenticator.cached_caller(token) {
-            match limiter.map(|limiter| limiter.check_here(&caller.sub)) {
-                None => return Either::Left(ready(Ok(admitted(caller)))),
-                Some(Some(verdict)) => {
-                    return Either::Left(ready(verdict.map(|()| admitted(caller))));
-                }
-                Some(None) => {}
-            }
+        if let Some(caller) = authenticator.cached_caller(token).map(named) {
+            return match limiter {
+                None => Either::Left(ready(Ok(caller))),
+                Some(limiter) => match limiter.check_here(&caller.sub) {
+                    Some(verdict) => Either::Left(ready(verdict.map(|()| caller))),
+                    None => {
+                        let limiter = limiter.clone();
+                        Either::Right(Box::pin(async move {
+                            limiter.check(&caller.sub).await?;
+                            Ok(caller)
+                        }))
+                    }
+                },
+            };
         }
         let authenticator = authenticator.clone();
         let limiter = limiter.cloned();
         let token = token.to_owned();
         Either::Right(Box::pin(async move {
-            let caller = authenticator
-                .verify(&token)
-                .await
-                .map_err(Error::Unauthenticated)?;
+            let caller = named(
+                authenticator
+                    .verify(&token)
+                    .await
+                    .map_err(Error::Unauthenticated)?,
+            );
             if let Some(limiter) = limiter {
                 limiter.check(&caller.sub).await?;
             }
-            Ok(admitted(caller))
+            Ok(caller)
         }))
     }
 }
 
 /// `caller`, named in the request's span.
-fn admitted(caller: Caller) -> Caller {
+fn named(caller: Caller) -> Caller {
     tracing::Span::current().record("sub", caller.sub.as_str());
     caller
 }

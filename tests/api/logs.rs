@@ -1,12 +1,17 @@
 //! Secrets never reach the logs: not the API key, not the upstream token, not the JWT secret,
 //! not a caller's bearer token.
 
+use std::time::Duration;
+
+use ecnow_gateway::auth::{TokenRequest, mint};
+use ecnow_gateway::config::RateLimit;
 use ecnow_gateway::emulator::Fault;
-use serde_json::json;
+use secrecy::SecretString;
+use serde_json::{Value, json};
 
 use crate::helpers::{
-    API_KEY, JWT_SECRET, MOCK_TOKEN, captured_logs, full_token, json_of, problem_of, spawn_app,
-    token_of,
+    API_KEY, AppOptions, JWT_SECRET, MOCK_TOKEN, TestApp, captured_logs, full_token, json_of,
+    problem_of, spawn_app, spawn_app_with, token_of,
 };
 
 #[tokio::test]
@@ -64,6 +69,29 @@ async fn a_full_scenario_logs_no_secret() {
     );
 }
 
+/// `GET /datasets/100/records?limit=1` with `token`.
+async fn read_page(app: &TestApp, token: &str) -> reqwest::Response {
+    app.send(
+        reqwest::Method::GET,
+        "/datasets/100/records?limit=1",
+        Some(token),
+        None,
+    )
+    .await
+}
+
+/// The statuses of the `request finished` lines naming caller `sub`.
+fn statuses_logged_for(sub: &str) -> Vec<u64> {
+    let mut statuses: Vec<u64> = captured_logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == "request finished" && line["span"]["sub"] == sub)
+        .filter_map(|line| line["span"]["status"].as_u64())
+        .collect();
+    statuses.sort_unstable();
+    statuses
+}
+
 /// The caller's `sub` is on its request's log line, whether its token was verified for that
 /// request or taken from the verified-token cache.
 #[tokio::test]
@@ -72,20 +100,39 @@ async fn each_request_line_names_its_caller() {
     let sub = "logs-caller-5e1d";
     let token = token_of(sub);
     for _ in 0..2 {
-        let response = app
-            .send(
-                reqwest::Method::GET,
-                "/datasets/100/records?limit=1",
-                Some(&token),
-                None,
-            )
-            .await;
-        json_of(response, 200).await;
+        json_of(read_page(&app, &token).await, 200).await;
     }
-    let named = format!("\"sub\":\"{sub}\"");
-    let lines = captured_logs()
-        .lines()
-        .filter(|line| line.contains("request finished") && line.contains(&named))
-        .count();
-    assert_eq!(lines, 2, "both request lines name the caller");
+    assert_eq!(statuses_logged_for(sub), [200, 200]);
+}
+
+/// A request refused by the rate limit names its caller too: one whose token was verified for
+/// it, and one whose token came from the cache.
+#[tokio::test]
+async fn a_rate_limited_request_line_names_its_caller() {
+    let app = spawn_app_with(AppOptions {
+        rate_limit: Some(RateLimit {
+            per_second: 1.try_into().unwrap(),
+            burst: 1.try_into().unwrap(),
+        }),
+        ..AppOptions::default()
+    })
+    .await;
+    let sub = "logs-limited-8c2b";
+    let token = token_of(sub);
+    json_of(read_page(&app, &token).await, 200).await;
+    problem_of(read_page(&app, &token).await, 429).await;
+    // Another token of the same caller, not yet verified: the limit is checked after that.
+    let other_token = mint(
+        &SecretString::from(JWT_SECRET),
+        &TokenRequest {
+            sub: sub.into(),
+            scope: "records:read".into(),
+            datasets: None,
+            tables: None,
+            ttl: Duration::from_secs(600),
+        },
+    )
+    .unwrap();
+    problem_of(read_page(&app, &other_token).await, 429).await;
+    assert_eq!(statuses_logged_for(sub), [200, 429, 429]);
 }
