@@ -81,58 +81,66 @@ impl CallerLimiter {
     /// Takes one request from `sub`'s bucket, or says when to retry. With Redis, a Redis that
     /// cannot be reached refuses the request (503 `store_unavailable`): the limit fails closed.
     pub async fn check(&self, sub: &str) -> Result<(), Error> {
-        match self.check_here(sub) {
-            Some(verdict) => verdict,
-            None => self.check_shared(sub).await,
+        match &self.backend {
+            LimiterBackend::Local { limiter, clock } => check_local(limiter, clock, sub),
+            LimiterBackend::Shared {
+                pool,
+                interval_micros,
+                burst,
+            } => check_shared(pool, *interval_micros, *burst, sub).await,
         }
     }
 
     /// [`Self::check`] for a limit kept in this replica's memory, decided without waiting;
     /// `None` for the shared limit, which asks Redis.
     pub fn check_here(&self, sub: &str) -> Option<Result<(), Error>> {
-        let LimiterBackend::Local { limiter, clock } = &self.backend else {
-            return None;
-        };
-        if limiter.len() > MAX_LOCAL_BUCKETS {
-            limiter.retain_recent();
+        match &self.backend {
+            LimiterBackend::Local { limiter, clock } => Some(check_local(limiter, clock, sub)),
+            LimiterBackend::Shared { .. } => None,
         }
-        Some(match limiter.check_key(&sub.to_owned()) {
-            Ok(()) => Ok(()),
-            Err(not_until) => {
-                use governor::clock::Clock;
-                Err(too_many(not_until.wait_time_from(clock.now())))
-            }
-        })
     }
+}
 
-    /// [`Self::check`] against the bucket in Redis (a local limit passes).
-    async fn check_shared(&self, sub: &str) -> Result<(), Error> {
-        let LimiterBackend::Shared {
-            pool,
-            interval_micros,
-            burst,
-        } = &self.backend
-        else {
-            return Ok(());
-        };
-        let key = format!(
-            "{}rate:{}",
-            crate::cluster::KEY_PREFIX,
-            crate::cluster::hashed(sub)
-        );
-        let wait_micros: String = crate::cluster::run_script(
-            pool,
-            "rate limit",
-            &RATE_SCRIPT,
-            &[&key],
-            &[&interval_micros.to_string(), &burst.to_string()],
-        )
-        .await?;
-        match wait_micros.parse::<u64>() {
-            Ok(0) => Ok(()),
-            Ok(micros) => Err(too_many(Duration::from_micros(micros))),
-            Err(e) => Err(crate::cluster::unavailable("rate limit", e)),
-        }
+/// [`CallerLimiter::check`] against `sub`'s bucket in this replica's `limiter`.
+fn check_local(
+    limiter: &governor::DefaultKeyedRateLimiter<String>,
+    clock: &governor::clock::DefaultClock,
+    sub: &str,
+) -> Result<(), Error> {
+    if limiter.len() > MAX_LOCAL_BUCKETS {
+        limiter.retain_recent();
+    }
+    limiter.check_key(&sub.to_owned()).map_err(|not_until| {
+        use governor::clock::Clock;
+        too_many(not_until.wait_time_from(clock.now()))
+    })
+}
+
+/// [`CallerLimiter::check`] against `sub`'s bucket in Redis: `interval_micros` between two
+/// requests at the sustained rate, bursts of `burst`.
+async fn check_shared(
+    pool: &deadpool_redis::Pool,
+    interval_micros: f64,
+    burst: u32,
+    sub: &str,
+) -> Result<(), Error> {
+    let key = format!(
+        "{}rate:{}",
+        crate::cluster::KEY_PREFIX,
+        crate::cluster::hashed(sub)
+    );
+    let wait_micros: String = crate::cluster::run_script(
+        pool,
+        "rate limit",
+        &RATE_SCRIPT,
+        &[&key],
+        &[&interval_micros.to_string(), &burst.to_string()],
+    )
+    .await?;
+    match wait_micros.parse::<u64>() {
+        Ok(0) => Ok(()),
+        Ok(micros) => Err(too_many(Duration::from_micros(micros))),
+        Err(e) => Err(crate::cluster::unavailable("rate limit", e)),
     }
 }
 

@@ -57,25 +57,20 @@ pub fn ecnow_url(
     format: WireFormat,
     args: &[(Cow<'_, str>, String)],
 ) -> Url {
-    let mut url = base.clone();
-    {
-        let mut query = url.query_pairs_mut();
-        for (name, value) in Call::new(token, method, action, format).pairs(args) {
-            query.append_pair(name, value);
-        }
-    }
-    url
+    let mut common = base.clone();
+    common
+        .query_pairs_mut()
+        .extend_pairs(Call::new(token, method, action, format).pairs(&[]));
+    with_arguments(common, args)
 }
 
 /// `url` (an [`ecnow_url`] without arguments) with `args` appended: the same URL as
 /// [`ecnow_url`] with them.
 pub fn with_arguments(mut url: Url, args: &[(Cow<'_, str>, String)]) -> Url {
-    if !args.is_empty() {
-        let mut query = url.query_pairs_mut();
-        for (name, value) in args {
-            query.append_pair(name, value);
-        }
-    }
+    url.query_pairs_mut().extend_pairs(
+        args.iter()
+            .map(|(name, value)| (name.as_ref(), value.as_str())),
+    );
     url
 }
 
@@ -212,7 +207,9 @@ mod tests {
         fn arguments_appended_to_the_prefix_give_the_whole_url(token in "[0-9a-f]{0,40}", value in "\\PC{0,30}", name in "[a-z\\[\\]_ ]{1,12}") {
             let args = [(Cow::Owned(name), value), (Cow::Borrowed("id"), "550000".to_owned())];
             for count in 0..=args.len() {
-                let whole = ecnow_url(&base(), &token, RECORDS_METHOD, "update", WireFormat::Json, &args[..count]);
+                let common = [("token", token.as_str()), ("method", RECORDS_METHOD), ("action", "update"), ("format", "json"), ("raw", "1")];
+                let own = args[..count].iter().map(|(name, value)| (name.as_ref(), value.as_str()));
+                let whole = Url::parse_with_params(base().as_str(), common.into_iter().chain(own)).unwrap();
                 let prefix = ecnow_url(&base(), &token, RECORDS_METHOD, "update", WireFormat::Json, &[]);
                 let appended = with_arguments(prefix, &args[..count]);
                 prop_assert_eq!(appended.as_str(), whole.as_str());
